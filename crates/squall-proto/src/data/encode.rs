@@ -1,0 +1,189 @@
+//! Client-side content encoders: stateful, correct across any split of the input.
+
+use memchr::memchr2;
+
+/// Where the encoder is relative to line boundaries.
+#[derive(Clone, Copy, Debug)]
+struct LineEnds {
+    /// The last byte written ended a line (or nothing was written yet).
+    at_line_start: bool,
+    /// The input ended with a CR whose meaning depends on the next byte.
+    pending_cr: bool,
+    /// Content bytes produced, not counting stuffing dots or the terminator.
+    len: u64,
+}
+
+impl LineEnds {
+    const fn new() -> Self {
+        Self {
+            at_line_start: true,
+            pending_cr: false,
+            len: 0,
+        }
+    }
+
+    /// Normalises `input` into `out` (or only counts it when `out` is `None`), doubling a `.` at
+    /// the start of each line when `stuff` is set.
+    fn push(&mut self, input: &[u8], mut out: Option<&mut Vec<u8>>, stuff: bool) {
+        let mut emit = |bytes: &[u8], len: &mut u64, counted: bool| {
+            if counted {
+                *len += bytes.len() as u64;
+            }
+            if let Some(out) = out.as_deref_mut() {
+                out.extend_from_slice(bytes);
+            }
+        };
+        let mut i = 0;
+        while i < input.len() {
+            if self.pending_cr {
+                self.pending_cr = false;
+                emit(b"\r\n", &mut self.len, true);
+                self.at_line_start = true;
+                if input[i] == b'\n' {
+                    i += 1;
+                    continue;
+                }
+            }
+            if self.at_line_start && stuff && input[i] == b'.' {
+                emit(b".", &mut self.len, false);
+            }
+            match memchr2(b'\r', b'\n', &input[i..]) {
+                None => {
+                    emit(&input[i..], &mut self.len, true);
+                    self.at_line_start = false;
+                    i = input.len();
+                }
+                Some(j) => {
+                    if j > 0 {
+                        emit(&input[i..i + j], &mut self.len, true);
+                        self.at_line_start = false;
+                    }
+                    let newline = input[i + j];
+                    i += j + 1;
+                    if newline == b'\r' && i == input.len() {
+                        self.pending_cr = true;
+                    } else {
+                        if newline == b'\r' && input[i] == b'\n' {
+                            i += 1;
+                        }
+                        emit(b"\r\n", &mut self.len, true);
+                        self.at_line_start = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The total once finished: an open last line gains a CRLF.
+    fn final_len(&self) -> u64 {
+        self.len
+            + if self.pending_cr || !self.at_line_start {
+                2
+            } else {
+                0
+            }
+    }
+
+    /// Ends the last line if it is open.
+    fn finish(&mut self, out: Option<&mut Vec<u8>>) {
+        if self.pending_cr || !self.at_line_start {
+            if let Some(out) = out {
+                out.extend_from_slice(b"\r\n");
+            }
+            self.len += 2;
+            self.pending_cr = false;
+            self.at_line_start = true;
+        }
+    }
+}
+
+/// Encodes a body for `DATA`: CRLF normalisation, dot-stuffing, and the final `.` line.
+///
+/// Feed the body in any pieces with [`push`](Self::push), then call [`finish`](Self::finish) once.
+/// The output depends only on the concatenated input, never on how it was split.
+#[derive(Clone, Debug)]
+pub struct DotStuffer(LineEnds);
+
+impl Default for DotStuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DotStuffer {
+    /// A stuffer at the start of a message.
+    pub const fn new() -> Self {
+        Self(LineEnds::new())
+    }
+
+    /// Appends the encoding of `input` to `out`.
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        self.0.push(input, Some(out), true);
+    }
+
+    /// Ends the content: a CRLF if the last line is open, then `.` CRLF.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> u64 {
+        self.0.finish(Some(out));
+        out.extend_from_slice(b".\r\n");
+        self.0.len
+    }
+
+    /// Content bytes so far as the receiver will store them (no stuffing dots, no terminator):
+    /// what RFC 1870 counts for SIZE.
+    pub fn content_len(&self) -> u64 {
+        self.0.len + if self.0.pending_cr { 2 } else { 0 }
+    }
+
+    /// What [`finish`](Self::finish) will return: the content length with the last line ended.
+    pub fn final_len(&self) -> u64 {
+        self.0.final_len()
+    }
+}
+
+/// Normalises line ends to CRLF without dot-stuffing: the content of BDAT chunks.
+#[derive(Clone, Debug)]
+pub struct CrlfNormalizer(LineEnds);
+
+impl Default for CrlfNormalizer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CrlfNormalizer {
+    /// A normaliser at the start of a message.
+    pub const fn new() -> Self {
+        Self(LineEnds::new())
+    }
+
+    /// Appends the normalised `input` to `out`.
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        self.0.push(input, Some(out), false);
+    }
+
+    /// Ends the content with a CRLF if the last line is open; returns the total content length.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> u64 {
+        self.0.finish(Some(out));
+        self.0.len
+    }
+
+    /// Counts what [`push`](Self::push) would produce, without producing it.
+    pub(crate) fn measure(&mut self, input: &[u8]) {
+        self.0.push(input, None, false);
+    }
+
+    /// The total [`finish`](Self::finish) would return.
+    pub(crate) fn finish_measure(self) -> u64 {
+        self.0.final_len()
+    }
+
+    /// Content bytes so far, counting a pending CR as the CRLF it will become.
+    pub fn content_len(&self) -> u64 {
+        self.0.len + if self.0.pending_cr { 2 } else { 0 }
+    }
+
+    /// What [`finish`](Self::finish) will return: the content length with the last line ended.
+    pub fn final_len(&self) -> u64 {
+        self.0.final_len()
+    }
+}

@@ -1,0 +1,392 @@
+//! A toy server and a harness that drive a [`ClientSession`] through arbitrary dialogs and check
+//! its promises. Shared by the property tests and the `session` fuzz target; not public API.
+//!
+//! The promises checked: no panic, every message gets exactly one outcome, `Closed` comes
+//! exactly once, and no bare CR or LF ever leaves the client.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::address::{EhloName, Mailbox, ReversePath};
+use crate::auth::Credentials;
+use crate::data::{DataDecoder, DecodeStatus};
+use crate::envelope::Envelope;
+use crate::session::{ClientSession, Event, MessageId, SessionConfig, TlsMode};
+
+/// Something the server or the application does.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// The toy server answers the oldest command it owes a reply to, picking reply `k`.
+    Answer(usize),
+    /// Any reply, whether owed or not.
+    Reply(&'static str),
+    /// Raw bytes from the server.
+    Bytes(Vec<u8>),
+    /// The application queues a message with this many recipients.
+    Send(usize),
+    /// Content for the message whose body is wanted.
+    Body(Vec<u8>),
+    /// End that body.
+    Finish,
+    /// Abandon that body.
+    Abort,
+    /// The driver finished a TLS handshake.
+    Tls,
+    /// The application asks to quit.
+    Quit,
+    /// The transport ends.
+    Eof,
+    /// This many seconds pass.
+    Timeout(u64),
+}
+
+/// Replies to throw in at random.
+pub const REPLIES: &[&str] = &[
+    "220 mx ESMTP\r\n",
+    "250 ok\r\n",
+    "250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 300\r\n",
+    "235 2.7.0 ok\r\n",
+    "334 \r\n",
+    "334 !!\r\n",
+    "354 go\r\n",
+    "221 bye\r\n",
+    "421 closing\r\n",
+    "451 4.3.0 later\r\n",
+    "454 4.7.0 no tls\r\n",
+    "500 what\r\n",
+    "535 5.7.8 no\r\n",
+    "550 5.1.1 unknown\r\n",
+    "554 5.5.1 no valid recipients\r\n",
+];
+
+impl Op {
+    /// Whether the op breaks the dialog (an unplanned reply, EOF, time passing).
+    pub fn is_chaos(&self) -> bool {
+        matches!(
+            self,
+            Self::Reply(_) | Self::Bytes(_) | Self::Eof | Self::Timeout(_)
+        )
+    }
+
+    /// Decodes ops from fuzzer bytes, weighted like the property tests.
+    pub fn decode_all(mut data: &[u8]) -> Vec<Self> {
+        let mut ops = Vec::new();
+        while let Some((&tag, rest)) = data.split_first() {
+            data = rest;
+            let arg = data.first().copied().unwrap_or(0);
+            let op = match tag % 32 {
+                0..=15 => Self::Answer(usize::from(tag / 32)),
+                16 | 17 => Self::Send(usize::from(tag % 3) + 1),
+                18 | 19 => {
+                    let n = usize::from(arg).min(data.len().saturating_sub(1));
+                    let body = data.get(1..1 + n).unwrap_or_default().to_vec();
+                    data = data.get(1 + n..).unwrap_or_default();
+                    Self::Body(body)
+                }
+                20 | 21 => Self::Finish,
+                22 => Self::Abort,
+                23 | 24 => Self::Tls,
+                25 => Self::Reply(REPLIES[usize::from(arg) % REPLIES.len()]),
+                26 => {
+                    let n = usize::from(arg % 32).min(data.len().saturating_sub(1));
+                    let bytes = data.get(1..1 + n).unwrap_or_default().to_vec();
+                    data = data.get(1 + n..).unwrap_or_default();
+                    Self::Bytes(bytes)
+                }
+                27 => Self::Eof,
+                28 => Self::Timeout(u64::from(arg) * 4),
+                29 => Self::Quit,
+                _ => Self::Answer(usize::from(arg)),
+            };
+            ops.push(op);
+        }
+        ops
+    }
+}
+
+/// A server that knows which commands it owes replies to, so that runs reach every stage.
+#[derive(Debug, Default)]
+pub struct FakeServer {
+    buf: Vec<u8>,
+    owed: VecDeque<String>,
+    data: Option<DataDecoder>,
+    bdat_left: usize,
+    sasl: bool,
+}
+
+impl FakeServer {
+    /// A server about to greet.
+    pub fn new() -> Self {
+        let mut s = Self::default();
+        s.owed.push_back("GREETING".into());
+        s
+    }
+
+    /// Reads what the client sent, up to a DATA that has not been answered yet.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        loop {
+            if self.bdat_left > 0 {
+                let n = self.bdat_left.min(self.buf.len());
+                self.buf.drain(..n);
+                self.bdat_left -= n;
+                if self.bdat_left > 0 {
+                    return;
+                }
+            }
+            if let Some(d) = &mut self.data {
+                let mut content = Vec::new();
+                match d.decode(&self.buf, &mut content) {
+                    DecodeStatus::Done { consumed } => {
+                        self.buf.drain(..consumed);
+                        self.data = None;
+                        self.owed.push_back(".".into());
+                    }
+                    DecodeStatus::NeedMore => {
+                        self.buf.clear();
+                        return;
+                    }
+                }
+            }
+            if self.owed.back().is_some_and(|v| v == "DATA") {
+                return;
+            }
+            let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") else {
+                return;
+            };
+            let line = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+            self.buf.drain(..end + 2);
+            let verb = if std::mem::take(&mut self.sasl) {
+                "SASL".to_string()
+            } else {
+                line.split_whitespace().next().unwrap_or("").to_ascii_uppercase()
+            };
+            if verb == "BDAT" {
+                self.bdat_left = line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+            }
+            self.owed.push_back(verb);
+        }
+    }
+
+    /// A plausible reply to the oldest owed command, picked by `k` (mostly positive).
+    pub fn answer(&mut self, k: usize) -> Option<&'static str> {
+        let verb = self.owed.pop_front()?;
+        let choices: &[&str] = match verb.as_str() {
+            "GREETING" => &[
+                "220 mx ESMTP\r\n",
+                "220 mx\r\n",
+                "220 mx\r\n",
+                "220 mx\r\n",
+                "554 no\r\n",
+                "421 busy\r\n",
+            ],
+            "EHLO" => &[
+                "250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-SIZE 300\r\n250-STARTTLS\r\n250-8BITMIME\r\n250 AUTH PLAIN LOGIN CRAM-MD5\r\n",
+                "250-mx\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+                "250-mx\r\n250 CHUNKING\r\n",
+                "250-mx\r\n250-PIPELINING\r\n250 AUTH LOGIN\r\n",
+                "502 unknown\r\n",
+            ],
+            "HELO" => &["250 mx\r\n", "250 mx\r\n", "550 no\r\n"],
+            "STARTTLS" => &["220 go\r\n", "220 go\r\n", "220 go\r\n", "454 no\r\n"],
+            "AUTH" | "SASL" => &[
+                "235 ok\r\n",
+                "235 ok\r\n",
+                "334 VXNlcm5hbWU6\r\n",
+                "334 \r\n",
+                "535 no\r\n",
+            ],
+            "MAIL" => &["250 ok\r\n", "250 ok\r\n", "451 later\r\n", "550 no\r\n"],
+            "RCPT" => &["250 ok\r\n", "250 ok\r\n", "550 unknown\r\n", "452 too many\r\n"],
+            "DATA" => &[
+                "354 go\r\n",
+                "354 go\r\n",
+                "554 no valid recipients\r\n",
+                "451 later\r\n",
+            ],
+            "." => &[
+                "250 queued as A\r\n",
+                "250 ok\r\n",
+                "550 rejected\r\n",
+                "451 later\r\n",
+            ],
+            "BDAT" => &["250 ok\r\n", "250 ok\r\n", "552 too big\r\n", "503 no\r\n"],
+            "RSET" => &["250 ok\r\n"],
+            "QUIT" => &["221 bye\r\n"],
+            _ => &["500 what\r\n"],
+        };
+        let reply = choices[k % choices.len()];
+        if verb == "DATA" && reply.starts_with("354") {
+            self.data = Some(DataDecoder::new());
+        }
+        self.sasl = reply.starts_with("334");
+        Some(reply)
+    }
+}
+
+/// A session configuration from a number: half of them plain, which any server lets through.
+pub fn config(n: u8) -> SessionConfig {
+    let tls = [
+        TlsMode::None,
+        TlsMode::None,
+        TlsMode::None,
+        TlsMode::Opportunistic,
+        TlsMode::StartTls,
+        TlsMode::Implicit,
+    ][usize::from(n % 6)];
+    let mut c = SessionConfig::new(EhloName::parse("client.example").expect("valid name"))
+        .tls(tls)
+        .pipelining(n & 8 != 0)
+        .chunking(n & 16 != 0)
+        .bdat_chunk_size(1024)
+        .max_in_flight(usize::from(n >> 6) + 1)
+        .transcript(true);
+    if n & 32 != 0 && tls != TlsMode::None {
+        c = c.credentials(Credentials::password("u", "p").expect("valid credentials"));
+    }
+    c
+}
+
+fn envelope(n: usize) -> Envelope {
+    let to: Vec<Mailbox> = (0..n)
+        .map(|i| Mailbox::parse(&format!("r{i}@example.net")).expect("valid address"))
+        .collect();
+    Envelope::new(ReversePath::parse("a@example.org").expect("valid sender"), to).expect("has recipients")
+}
+
+/// A session, the toy server, and everything observed.
+#[derive(Debug)]
+pub struct Harness {
+    session: ClientSession,
+    server: FakeServer,
+    now: Instant,
+    /// Every byte the client sent.
+    pub sent: Vec<u8>,
+    ids: Vec<MessageId>,
+    late_ids: Vec<MessageId>,
+    outcomes: HashMap<MessageId, usize>,
+    closed: usize,
+    events_after_close: usize,
+}
+
+impl Harness {
+    /// A fresh session that has just connected.
+    pub fn new(config: SessionConfig) -> Self {
+        let now = Instant::now();
+        Self {
+            session: ClientSession::new(config, now),
+            server: FakeServer::new(),
+            now,
+            sent: Vec::new(),
+            ids: Vec::new(),
+            late_ids: Vec::new(),
+            outcomes: HashMap::new(),
+            closed: 0,
+            events_after_close: 0,
+        }
+    }
+
+    fn drain(&mut self) {
+        let mut buf = Vec::new();
+        self.session.poll_transmit(self.now, &mut buf);
+        self.sent.extend_from_slice(&buf);
+        self.server.feed(&buf);
+        while let Some(e) = self.session.poll_event() {
+            if self.closed > 0 {
+                self.events_after_close += 1;
+            }
+            match e {
+                Event::Delivered(d) => *self.outcomes.entry(d.id).or_default() += 1,
+                Event::Failed(f) => *self.outcomes.entry(f.id).or_default() += 1,
+                Event::Closed(_) => self.closed += 1,
+                _ => {}
+            }
+        }
+        while self.session.poll_transcript().is_some() {}
+    }
+
+    /// Does one thing, then collects output.
+    pub fn apply(&mut self, op: Op) {
+        let s = &mut self.session;
+        match op {
+            Op::Answer(k) => {
+                if let Some(r) = self.server.answer(k) {
+                    s.handle_input(r.as_bytes(), self.now);
+                }
+            }
+            Op::Reply(r) => s.handle_input(r.as_bytes(), self.now),
+            Op::Bytes(b) => s.handle_input(&b, self.now),
+            Op::Send(n) => {
+                let late = s.is_closed();
+                let id = s.send_mail(envelope(n));
+                self.ids.push(id);
+                if late {
+                    self.late_ids.push(id);
+                }
+            }
+            Op::Body(b) => {
+                if let Some(id) = s.poll_body() {
+                    s.write_body(id, &b).expect("poll_body said it is wanted");
+                }
+            }
+            Op::Finish => {
+                if let Some(id) = s.poll_body() {
+                    s.finish_body(id).expect("poll_body said it is wanted");
+                }
+            }
+            Op::Abort => {
+                if let Some(id) = s.poll_body() {
+                    s.abort_body(id, "test").expect("poll_body said it is wanted");
+                }
+            }
+            Op::Tls => {
+                let _ = s.handle_tls_established();
+            }
+            Op::Quit => s.quit(),
+            Op::Eof => s.handle_eof(),
+            Op::Timeout(secs) => {
+                self.now += Duration::from_secs(secs);
+                s.handle_timeout(self.now);
+            }
+        }
+        self.drain();
+    }
+
+    /// Winds down (quit, finish bodies, answer what is owed, then EOF) and checks the promises.
+    pub fn finish(mut self) -> Result<Self, String> {
+        self.apply(Op::Quit);
+        for _ in 0..100 {
+            self.apply(Op::Finish);
+            self.apply(Op::Tls);
+            self.apply(Op::Answer(0));
+        }
+        self.apply(Op::Eof);
+        if !self.session.is_closed() || self.closed != 1 {
+            return Err(format!("closed {} times", self.closed));
+        }
+        // Only messages handed over after the end get events after it (their failure).
+        if self.events_after_close != self.late_ids.len() {
+            return Err(format!("{} events after Closed", self.events_after_close));
+        }
+        for id in &self.ids {
+            if self.outcomes.get(id) != Some(&1) {
+                return Err(format!("message {id} settled {:?} times", self.outcomes.get(id)));
+            }
+        }
+        if self.outcomes.len() != self.ids.len() {
+            return Err("outcomes for unknown messages".into());
+        }
+        for (i, &b) in self.sent.iter().enumerate() {
+            let bare = (b == b'\r' && self.sent.get(i + 1) != Some(&b'\n'))
+                || (b == b'\n' && (i == 0 || self.sent[i - 1] != b'\r'));
+            if bare {
+                return Err(format!("bare CR or LF at byte {i} of the client's output"));
+            }
+        }
+        Ok(self)
+    }
+}

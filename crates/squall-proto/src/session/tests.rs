@@ -1,0 +1,116 @@
+//! Property tests of the session as a whole: whatever the server does, the session never panics,
+//! every message gets exactly one outcome, and `Closed` comes once, last.
+
+use std::time::Instant;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::address::{EhloName, Mailbox, ReversePath};
+use crate::envelope::Envelope;
+
+use crate::fuzzing::{Harness, Op, REPLIES};
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        24 => (0usize..16).prop_map(Op::Answer),
+        4 => (1usize..4).prop_map(Op::Send),
+        4 => prop::collection::vec(prop_oneof![Just(b'.'), Just(b'\r'), Just(b'\n'), any::<u8>()], 0..200).prop_map(Op::Body),
+        4 => Just(Op::Finish),
+        1 => Just(Op::Abort),
+        3 => Just(Op::Tls),
+        1 => prop::sample::select(REPLIES).prop_map(Op::Reply),
+        1 => prop::collection::vec(any::<u8>(), 0..24).prop_map(Op::Bytes),
+        1 => Just(Op::Eof),
+        1 => (0u64..700).prop_map(Op::Timeout),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn every_message_settles_exactly_once(
+        config in any::<u8>(),
+        chaos in any::<bool>(),
+        ops in prop::collection::vec(op(), 0..200),
+    ) {
+        let mut h = Harness::new(crate::fuzzing::config(config));
+        // Half the runs follow the dialog faithfully, so they reach the deep states.
+        for op in ops.into_iter().filter(|op| chaos || !op.is_chaos()) {
+            h.apply(op);
+        }
+        if let Err(e) = h.finish() {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}
+
+#[test]
+fn failure_kinds() {
+    use crate::reply::{Reply, ReplyCode};
+    let reply = |c| Reply::new(ReplyCode::new(c).unwrap(), vec!["x".into()]);
+    let f = |cause, rejected: Vec<RecipientReply>| Failure {
+        id: MessageId(0),
+        stage: Stage::Rcpt,
+        cause,
+        accepted: vec![],
+        rejected,
+        ambiguous: false,
+    };
+    let rcpt = |c| RecipientReply {
+        recipient: Mailbox::parse("a@b.c").unwrap(),
+        reply: reply(c),
+    };
+    assert_eq!(
+        f(Cause::Rejected(reply(451)), vec![]).kind(),
+        FailureKind::Transient
+    );
+    assert_eq!(
+        f(Cause::Rejected(reply(550)), vec![]).kind(),
+        FailureKind::Permanent
+    );
+    assert_eq!(
+        f(Cause::NoValidRecipients, vec![rcpt(550), rcpt(452)]).kind(),
+        FailureKind::Transient
+    );
+    assert_eq!(
+        f(Cause::NoValidRecipients, vec![rcpt(550)]).kind(),
+        FailureKind::Permanent
+    );
+    assert_eq!(f(Cause::ConnectionLost, vec![]).kind(), FailureKind::Transient);
+    assert_eq!(
+        f(
+            Cause::Local(crate::error::LocalError::SmtpUtf8Unsupported),
+            vec![]
+        )
+        .kind(),
+        FailureKind::Local
+    );
+}
+
+fn envelope() -> Envelope {
+    Envelope::new(
+        ReversePath::parse("a@example.org").unwrap(),
+        [Mailbox::parse("b@example.net").unwrap()],
+    )
+    .unwrap()
+}
+
+#[test]
+fn idle_and_in_flight() {
+    let now = Instant::now();
+    let mut s = ClientSession::new(
+        SessionConfig::new(EhloName::parse("c.example").unwrap()).tls(TlsMode::None),
+        now,
+    );
+    assert!(!s.is_idle());
+    s.handle_input(b"220 mx\r\n", now);
+    s.handle_input(b"250 mx\r\n", now);
+    assert!(s.is_ready() && s.is_idle());
+    let id = s.send_mail(envelope());
+    assert_eq!(s.in_flight(), 1);
+    assert!(!s.is_idle());
+    assert_eq!(s.write_body(id, b"x"), Err(UsageError::BodyNotWanted(id)));
+    assert_eq!(s.handle_tls_established(), Err(UsageError::NoTlsHandoff));
+}
