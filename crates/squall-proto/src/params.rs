@@ -229,6 +229,9 @@ pub struct MailOptions {
     /// `REQUIRETLS` (RFC 8689): refuse to send unless the session is encrypted and the server
     /// offers the extension.
     pub require_tls: bool,
+    /// For 7-bit `body`: declare `BODY=8BITMIME` anyway when the server offers it. For content not
+    /// known in advance (a stream), so that 8-bit bytes in it are declared where possible.
+    pub prefer_8bitmime: bool,
 }
 
 #[cfg(test)]

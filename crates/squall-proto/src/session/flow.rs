@@ -396,9 +396,14 @@ fn check_envelope(envelope: &Envelope, caps: &Capabilities, tls: bool) -> Result
 fn mail_params<'a>(envelope: &'a Envelope, caps: &Capabilities) -> MailParams<'a> {
     let options = envelope.options();
     let dsn = caps.dsn();
+    let upgrade = options.body == BodyType::SevenBit && options.prefer_8bitmime && caps.eight_bit_mime();
     MailParams {
         size: options.size.filter(|_| caps.size()),
-        body: options.body,
+        body: if upgrade {
+            BodyType::EightBitMime
+        } else {
+            options.body
+        },
         smtputf8: envelope.needs_smtputf8(),
         ret: options.ret.filter(|_| dsn),
         envid: options.envid.as_ref().filter(|_| dsn),
