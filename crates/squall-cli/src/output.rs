@@ -1,0 +1,116 @@
+//! What `squall send` prints: a line for people, or one JSON object for programs.
+
+use serde::Serialize;
+use squall::{Error, Receipt, RecipientStatus, Reply};
+
+#[derive(Serialize)]
+struct ReplyJson {
+    code: u16,
+    enhanced: Option<String>,
+    text: String,
+}
+
+impl From<&Reply> for ReplyJson {
+    fn from(r: &Reply) -> Self {
+        Self {
+            code: r.code().value(),
+            enhanced: r.enhanced().map(|e| e.to_string()),
+            text: r.message(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RecipientJson {
+    address: String,
+    #[serde(flatten)]
+    reply: ReplyJson,
+}
+
+fn recipients(list: &[RecipientStatus]) -> Vec<RecipientJson> {
+    list.iter()
+        .map(|r| RecipientJson {
+            address: r.address.clone(),
+            reply: (&r.reply).into(),
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct ReceiptJson {
+    accepted: Vec<RecipientJson>,
+    rejected: Vec<RecipientJson>,
+    queue_id: Option<String>,
+    message_id: Option<String>,
+    reply: ReplyJson,
+    size: u64,
+    elapsed_ms: u128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    captured_to: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ErrorJson {
+    kind: &'static str,
+    stage: &'static str,
+    code: Option<u16>,
+    enhanced: Option<String>,
+    text: Option<String>,
+    hint: String,
+    message: String,
+    ambiguous: bool,
+    accepted: Vec<RecipientJson>,
+    rejected: Vec<RecipientJson>,
+}
+
+/// The receipt as one JSON object.
+pub(crate) fn receipt_json(r: &Receipt, captured_to: Option<String>) -> String {
+    serde_json::to_string(&ReceiptJson {
+        accepted: recipients(&r.accepted),
+        rejected: recipients(&r.rejected),
+        queue_id: r.queue_id.clone(),
+        message_id: r.message_id.clone(),
+        reply: (&r.reply).into(),
+        size: r.size,
+        elapsed_ms: r.elapsed.as_millis(),
+        captured_to,
+    })
+    .expect("serializable")
+}
+
+/// The error as `{"error": {…}}`.
+pub(crate) fn error_json(e: &Error) -> String {
+    let reply = e.reply();
+    serde_json::json!({
+        "error": ErrorJson {
+            kind: e.kind().name(),
+            stage: e.stage().name(),
+            code: reply.map(|r| r.code().value()),
+            enhanced: reply.and_then(|r| r.enhanced()).map(|c| c.to_string()),
+            text: reply.map(Reply::message),
+            hint: e.hint(),
+            message: e.to_string(),
+            ambiguous: e.is_ambiguous(),
+            accepted: recipients(e.accepted()),
+            rejected: recipients(e.rejected()),
+        }
+    })
+    .to_string()
+}
+
+/// The receipt for people: who got it, the server's words, refusals with advice.
+pub(crate) fn receipt_text(r: &Receipt) -> (String, Vec<String>) {
+    let to: Vec<&str> = r.accepted.iter().map(|a| a.address.as_str()).collect();
+    let line = format!(
+        "delivered to {} ({}) in {} ms",
+        to.join(", "),
+        r.reply,
+        r.elapsed.as_millis()
+    );
+    let refusals = r
+        .rejected
+        .iter()
+        .map(|x| format!("{} (other recipients were delivered)", x.explain()))
+        .collect();
+    (line, refusals)
+}

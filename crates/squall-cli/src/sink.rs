@@ -1,0 +1,113 @@
+//! `squall sink`: a capture server on the command line.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use squall_sink::{Fault, Sink};
+
+use crate::exit;
+
+pub(crate) const EXAMPLES: &str = "Examples:
+  squall sink --maildir ./mail
+  squall sink --listen 127.0.0.1:2525 --fault 'rcpt:bad@example.com=550 5.1.1 no such user'
+  squall sink --fault 'data-end#3=disconnect' --disable CHUNKING";
+
+#[derive(Args, Debug)]
+pub(crate) struct SinkArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
+    listen: SocketAddr,
+    /// Save each message here as <id>.eml plus <id>.json (created if missing).
+    #[arg(long, value_name = "DIR")]
+    maildir: Option<PathBuf>,
+    /// Misbehave: STAGE[#N][:ADDR]=ACTION, e.g. 'rcpt:bad@example.com=550', 'data-end#3=disconnect'
+    /// (stages: connect greeting ehlo starttls auth mail rcpt data bdat data-end quit; actions: a
+    /// reply code with text, disconnect, stall, delay:DURATION, garbage, overlong). Repeatable.
+    #[arg(long = "fault", value_name = "SPEC")]
+    faults: Vec<Fault>,
+    /// SIZE limit to advertise and enforce, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    size_limit: Option<u64>,
+    /// Name in the greeting and EHLO reply.
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+    /// Do not offer this extension (PIPELINING, CHUNKING, SIZE, 8BITMIME, SMTPUTF8, DSN, ...). Repeatable.
+    #[arg(long = "disable", value_name = "EXTENSION")]
+    disable: Vec<String>,
+    /// Print only the "listening on" line, not one line per message.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub(crate) async fn run(args: SinkArgs) -> u8 {
+    let mut b = Sink::builder().listen(args.listen);
+    if let Some(dir) = &args.maildir {
+        b = b.maildir(dir);
+    }
+    for f in args.faults {
+        b = b.fault(f);
+    }
+    if let Some(n) = args.size_limit {
+        b = b.size_limit(n);
+    }
+    if let Some(h) = args.hostname {
+        b = b.hostname(h);
+    }
+    for d in &args.disable {
+        b = b.disable(d);
+    }
+    // Nothing is kept in memory: a long-running sink must not grow.
+    b = b.keep_messages(false);
+    if !args.quiet {
+        b = b.on_message(|m| {
+            let place = m
+                .eml
+                .as_ref()
+                .map(|p| format!(" -> {}", p.display()))
+                .unwrap_or_default();
+            println!(
+                "{} from <{}> to <{}> ({} bytes, {}){place}",
+                m.id,
+                m.mail_from,
+                m.rcpt_to.join(">, <"),
+                m.size,
+                m.transfer
+            );
+            let _ = std::io::stdout().flush();
+        });
+    }
+    let sink = match b.start().await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("squall sink: cannot listen on {}: {e}", args.listen);
+            return exit::UNAVAILABLE;
+        }
+    };
+    println!("listening on {}", sink.addr());
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    sink.stop();
+    exit::OK
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,209 @@
+//! The listening socket, the shared store, and the handle tests hold.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::config::{SinkBuilder, SinkConfig};
+use crate::conn::Conn;
+use crate::fault::{FaultAction, FaultStage};
+use crate::store::ReceivedMessage;
+
+/// State shared by every connection of one sink.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: SinkConfig,
+    messages: Mutex<Vec<ReceivedMessage>>,
+    delivered: AtomicU64,
+    connections: AtomicU64,
+    changed: Notify,
+    next_id: AtomicU64,
+    /// Times each fault's stage (and address) was reached, for `#N`.
+    fault_hits: Vec<AtomicU64>,
+    /// Makes ids unique between sinks writing to the same directory.
+    epoch: u64,
+}
+
+impl Shared {
+    pub(crate) fn next_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{}-{}-{n:06}", self.epoch, std::process::id())
+    }
+
+    pub(crate) fn deliver(&self, msg: ReceivedMessage) {
+        if let Some(f) = &self.config.on_message {
+            f(&msg);
+        }
+        if self.config.keep_messages {
+            self.messages
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(msg);
+        }
+        self.delivered.fetch_add(1, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// The action of the first fault that applies to this occurrence of `stage`, if any.
+    pub(crate) fn fault(&self, stage: FaultStage, addrs: &[&str]) -> Option<FaultAction> {
+        let mut hit = None;
+        for (fault, count) in self.config.faults.iter().zip(&self.fault_hits) {
+            if fault.stage != stage {
+                continue;
+            }
+            if let Some(a) = &fault.addr
+                && !addrs.iter().any(|x| x.eq_ignore_ascii_case(a))
+            {
+                continue;
+            }
+            let n = count.fetch_add(1, Ordering::Relaxed) + 1;
+            if hit.is_none() && fault.nth.is_none_or(|nth| nth == n) {
+                hit = Some(fault.action.clone());
+            }
+        }
+        hit
+    }
+}
+
+/// A running sink. Dropping it stops the server and closes its connections.
+#[derive(Debug)]
+pub struct SinkHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+}
+
+/// [`SinkHandle::wait_for`] ran out of time.
+#[derive(Debug, Error)]
+#[error("the sink received {got} of {want} messages within {timeout:?}")]
+pub struct WaitTimeout {
+    /// How many arrived.
+    pub got: u64,
+    /// How many were expected.
+    pub want: u64,
+    /// How long it waited.
+    pub timeout: Duration,
+}
+
+impl SinkBuilder {
+    /// Binds the listening socket and starts serving in the background (needs a tokio runtime).
+    pub async fn start(self) -> io::Result<SinkHandle> {
+        if let Some(dir) = &self.config.maildir {
+            std::fs::create_dir_all(dir)?;
+        }
+        let listener = TcpListener::bind(self.listen).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            fault_hits: self.config.faults.iter().map(|_| AtomicU64::new(0)).collect(),
+            config: self.config,
+            messages: Mutex::new(Vec::new()),
+            delivered: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            changed: Notify::new(),
+            next_id: AtomicU64::new(0),
+            epoch: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+        });
+        let (stop, mut stopped) = watch::channel(false);
+        let accepting = shared.clone();
+        tokio::spawn(async move {
+            let mut conns = JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    accepted = listener.accept() => {
+                        let Ok((stream, _peer)) = accepted else { continue };
+                        let _ = stream.set_nodelay(true);
+                        accepting.connections.fetch_add(1, Ordering::Relaxed);
+                        let shared = accepting.clone();
+                        conns.spawn(async move {
+                            let _ = Conn::new(Box::new(stream), shared).run().await;
+                        });
+                    }
+                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                }
+            }
+            // Dropping the set aborts the connections still open.
+        });
+        Ok(SinkHandle { addr, shared, stop })
+    }
+}
+
+impl SinkHandle {
+    /// Where the sink listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every message received so far (when keeping messages, the default).
+    pub fn messages(&self) -> Vec<ReceivedMessage> {
+        self.shared
+            .messages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Removes and returns the messages received so far.
+    pub fn take_messages(&self) -> Vec<ReceivedMessage> {
+        std::mem::take(
+            &mut *self
+                .shared
+                .messages
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// How many messages were accepted in all.
+    pub fn delivered(&self) -> u64 {
+        self.shared.delivered.load(Ordering::Acquire)
+    }
+
+    /// How many connections were accepted in all.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// Waits until at least `n` messages were accepted in all, or fails after `timeout`.
+    pub async fn wait_for(&self, n: u64, timeout: Duration) -> Result<(), WaitTimeout> {
+        let wait = async {
+            loop {
+                let notified = self.shared.changed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.delivered() >= n {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| WaitTimeout {
+                got: self.delivered(),
+                want: n,
+                timeout,
+            })
+    }
+
+    /// Stops accepting and closes every connection.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for SinkHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,264 @@
+//! [`Client`]: a queue of messages in front of one or more connections.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use squall_proto::address::{Mailbox, ReversePath};
+use squall_proto::envelope::Envelope;
+use squall_proto::params::{BodyType, MailOptions};
+use tokio::sync::{Notify, oneshot};
+
+use crate::body::{Body, Source};
+use crate::config::{ClientBuilder, Config};
+use crate::connection;
+use crate::error::{Error, ErrorKind, Stage, What};
+use crate::message::Message;
+use crate::receipt::Receipt;
+
+/// An SMTP client: a queue of messages delivered over connections it opens when needed.
+///
+/// `send` only queues a message and waits for its outcome. The first message opens a connection;
+/// queued messages go out in order over it (pipelined when the server allows); when nothing is
+/// left for [`idle_timeout`](ClientBuilder::idle_timeout) the connection says QUIT, and the next
+/// message opens a new one. A refused recipient does not fail the message, a refused message does
+/// not fail the others, and a lost connection fails only what was in flight.
+///
+/// Cloning is cheap; clones share the queue and the connections.
+///
+/// Dropping a `send` future does not take the message back: once queued it is delivered (or
+/// fails) on its own, and its outcome is discarded.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+/// What the client and its connections share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    state: Mutex<State>,
+    /// A job was queued, or the client is closing.
+    pub(crate) wake: Notify,
+    /// A connection ended.
+    ended: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Job>,
+    connections: usize,
+    closing: bool,
+}
+
+/// One queued message.
+pub(crate) struct Job {
+    pub(crate) envelope: Envelope,
+    pub(crate) body: Body,
+    pub(crate) done: oneshot::Sender<Result<Receipt, Error>>,
+    pub(crate) submitted: Instant,
+    pub(crate) message_id: Option<String>,
+}
+
+impl Client {
+    /// A builder for a client sending through `host`.
+    pub fn builder(host: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(host)
+    }
+
+    /// A client from an `smtp://` or `smtps://` URL (see [`ClientBuilder`] for what it means).
+    pub fn from_url(url: &str) -> Result<Self, Error> {
+        crate::url::parse(url)?.build()
+    }
+
+    /// A builder from a URL, to adjust further before `build`.
+    pub fn builder_from_url(url: &str) -> Result<ClientBuilder, Error> {
+        crate::url::parse(url)
+    }
+
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                state: Mutex::new(State::default()),
+                wake: Notify::new(),
+                ended: Notify::new(),
+            }),
+        }
+    }
+
+    /// Sends `body` (a complete RFC 5322 message) from `from` to `to`.
+    ///
+    /// The addresses are the envelope (MAIL FROM and RCPT TO); the headers inside `body` are sent
+    /// as they are. `from` may be `<>` (the null sender, for notifications).
+    pub async fn send<I, S>(&self, from: &str, to: I, body: impl Into<Body>) -> Result<Receipt, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let from = ReversePath::parse(from)
+            .map_err(|e| Error::input(format!("invalid sender address {from:?}: {e}")))?;
+        let mut rcpts = Vec::new();
+        for t in to {
+            let t = t.as_ref();
+            rcpts.push(
+                Mailbox::parse(t)
+                    .map_err(|e| Error::input(format!("invalid recipient address {t:?}: {e}")))?,
+            );
+        }
+        let body = body.into();
+        let envelope = Envelope::new(from, rcpts)
+            .map_err(|_| Error::input("no recipient: give at least one address to send to"))?
+            .with_options(options_for(&body));
+        self.submit(envelope, body, None).await
+    }
+
+    /// Sends `body` with a ready envelope (its options, such as DSN, are used as they are).
+    pub async fn send_envelope(&self, envelope: Envelope, body: impl Into<Body>) -> Result<Receipt, Error> {
+        self.submit(envelope, body.into(), None).await
+    }
+
+    /// Sends a [`Message`] to its To, Cc and Bcc recipients (Bcc is not in the headers).
+    pub async fn send_message(&self, message: &Message) -> Result<Receipt, Error> {
+        let envelope = message.envelope()?;
+        let id = message.message_id().to_string();
+        self.submit(envelope, Body::from(message.bytes()), Some(id)).await
+    }
+
+    async fn submit(
+        &self,
+        envelope: Envelope,
+        body: Body,
+        message_id: Option<String>,
+    ) -> Result<Receipt, Error> {
+        let (done, outcome) = oneshot::channel();
+        let job = Job {
+            envelope,
+            body,
+            done,
+            submitted: Instant::now(),
+            message_id,
+        };
+        if !self.shared.push(job) {
+            return Err(Error::new(ErrorKind::Local, Stage::Prepare, What::Shutdown));
+        }
+        outcome.await.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Transient,
+                Stage::Mail,
+                What::ConnectionLost(None),
+            ))
+        })
+    }
+
+    /// Delivers what is queued, closes every connection with QUIT, and waits until they are
+    /// closed. Messages sent afterwards fail.
+    pub async fn shutdown(&self) {
+        self.shared.lock().closing = true;
+        self.shared.wake.notify_waiters();
+        loop {
+            let ended = self.shared.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.shared.lock().connections == 0 {
+                return;
+            }
+            ended.await;
+        }
+    }
+}
+
+/// MAIL options from what is known of a body before sending: exact size and 8-bit content for
+/// bytes; for a stream, 8BITMIME is declared when the server offers it.
+fn options_for(body: &Body) -> MailOptions {
+    match &body.0 {
+        Source::Bytes(b) => MailOptions {
+            size: Some(squall_proto::data::normalized_len(b)),
+            body: if b.is_ascii() {
+                BodyType::SevenBit
+            } else {
+                BodyType::EightBitMime
+            },
+            smtputf8: !header_section(b).is_ascii(),
+            ..MailOptions::default()
+        },
+        Source::Reader(_) => MailOptions {
+            prefer_8bitmime: true,
+            ..MailOptions::default()
+        },
+    }
+}
+
+/// The header section of a message: everything before the first empty line.
+fn header_section(b: &[u8]) -> &[u8] {
+    let end = b
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| b.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(b.len());
+    &b[..end]
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a job and makes sure a connection will take it; false once the client is closing.
+    fn push(self: &Arc<Self>, job: Job) -> bool {
+        let mut st = self.lock();
+        if st.closing {
+            return false;
+        }
+        st.jobs.push_back(job);
+        if st.connections < self.config.max_connections {
+            st.connections += 1;
+            tokio::spawn(connection::worker(self.clone()));
+        }
+        drop(st);
+        self.wake.notify_one();
+        true
+    }
+
+    /// The next job, if any.
+    pub(crate) fn pop(&self) -> Option<Job> {
+        self.lock().jobs.pop_front()
+    }
+
+    /// Puts jobs that were never started back at the front, in order.
+    pub(crate) fn requeue(&self, jobs: Vec<Job>) {
+        let mut st = self.lock();
+        for job in jobs.into_iter().rev() {
+            st.jobs.push_front(job);
+        }
+    }
+
+    /// Whether jobs are waiting.
+    pub(crate) fn has_jobs(&self) -> bool {
+        !self.lock().jobs.is_empty()
+    }
+
+    pub(crate) fn closing(&self) -> bool {
+        self.lock().closing
+    }
+
+    /// Fails every queued job with the error `make` builds (the connection could not be set up).
+    pub(crate) fn fail_queued(&self, make: impl Fn() -> Error) {
+        let jobs = std::mem::take(&mut self.lock().jobs);
+        for job in jobs {
+            let _ = job.done.send(Err(make()));
+        }
+    }
+
+    /// A connection ends; returns true if its worker should stop (nothing left to do).
+    pub(crate) fn worker_may_stop(&self) -> bool {
+        let mut st = self.lock();
+        if st.jobs.is_empty() {
+            st.connections -= 1;
+            drop(st);
+            self.ended.notify_waiters();
+            true
+        } else {
+            false
+        }
+    }
+}

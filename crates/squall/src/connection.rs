@@ -1,0 +1,441 @@
+//! One connection: connect, drive a [`ClientSession`] over the transport, complete the jobs.
+//!
+//! The loop follows the session's driving contract: hand it queued messages, move its output to
+//! the socket, act on its events, feed it message content when it asks, and otherwise wait — for
+//! bytes from the server, for the socket to take more, for a body stream, for the session's
+//! timer, or for new messages. Reading never stops while writing, so a large body cannot
+//! deadlock against a server that answers while it reads.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use squall_proto::address::EhloName;
+use squall_proto::session::{Cause, ClientSession, Event, Failure, MessageId, Stage as ProtoStage, TlsMode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::body::Source;
+use crate::client::{Job, Shared};
+use crate::error::{Error, ErrorKind, Stage, TransportError, What, copy_io};
+use crate::receipt::{Receipt, RecipientStatus};
+use crate::transport::Transport;
+
+/// Bytes waiting for the socket before more content is read.
+const WRITE_HIGH_WATER: usize = 256 * 1024;
+
+/// Runs connections while messages are queued; the task ends when none are left.
+pub(crate) async fn worker(shared: Arc<Shared>) {
+    loop {
+        run(&shared).await;
+        if shared.worker_may_stop() {
+            return;
+        }
+    }
+}
+
+/// One connection from connect to close.
+async fn run(shared: &Arc<Shared>) {
+    let cfg = &shared.config;
+    let server = cfg.server();
+    // Without a connection every waiting message fails the same way.
+    let fail_all = |stage: Stage, what: &dyn Fn() -> What| {
+        shared.fail_queued(|| Error::new(ErrorKind::Transient, stage, what()).with_server(&server));
+    };
+    let tcp = match timeout(
+        cfg.connect_timeout,
+        TcpStream::connect((cfg.host.as_str(), cfg.port)),
+    )
+    .await
+    {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => return fail_all(Stage::Connect, &|| What::Connect(copy_io(&e))),
+        Err(_) => {
+            let why = format!("no answer within {:?}", cfg.connect_timeout);
+            return fail_all(Stage::Connect, &|| {
+                What::Connect(io::Error::new(io::ErrorKind::TimedOut, why.clone()))
+            });
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let local = tcp.local_addr().map(|a| a.ip()).unwrap_or([127, 0, 0, 1].into());
+    let transport = match (&cfg.tls_setup, cfg.tls) {
+        (Some(setup), TlsMode::Implicit) => {
+            match timeout(cfg.timeouts.tls_handshake, setup.connect(tcp)).await {
+                Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
+                Ok(Err(e)) => return fail_all(Stage::Tls, &|| What::Tls(copy_io(&e))),
+                Err(_) => return fail_all(Stage::Tls, &|| What::Timeout),
+            }
+        }
+        _ => Transport::Plain(tcp),
+    };
+    let ehlo = cfg.ehlo.clone().unwrap_or_else(|| EhloName::from_ip(local));
+    let mut conn = Conn {
+        shared,
+        server,
+        session: ClientSession::new(cfg.session(ehlo), Instant::now()),
+        io: Some(tokio::io::split(transport)),
+        rbuf: vec![0; 64 * 1024],
+        wbuf: Vec::new(),
+        wpos: 0,
+        needs_flush: false,
+        write_since: None,
+        flights: HashMap::new(),
+        body_buf: Vec::new(),
+        transport_error: None,
+        setup_failure: None,
+        idle_since: None,
+        quitting: false,
+        lookahead: cfg.max_in_flight + 1,
+    };
+    conn.drive().await;
+}
+
+/// A message handed to the session.
+struct Flight {
+    job: Job,
+    /// How far in-memory content has been handed over.
+    pos: usize,
+}
+
+struct Conn<'a> {
+    shared: &'a Arc<Shared>,
+    server: String,
+    session: ClientSession,
+    io: Option<(ReadHalf<Transport>, WriteHalf<Transport>)>,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// TLS may hold written bytes back until flushed.
+    needs_flush: bool,
+    /// When the bytes now waiting for the socket started to wait.
+    write_since: Option<Instant>,
+    flights: HashMap<MessageId, Flight>,
+    body_buf: Vec<u8>,
+    /// What went wrong with the transport, to explain a lost connection.
+    transport_error: Option<TransportError>,
+    /// A setup step failed: every queued message fails the same way.
+    setup_failure: Option<Failure>,
+    idle_since: Option<Instant>,
+    quitting: bool,
+    lookahead: usize,
+}
+
+/// What woke the connection up.
+enum Wake {
+    Read(io::Result<usize>),
+    Wrote(io::Result<usize>),
+    Flushed(io::Result<()>),
+    Body(MessageId, io::Result<usize>),
+    Timer,
+    Jobs,
+}
+
+impl Conn<'_> {
+    async fn drive(&mut self) {
+        loop {
+            self.hand_over_jobs();
+            self.check_idle();
+            if self.handle_events().await {
+                break;
+            }
+            self.forward_transcript();
+            if self.feed_memory_body() {
+                continue;
+            }
+            self.collect_output();
+            let wake = self.wait().await;
+            self.on_wake(wake);
+        }
+        self.forward_transcript();
+        if let Some((rd, wr)) = self.io.take() {
+            let mut t = rd.unsplit(wr);
+            let _ = timeout(std::time::Duration::from_secs(1), t.shutdown()).await;
+        }
+    }
+
+    /// Queued messages go to the session while it has room (it needs the next one before the
+    /// current one's content ends, to pipeline them).
+    fn hand_over_jobs(&mut self) {
+        if self.quitting || self.session.is_closed() {
+            return;
+        }
+        while self.session.in_flight() < self.lookahead {
+            let Some(job) = self.shared.pop() else { break };
+            let id = self.session.send_mail(job.envelope.clone());
+            self.flights.insert(id, Flight { job, pos: 0 });
+        }
+    }
+
+    fn collect_output(&mut self) {
+        if self.session.poll_transmit(Instant::now(), &mut self.wbuf) {
+            self.write_since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Acts on the session's events; true once the session is closed.
+    async fn handle_events(&mut self) -> bool {
+        let mut closed = false;
+        let mut requeue = Vec::new();
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                Event::Delivered(d) => {
+                    if let Some(f) = self.flights.remove(&d.id) {
+                        let receipt = Receipt {
+                            accepted: d.accepted.into_iter().map(RecipientStatus::from_proto).collect(),
+                            rejected: d.rejected.into_iter().map(RecipientStatus::from_proto).collect(),
+                            queue_id: d.reply.queue_id().map(str::to_string),
+                            reply: d.reply,
+                            message_id: f.job.message_id,
+                            size: d.size,
+                            elapsed: f.job.submitted.elapsed(),
+                        };
+                        let _ = f.job.done.send(Ok(receipt));
+                    }
+                }
+                Event::Failed(failure) => {
+                    let Some(f) = self.flights.remove(&failure.id) else {
+                        continue;
+                    };
+                    if failure.cause == Cause::NotAttempted {
+                        requeue.push(f.job);
+                        continue;
+                    }
+                    if matches!(
+                        failure.stage,
+                        ProtoStage::Greeting | ProtoStage::Ehlo | ProtoStage::StartTls | ProtoStage::Auth
+                    ) {
+                        self.setup_failure.get_or_insert_with(|| failure.clone());
+                    }
+                    let _ = f.job.done.send(Err(self.error(failure)));
+                }
+                Event::StartTls => self.start_tls().await,
+                Event::Closed(_) => closed = true,
+                _ => {}
+            }
+        }
+        if !requeue.is_empty() {
+            // Never started: they go back to the queue for the next connection, in order.
+            requeue.sort_by_key(|j| j.submitted);
+            self.shared.requeue(requeue);
+        }
+        if closed {
+            if let Some(f) = self.setup_failure.take() {
+                // The server refused the session itself: every waiting message would fail the same way.
+                self.shared.fail_queued(|| self.error(f.clone()));
+            }
+            for (_, f) in self.flights.drain() {
+                let e = Error::new(ErrorKind::Transient, Stage::Mail, What::ConnectionLost(None));
+                let _ = f.job.done.send(Err(e.with_server(&self.server)));
+            }
+        }
+        closed
+    }
+
+    fn error(&self, failure: Failure) -> Error {
+        Error::from_failure(failure, self.transport_error.as_ref()).with_server(&self.server)
+    }
+
+    /// Upgrades the transport after the server's go-ahead, then tells the session.
+    async fn start_tls(&mut self) {
+        let (Some((rd, wr)), Some(setup)) = (self.io.take(), self.shared.config.tls_setup.as_ref()) else {
+            self.session.handle_eof();
+            return;
+        };
+        let Transport::Plain(tcp) = rd.unsplit(wr) else {
+            self.session.handle_eof();
+            return;
+        };
+        match timeout(self.shared.config.timeouts.tls_handshake, setup.connect(tcp)).await {
+            Ok(Ok(tls)) => {
+                self.io = Some(tokio::io::split(Transport::Tls(Box::new(tls))));
+                let _ = self.session.handle_tls_established();
+            }
+            Ok(Err(e)) => {
+                self.transport_error = Some(TransportError::Tls(e));
+                self.session.handle_eof();
+            }
+            Err(_) => {
+                let e = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the TLS handshake did not finish in time",
+                );
+                self.transport_error = Some(TransportError::Tls(e));
+                self.session.handle_eof();
+            }
+        }
+    }
+
+    fn forward_transcript(&mut self) {
+        while let Some(line) = self.session.poll_transcript() {
+            if let Some(f) = &self.shared.config.transcript {
+                f(&line);
+            }
+        }
+    }
+
+    fn pending_write(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// Hands the session a piece of in-memory content if it wants one; true if it did.
+    fn feed_memory_body(&mut self) -> bool {
+        if self.pending_write() >= WRITE_HIGH_WATER {
+            return false;
+        }
+        let Some(id) = self.session.poll_body() else {
+            return false;
+        };
+        let Some(f) = self.flights.get_mut(&id) else {
+            let _ = self
+                .session
+                .abort_body(id, "the message is no longer known to the driver");
+            return true;
+        };
+        let Source::Bytes(data) = &f.job.body.0 else {
+            return false;
+        };
+        let start = f.pos;
+        let end = (start + 64 * 1024).min(data.len());
+        f.pos = end;
+        let result = if start == end {
+            self.session.finish_body(id)
+        } else {
+            self.session.write_body(id, &data[start..end])
+        };
+        debug_assert!(result.is_ok(), "poll_body said the body was wanted");
+        true
+    }
+
+    /// The stream body the session wants now, if there is one and the socket keeps up.
+    fn wanted_stream(&self) -> Option<MessageId> {
+        if self.pending_write() >= WRITE_HIGH_WATER {
+            return None;
+        }
+        let id = self.session.poll_body()?;
+        matches!(self.flights.get(&id)?.job.body.0, Source::Reader(_)).then_some(id)
+    }
+
+    fn check_idle(&mut self) {
+        if self.quitting {
+            return;
+        }
+        if self.session.is_idle() && !self.shared.has_jobs() && self.pending_write() == 0 {
+            let now = Instant::now();
+            let since = *self.idle_since.get_or_insert(now);
+            if self.shared.closing() || now >= since + self.shared.config.idle_timeout {
+                self.quitting = true;
+                self.session.quit();
+            }
+        } else {
+            self.idle_since = None;
+        }
+    }
+
+    /// The earliest of the session's timer, the idle timer and the write stall timer.
+    fn deadline(&self) -> Option<Instant> {
+        let idle = self.idle_since.map(|t| t + self.shared.config.idle_timeout);
+        let write = self
+            .write_since
+            .map(|t| t + self.shared.config.timeouts.data_block);
+        [self.session.poll_timeout(), idle, write]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    async fn wait(&mut self) -> Wake {
+        let pending = self.wpos < self.wbuf.len();
+        let flush = self.needs_flush && !pending;
+        let stream = self.wanted_stream();
+        let want_jobs = !self.quitting && self.session.in_flight() < self.lookahead;
+        let deadline = self.deadline().map(tokio::time::Instant::from_std);
+        let Some((rd, wr)) = self.io.as_mut() else {
+            return Wake::Timer;
+        };
+        let body = stream.and_then(|id| match &mut self.flights.get_mut(&id)?.job.body.0 {
+            Source::Reader(r) => Some((id, r)),
+            Source::Bytes(_) => None,
+        });
+        let body_buf = &mut self.body_buf;
+        if body.is_some() {
+            body_buf.resize(64 * 1024, 0);
+        }
+        let unwritten = &self.wbuf[self.wpos..];
+        tokio::select! {
+            r = rd.read(&mut self.rbuf) => Wake::Read(r),
+            w = async {
+                if pending {
+                    Wake::Wrote(wr.write(unwritten).await)
+                } else {
+                    Wake::Flushed(wr.flush().await)
+                }
+            }, if pending || flush => w,
+            b = async {
+                match body {
+                    Some((id, r)) => (id, r.read(body_buf).await),
+                    None => std::future::pending().await,
+                }
+            } => Wake::Body(b.0, b.1),
+            _ = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            } => Wake::Timer,
+            _ = self.shared.wake.notified(), if want_jobs => Wake::Jobs,
+        }
+    }
+
+    fn on_wake(&mut self, wake: Wake) {
+        let now = Instant::now();
+        match wake {
+            Wake::Read(Ok(0)) => self.session.handle_eof(),
+            Wake::Read(Ok(n)) => self.session.handle_input(&self.rbuf[..n], now),
+            Wake::Read(Err(e)) | Wake::Wrote(Err(e)) | Wake::Flushed(Err(e)) => {
+                self.transport_error.get_or_insert(TransportError::Io(e));
+                self.session.handle_eof();
+            }
+            Wake::Wrote(Ok(0)) => {
+                self.transport_error
+                    .get_or_insert(TransportError::Io(io::ErrorKind::WriteZero.into()));
+                self.session.handle_eof();
+            }
+            Wake::Wrote(Ok(n)) => {
+                self.wpos += n;
+                self.write_since = Some(now);
+                if self.wpos == self.wbuf.len() {
+                    self.wbuf.clear();
+                    self.wpos = 0;
+                    self.write_since = None;
+                    self.needs_flush = true;
+                }
+            }
+            Wake::Flushed(Ok(())) => self.needs_flush = false,
+            Wake::Body(id, Ok(0)) => {
+                let _ = self.session.finish_body(id);
+            }
+            Wake::Body(id, Ok(n)) => {
+                let _ = self.session.write_body(id, &self.body_buf[..n]);
+            }
+            Wake::Body(id, Err(e)) => {
+                let _ = self.session.abort_body(id, e.to_string());
+                self.transport_error.get_or_insert(TransportError::Body(e));
+            }
+            Wake::Timer => {
+                let stalled = self
+                    .write_since
+                    .is_some_and(|t| now >= t + self.shared.config.timeouts.data_block);
+                if stalled {
+                    self.transport_error.get_or_insert(TransportError::WriteTimeout);
+                    self.session.handle_eof();
+                } else {
+                    self.session.handle_timeout(now);
+                }
+            }
+            Wake::Jobs => {}
+        }
+    }
+}

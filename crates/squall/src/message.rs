@@ -1,0 +1,467 @@
+//! [`Message`]: build an email (From, To, Cc, Bcc, Subject, text, HTML, attachments, headers)
+//! and send it with [`Client::send_message`](crate::Client::send_message).
+//!
+//! The wire bytes are rendered lazily (see [`Derived`]): only when read, and again only after a
+//! change to something that shows in the message. Bcc and the envelope sender do not show, so
+//! changing them renders nothing. Date and Message-ID are fixed when the message is built, so a
+//! message renders the same headers however often it is rendered and retried.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mail_builder::MessageBuilder as Mime;
+use mail_builder::headers::address::Address;
+use mail_builder::headers::text::Text;
+use squall_proto::address::{Mailbox, ReversePath};
+use squall_proto::envelope::Envelope;
+use squall_proto::params::{BodyType, MailOptions};
+
+use crate::error::Error;
+use crate::lazy::Derived;
+
+/// A mailbox as it appears in a header: an optional display name and an address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedAddress {
+    /// `Alice` in `Alice <alice@example.org>`.
+    pub name: Option<String>,
+    /// The address.
+    pub mailbox: Mailbox,
+}
+
+impl NamedAddress {
+    /// Parses `alice@example.org` or `Alice <alice@example.org>` (the name may be quoted).
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let s = s.trim();
+        check_text("address", s)?;
+        let (name, addr) = match (s.rfind('<'), s.ends_with('>')) {
+            (Some(lt), true) => {
+                let name = s[..lt].trim().trim_matches('"').trim();
+                (Some(name).filter(|n| !n.is_empty()), &s[lt + 1..s.len() - 1])
+            }
+            _ => (None, s),
+        };
+        let mailbox = Mailbox::parse(addr.trim())
+            .map_err(|e| Error::input(format!("invalid address {addr:?}: {e}")))?;
+        Ok(Self {
+            name: name.map(str::to_string),
+            mailbox,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Attachment {
+    filename: String,
+    content_type: String,
+    data: Arc<[u8]>,
+}
+
+/// Everything that shows in the rendered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Content {
+    from: Option<NamedAddress>,
+    to: Vec<NamedAddress>,
+    cc: Vec<NamedAddress>,
+    reply_to: Vec<NamedAddress>,
+    subject: Option<String>,
+    text: Option<String>,
+    html: Option<String>,
+    attachments: Vec<Attachment>,
+    headers: Vec<(String, String)>,
+    date: i64,
+    message_id: String,
+}
+
+/// An email to send: headers, bodies and attachments, plus the envelope-only Bcc.
+#[derive(Clone, Debug)]
+pub struct Message {
+    content: Derived<Content, Arc<[u8]>>,
+    bcc: Vec<Mailbox>,
+    envelope_from: Option<ReversePath>,
+}
+
+/// Builds a [`Message`]; errors (a bad address, a line break in a header) are reported by
+/// [`build`](Self::build).
+#[derive(Debug)]
+pub struct MessageBuilder {
+    message: Message,
+    error: Option<Error>,
+}
+
+impl Message {
+    /// Starts a message with Date and Message-ID filled in.
+    pub fn builder() -> MessageBuilder {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        MessageBuilder {
+            message: Self {
+                content: Derived::new(
+                    Content {
+                        from: None,
+                        to: Vec::new(),
+                        cc: Vec::new(),
+                        reply_to: Vec::new(),
+                        subject: None,
+                        text: None,
+                        html: None,
+                        attachments: Vec::new(),
+                        headers: Vec::new(),
+                        date: now.as_secs() as i64,
+                        message_id: String::new(),
+                    },
+                    render,
+                ),
+                bcc: Vec::new(),
+                envelope_from: None,
+            },
+            error: None,
+        }
+    }
+
+    /// The wire bytes (rendered now if a visible field changed since the last render).
+    pub fn bytes(&self) -> Arc<[u8]> {
+        self.content.get().clone()
+    }
+
+    /// The size of the wire bytes.
+    pub fn size(&self) -> usize {
+        self.content.get().len()
+    }
+
+    /// How many times the message was rendered.
+    pub fn render_count(&self) -> u64 {
+        self.content.computations()
+    }
+
+    /// The Message-ID, without angle brackets.
+    pub fn message_id(&self) -> &str {
+        &self.content.source().message_id
+    }
+
+    /// The envelope: the envelope sender (or the From address) to To, Cc and Bcc, each once.
+    pub fn envelope(&self) -> Result<Envelope, Error> {
+        let c = self.content.source();
+        let from = match (&self.envelope_from, &c.from) {
+            (Some(p), _) => p.clone(),
+            (None, Some(f)) => ReversePath::Mailbox(f.mailbox.clone()),
+            (None, None) => return Err(Error::input("the message has no From address")),
+        };
+        let mut rcpts: Vec<Mailbox> = Vec::new();
+        for m in c.to.iter().chain(&c.cc).map(|a| &a.mailbox).chain(&self.bcc) {
+            if !rcpts.iter().any(|r| r.as_str().eq_ignore_ascii_case(m.as_str())) {
+                rcpts.push(m.clone());
+            }
+        }
+        let bytes = self.bytes();
+        let options = MailOptions {
+            size: Some(squall_proto::data::normalized_len(&bytes)),
+            body: if bytes.is_ascii() {
+                BodyType::SevenBit
+            } else {
+                BodyType::EightBitMime
+            },
+            ..MailOptions::default()
+        };
+        Envelope::new(from, rcpts)
+            .map(|e| e.with_options(options))
+            .map_err(|_| Error::input("the message has no recipient (To, Cc or Bcc)"))
+    }
+
+    /// Sets the Subject.
+    pub fn set_subject(&mut self, subject: &str) -> Result<(), Error> {
+        check_text("subject", subject)?;
+        self.content.update(|c| c.subject = Some(subject.to_string()));
+        Ok(())
+    }
+
+    /// Sets the plain-text body.
+    pub fn set_text(&mut self, text: &str) {
+        self.content.update(|c| c.text = Some(text.to_string()));
+    }
+
+    /// Sets the HTML body (sent as multipart/alternative with the text body, if any).
+    pub fn set_html(&mut self, html: &str) {
+        self.content.update(|c| c.html = Some(html.to_string()));
+    }
+
+    /// Adds a To recipient.
+    pub fn add_to(&mut self, address: &str) -> Result<(), Error> {
+        let a = NamedAddress::parse(address)?;
+        self.content.update(|c| c.to.push(a));
+        Ok(())
+    }
+
+    /// Adds a Cc recipient.
+    pub fn add_cc(&mut self, address: &str) -> Result<(), Error> {
+        let a = NamedAddress::parse(address)?;
+        self.content.update(|c| c.cc.push(a));
+        Ok(())
+    }
+
+    /// Adds a Bcc recipient: envelope only, never in the headers, so nothing is re-rendered.
+    pub fn add_bcc(&mut self, address: &str) -> Result<(), Error> {
+        self.bcc.push(NamedAddress::parse(address)?.mailbox);
+        Ok(())
+    }
+
+    /// Sets the envelope sender (MAIL FROM) when it differs from From, such as a bounce address.
+    /// `<>` is the null sender. Envelope only: nothing is re-rendered.
+    pub fn set_envelope_from(&mut self, sender: &str) -> Result<(), Error> {
+        let p = ReversePath::parse(sender)
+            .map_err(|e| Error::input(format!("invalid envelope sender {sender:?}: {e}")))?;
+        self.envelope_from = Some(p);
+        Ok(())
+    }
+
+    /// Adds a header field. Names are printable ASCII without `:`; values may not contain CR, LF
+    /// or NUL (they would start new header fields).
+    pub fn add_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        check_header_name(name)?;
+        check_text(name, value)?;
+        let (n, v) = (name.to_string(), value.to_string());
+        self.content.update(|c| c.headers.push((n, v)));
+        Ok(())
+    }
+
+    /// Adds an attachment from memory.
+    pub fn add_attachment(
+        &mut self,
+        filename: &str,
+        content_type: &str,
+        data: impl Into<Arc<[u8]>>,
+    ) -> Result<(), Error> {
+        check_text("attachment name", filename)?;
+        check_text("content type", content_type)?;
+        let a = Attachment {
+            filename: filename.to_string(),
+            content_type: content_type.to_string(),
+            data: data.into(),
+        };
+        self.content.update(|c| c.attachments.push(a));
+        Ok(())
+    }
+}
+
+impl MessageBuilder {
+    fn apply(mut self, f: impl FnOnce(&mut Message) -> Result<(), Error>) -> Self {
+        if self.error.is_none()
+            && let Err(e) = f(&mut self.message)
+        {
+            self.error = Some(e);
+        }
+        self
+    }
+
+    /// The From address (`alice@example.org` or `Alice <alice@example.org>`).
+    pub fn from(self, address: &str) -> Self {
+        self.apply(|m| {
+            let a = NamedAddress::parse(address)?;
+            m.content.update(|c| c.from = Some(a));
+            Ok(())
+        })
+    }
+
+    /// Adds a To recipient.
+    pub fn to(self, address: &str) -> Self {
+        self.apply(|m| m.add_to(address))
+    }
+
+    /// Adds a Cc recipient.
+    pub fn cc(self, address: &str) -> Self {
+        self.apply(|m| m.add_cc(address))
+    }
+
+    /// Adds a Bcc recipient (envelope only).
+    pub fn bcc(self, address: &str) -> Self {
+        self.apply(|m| m.add_bcc(address))
+    }
+
+    /// Adds a Reply-To address.
+    pub fn reply_to(self, address: &str) -> Self {
+        self.apply(|m| {
+            let a = NamedAddress::parse(address)?;
+            m.content.update(|c| c.reply_to.push(a));
+            Ok(())
+        })
+    }
+
+    /// The Subject.
+    pub fn subject(self, subject: &str) -> Self {
+        self.apply(|m| m.set_subject(subject))
+    }
+
+    /// The plain-text body.
+    pub fn text(self, text: &str) -> Self {
+        self.apply(|m| {
+            m.set_text(text);
+            Ok(())
+        })
+    }
+
+    /// The HTML body.
+    pub fn html(self, html: &str) -> Self {
+        self.apply(|m| {
+            m.set_html(html);
+            Ok(())
+        })
+    }
+
+    /// A header field.
+    pub fn header(self, name: &str, value: &str) -> Self {
+        self.apply(|m| m.add_header(name, value))
+    }
+
+    /// An attachment from memory.
+    pub fn attachment(self, filename: &str, content_type: &str, data: impl Into<Arc<[u8]>>) -> Self {
+        self.apply(|m| m.add_attachment(filename, content_type, data))
+    }
+
+    /// An attachment read from a file now (a blocking read), its type guessed from the extension.
+    pub fn attach_file(self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        self.apply(|m| {
+            let data = std::fs::read(path)
+                .map_err(|e| Error::input(format!("cannot read attachment {}: {e}", path.display())))?;
+            let name = path
+                .file_name()
+                .map_or("attachment".into(), |n| n.to_string_lossy());
+            m.add_attachment(&name, guess_type(path), data)
+        })
+    }
+
+    /// The envelope sender, when it differs from From.
+    pub fn envelope_from(self, sender: &str) -> Self {
+        self.apply(|m| m.set_envelope_from(sender))
+    }
+
+    /// The message, or the first error met while building it.
+    pub fn build(mut self) -> Result<Message, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let domain = self
+            .message
+            .content
+            .source()
+            .from
+            .as_ref()
+            .and_then(|f| f.mailbox.domain().map(str::to_string))
+            .unwrap_or_else(|| "squall.localhost".into());
+        let id = new_message_id(&domain);
+        self.message.content.update(|c| c.message_id = id);
+        Ok(self.message)
+    }
+}
+
+/// A Message-ID unique across processes and calls: time, process id, a counter.
+fn new_message_id(domain: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{nanos:x}.{:x}.{n:x}.squall@{domain}", std::process::id())
+}
+
+fn render(c: &Content) -> Arc<[u8]> {
+    let addr = |a: &NamedAddress| Address::new_address(a.name.clone(), a.mailbox.as_str().to_string());
+    let list = |v: &[NamedAddress]| Address::new_list(v.iter().map(addr).collect());
+    let mut m = Mime::new();
+    if let Some(f) = &c.from {
+        m = m.from(addr(f));
+    }
+    if !c.to.is_empty() {
+        m = m.to(list(&c.to));
+    }
+    if !c.cc.is_empty() {
+        m = m.cc(list(&c.cc));
+    }
+    if !c.reply_to.is_empty() {
+        m = m.reply_to(list(&c.reply_to));
+    }
+    if let Some(s) = &c.subject {
+        m = m.subject(s.as_str());
+    }
+    m = m.date(c.date).message_id(c.message_id.as_str());
+    for (name, value) in &c.headers {
+        m = m.header(name.as_str(), Text::new(value.as_str()));
+    }
+    match (&c.text, &c.html) {
+        (None, None) if c.attachments.is_empty() => m = m.text_body(""),
+        _ => {}
+    }
+    if let Some(t) = &c.text {
+        m = m.text_body(t.as_str());
+    }
+    if let Some(h) = &c.html {
+        m = m.html_body(h.as_str());
+    }
+    for a in &c.attachments {
+        m = m.attachment(a.content_type.as_str(), a.filename.as_str(), &a.data[..]);
+    }
+    m.write_to_vec().expect("writing to a Vec cannot fail").into()
+}
+
+/// Refuses CR, LF and NUL in a value that goes into a header line.
+fn check_text(what: &str, value: &str) -> Result<(), Error> {
+    if let Some(c) = value.chars().find(|c| matches!(c, '\r' | '\n' | '\0')) {
+        let name = match c {
+            '\r' => "CR",
+            '\n' => "LF",
+            _ => "NUL",
+        };
+        return Err(Error::input(format!(
+            "the {what} contains a {name} character, which could inject header fields; remove it"
+        )));
+    }
+    Ok(())
+}
+
+fn check_header_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
+        return Err(Error::input(format!(
+            "invalid header name {name:?}: use printable ASCII without spaces or ':'"
+        )));
+    }
+    if [
+        "bcc",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    ]
+    .contains(&name.to_ascii_lowercase().as_str())
+    {
+        return Err(Error::input(format!(
+            "{name} is set by squall; it cannot be added as a custom header"
+        )));
+    }
+    Ok(())
+}
+
+/// A content type from a file extension.
+fn guess_type(path: &Path) -> &'static str {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("txt" | "log" | "patch" | "diff") => "text/plain",
+        Some("html" | "htm") => "text/html",
+        Some("csv") => "text/csv",
+        Some("pdf") => "application/pdf",
+        Some("json") => "application/json",
+        Some("zip") => "application/zip",
+        Some("gz") => "application/gzip",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("svg") => "image/svg+xml",
+        Some("ics") => "text/calendar",
+        Some("eml") => "message/rfc822",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests;
