@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, unit, property, transcript and doc tests.
+# Runs every test of the project: formatting, lints, unit, property, transcript and doc tests,
+# and the interop tests against real SMTP servers (Postfix smtp-sink, aiosmtpd), which it
+# installs when missing (apt and pip) and starts on free loopback ports for the run.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/peers/common.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -17,12 +20,42 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test"
-cargo test --workspace --locked
-
 step "fuzz targets build"
 # cargo-fuzz needs nightly flags; the targets are plain binaries, so check they compile with the
 # same cfg the fuzzer uses (no sanitizer needed for that).
 (cd fuzz && RUSTFLAGS="--cfg fuzzing" cargo check --locked --bins --quiet)
+
+step "peer servers"
+scripts/peers/install.sh
+started=()
+mail="$RUN/mail.$$"
+cleanup() {
+    for p in "${started[@]}"; do
+        "scripts/peers/${p%%:*}.sh" stop "${p#*:}" || true
+    done
+    rm -rf "$mail"
+}
+trap cleanup EXIT
+
+sink_port=$(free_port)
+scripts/peers/smtp-sink.sh start "$sink_port" "$mail/smtp-sink"
+started+=("smtp-sink:$sink_port")
+
+aio_port=$(free_port)
+scripts/peers/aiosmtpd.sh start "$aio_port" "$mail/aiosmtpd" --size 33554432
+started+=("aiosmtpd:$aio_port")
+
+helo_port=$(free_port)
+scripts/peers/aiosmtpd.sh start "$helo_port" "$mail/aiosmtpd-helo" --no-ehlo
+started+=("aiosmtpd:$helo_port")
+
+export SQUALL_PEERS_REQUIRED=1
+export SQUALL_PEER_SMTP_SINK="127.0.0.1:$sink_port" SQUALL_PEER_SMTP_SINK_DIR="$mail/smtp-sink"
+export SQUALL_PEER_AIOSMTPD="127.0.0.1:$aio_port" SQUALL_PEER_AIOSMTPD_DIR="$mail/aiosmtpd"
+export SQUALL_PEER_AIOSMTPD_HELO="127.0.0.1:$helo_port" SQUALL_PEER_AIOSMTPD_HELO_DIR="$mail/aiosmtpd-helo"
+echo "smtp-sink on $SQUALL_PEER_SMTP_SINK, aiosmtpd on $SQUALL_PEER_AIOSMTPD (and $SQUALL_PEER_AIOSMTPD_HELO without EHLO)"
+
+step "cargo test"
+cargo test --workspace --locked
 
 step "all tests passed"

@@ -1,0 +1,387 @@
+//! The `squall` binary as users and scripts see it: output, files and exit codes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use squall_sink::{Sink, SinkHandle};
+
+fn squall(args: &[&str], capture_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args(args)
+        .env("SQUALL_CAPTURE_DIR", capture_dir)
+        .env_remove("SQUALL_URL")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs the binary off the async runtime, so an in-process sink can answer it.
+async fn squall_async(args: Vec<String>) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        squall(&args, dir.path())
+    })
+    .await
+    .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+#[test]
+fn with_no_server_the_message_is_captured_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = squall(
+        &[
+            "send",
+            "--from",
+            "me@example.org",
+            "--to",
+            "you@example.org",
+            "--subject",
+            "Hello",
+            "--body",
+            "First message",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("built-in capture server"), "{out}");
+    let saved = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Saved: "))
+        .expect("a Saved: line");
+    let eml = std::fs::read_to_string(saved).unwrap();
+    assert!(
+        eml.contains("Subject: Hello\r\n") && eml.contains("First message"),
+        "{eml}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(Path::new(saved).with_extension("json")).unwrap()).unwrap();
+    assert_eq!(json["mail_from"], "me@example.org");
+    assert_eq!(json["rcpt_to"], serde_json::json!(["you@example.org"]));
+    for key in ["helo", "tls", "auth", "size", "received_at"] {
+        assert!(json.get(key).is_some(), "{key} missing in {json}");
+    }
+}
+
+#[test]
+fn json_receipt_names_the_capture_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = squall(
+        &[
+            "send",
+            "--from",
+            "me@example.org",
+            "--to",
+            "you@example.org",
+            "--bcc",
+            "hidden@example.org",
+            "--body",
+            "x",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let accepted: Vec<&str> = v["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(accepted, ["you@example.org", "hidden@example.org"]);
+    assert_eq!(v["accepted"][0]["code"], 250);
+    assert_eq!(v["accepted"][0]["enhanced"], "2.1.5");
+    assert!(v["rejected"].as_array().unwrap().is_empty());
+    assert!(v["message_id"].as_str().unwrap().ends_with("@example.org"));
+    assert!(v["elapsed_ms"].is_u64() && v["queue_id"].is_string());
+    let eml = std::fs::read_to_string(v["captured_to"].as_str().unwrap()).unwrap();
+    assert!(!eml.contains("hidden@"), "Bcc must not be in the message: {eml}");
+}
+
+#[test]
+fn usage_and_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = squall(&["send", "--to", "you@example.org"], dir.path());
+    assert_eq!(code(&o), 64, "a missing --from is a usage error");
+    let o = squall(
+        &["send", "--from", "not an address", "--to", "you@example.org"],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 65);
+    assert!(text(&o.stderr).contains("invalid address"), "{}", text(&o.stderr));
+    let o = squall(
+        &[
+            "send",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org\r\nRCPT TO:<x@evil.example>",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 65);
+    let o = squall(
+        &[
+            "send",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--attach",
+            "/nonexistent/file.pdf",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 66);
+    let o = squall(
+        &[
+            "send",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--header",
+            "no colon",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 64);
+    let o = squall(
+        &[
+            "send",
+            "--url",
+            "smtp://u:secret@127.0.0.1:1?tls=none",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        code(&o),
+        78,
+        "credentials over cleartext contradict: {}",
+        text(&o.stderr)
+    );
+    assert!(!text(&o.stderr).contains("secret"), "{}", text(&o.stderr));
+    assert_eq!(code(&squall(&["--help"], dir.path())), 0);
+}
+
+#[test]
+fn unreachable_server_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("127.0.0.1:{port}");
+    let o = squall(
+        &[
+            "send",
+            "--server",
+            &server,
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 69);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "transient");
+    assert_eq!(v["error"]["stage"], "connect");
+    assert!(
+        v["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("check the host and port"),
+        "{v}"
+    );
+}
+
+async fn sink_with(faults: &[&str]) -> SinkHandle {
+    let mut b = Sink::builder();
+    for f in faults {
+        b = b.fault(f.parse().unwrap());
+    }
+    b.start().await.unwrap()
+}
+
+fn send_args(s: &SinkHandle, to: &[&str], extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "send",
+        "--server",
+        &s.addr().to_string(),
+        "--from",
+        "a@example.org",
+        "--body",
+        "x",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    for t in to {
+        v.push("--to".into());
+        v.push(t.to_string());
+    }
+    v.extend(extra.iter().map(|x| x.to_string()));
+    v
+}
+
+#[tokio::test]
+async fn partial_delivery_exits_67_and_says_who_got_it() {
+    let s = sink_with(&["rcpt:bad@example.org=550 5.1.1 no such user"]).await;
+    let o = squall_async(send_args(&s, &["good@example.org", "bad@example.org"], &[])).await;
+    assert_eq!(code(&o), 67);
+    assert!(
+        text(&o.stdout).starts_with("delivered to good@example.org"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(
+        text(&o.stderr).trim(),
+        "squall: the server refused recipient <bad@example.org>: 550 5.1.1 no such user — the address does not \
+         exist there; check the spelling (other recipients were delivered)"
+    );
+    let o = squall_async(send_args(
+        &s,
+        &["good@example.org", "bad@example.org"],
+        &["--json"],
+    ))
+    .await;
+    assert_eq!(code(&o), 67);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["rejected"][0]["address"], "bad@example.org");
+    assert_eq!(v["rejected"][0]["enhanced"], "5.1.1");
+    assert_eq!(v["rejected"][0]["text"], "no such user");
+}
+
+#[tokio::test]
+async fn failure_classes_have_their_exit_codes() {
+    for (fault, expected, kind) in [
+        ("mail=451 4.3.0 try later", 75, "transient"),
+        ("rcpt=550 5.1.1 nobody here", 67, "permanent"),
+        ("greeting=554 5.7.1 go away", 69, "permanent"),
+        ("greeting=garbage", 76, "transient"),
+        ("data-end=554 5.7.1 spam", 65, "permanent"),
+    ] {
+        let s = sink_with(&[fault]).await;
+        let o = squall_async(send_args(&s, &["b@example.org"], &["--json"])).await;
+        assert_eq!(code(&o), expected, "{fault}: {}", text(&o.stdout));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["error"]["kind"], kind, "{fault}");
+        assert!(!v["error"]["hint"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn transcript_goes_to_stderr() {
+    let s = sink_with(&[]).await;
+    let o = squall_async(send_args(&s, &["b@example.org"], &["--transcript"])).await;
+    assert_eq!(code(&o), 0);
+    let err = text(&o.stderr);
+    assert!(err.contains("C: MAIL FROM:<a@example.org>"), "{err}");
+    assert!(err.contains("S: 221 2.0.0 Bye"), "{err}");
+}
+
+#[tokio::test]
+async fn raw_file_from_stdin_is_sent_as_is() {
+    let s = sink_with(&[]).await;
+    let addr = s.addr().to_string();
+    let o = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_squall"))
+            .args([
+                "send",
+                "--server",
+                &addr,
+                "--from",
+                "a@example.org",
+                "--to",
+                "b@example.org",
+                "--raw-file",
+                "-",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"Subject: raw\n\n.line\nend")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(s.messages()[0].data, b"Subject: raw\r\n\r\n.line\r\nend\r\n");
+}
+
+#[test]
+fn squall_sink_captures_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("mail");
+    let mut sink = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args(["sink", "--listen", "127.0.0.1:0", "--maildir"])
+        .arg(&maildir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(sink.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("first line names the address")
+        .to_string();
+    let o = squall(
+        &[
+            "send",
+            "--server",
+            &addr,
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--subject",
+            "via sink",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("from <a@example.org> to <b@example.org>"), "{line}");
+    let emls: Vec<_> = std::fs::read_dir(&maildir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert_eq!(emls.len(), 1);
+    sink.kill().unwrap();
+    sink.wait().unwrap();
+    // A bad fault spec is a usage error.
+    let o = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args(["sink", "--fault", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(64));
+}

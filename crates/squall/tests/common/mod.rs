@@ -1,0 +1,30 @@
+//! Shared by the integration tests.
+
+/// Messages that break naive clients: dots at line starts, a lone dot, no final line end, an
+/// empty body, 8-bit UTF-8, the longest legal line, bare LF and CR line ends.
+pub(crate) fn corpus() -> Vec<(&'static str, Vec<u8>)> {
+    let long = format!("Subject: long\r\n\r\n{}\r\n", "x".repeat(998));
+    vec![
+        (
+            "leading dots",
+            b"Subject: dots\r\n\r\n.starts with a dot\r\n..two dots\r\n".to_vec(),
+        ),
+        (
+            "lone dot",
+            b"Subject: lone\r\n\r\nbefore\r\n.\r\nafter\r\n".to_vec(),
+        ),
+        (
+            "no final newline",
+            b"Subject: open\r\n\r\nno newline at the end".to_vec(),
+        ),
+        ("empty", Vec::new()),
+        (
+            "utf-8",
+            "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n\r\nGrüße, 你好, ✓\r\n"
+                .as_bytes()
+                .to_vec(),
+        ),
+        ("998-octet line", long.into_bytes()),
+        ("bare line ends", b"Subject: lf\n\nline\n.dot\rcr\n".to_vec()),
+    ]
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the real SMTP servers the interop tests run against, when missing:
+#   Postfix (for smtp-sink and a Postfix daemon) and OpenSSL from Debian,
+#   aiosmtpd from PyPI into run/venv (pinned in requirements-aiosmtpd.txt).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+packages=()
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
+command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || packages+=(postfix)
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    packages+=(python3-venv)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
+    echo "installing Debian packages: ${packages[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Install Postfix without configuring or starting a system mail server.
+    echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+venv="$RUN/venv"
+if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+    echo "installing aiosmtpd into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$(dirname "$0")/requirements-aiosmtpd.txt"
+fi
