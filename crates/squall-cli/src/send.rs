@@ -172,34 +172,12 @@ fn target(args: &SendArgs) -> Result<Target, Error> {
         return Ok(Target::Server(Box::new(Client::builder_from_url(url)?)));
     }
     if let Some(server) = &args.server {
-        let (host, port) = split_server(server)
-            .ok_or_else(|| input_error(format!("invalid --server {server:?}: use HOST or HOST:PORT")))?;
-        let mut b = Client::builder(host);
-        if let Some(p) = port {
-            b = b.port(p);
-        }
-        return Ok(Target::Server(Box::new(b)));
+        return Ok(Target::Server(Box::new(ClientBuilder::server(server)?)));
     }
     let dir = std::env::var_os("SQUALL_CAPTURE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("squall-captured"));
     Ok(Target::Capture(dir))
-}
-
-fn split_server(s: &str) -> Option<(String, Option<u16>)> {
-    if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None if after.is_empty() => None,
-            None => return None,
-        };
-        return Some((host.to_string(), port));
-    }
-    match s.split_once(':') {
-        Some((h, p)) if !p.contains(':') => Some((h.to_string(), Some(p.parse().ok()?))),
-        _ => Some((s.to_string(), None)),
-    }
 }
 
 /// The body to send, the envelope recipients, and the Message-ID when squall made the message.

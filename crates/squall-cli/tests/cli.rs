@@ -111,70 +111,47 @@ fn json_receipt_names_the_capture_file() {
 #[test]
 fn usage_and_input_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let o = squall(&["send", "--to", "you@example.org"], dir.path());
-    assert_eq!(code(&o), 64, "a missing --from is a usage error");
-    let o = squall(
-        &["send", "--from", "not an address", "--to", "you@example.org"],
-        dir.path(),
-    );
-    assert_eq!(code(&o), 65);
-    assert!(text(&o.stderr).contains("invalid address"), "{}", text(&o.stderr));
-    let o = squall(
-        &[
-            "send",
-            "--from",
-            "a@example.org",
-            "--to",
-            "b@example.org\r\nRCPT TO:<x@evil.example>",
-        ],
-        dir.path(),
-    );
-    assert_eq!(code(&o), 65);
-    let o = squall(
-        &[
-            "send",
-            "--from",
-            "a@example.org",
-            "--to",
-            "b@example.org",
-            "--attach",
-            "/nonexistent/file.pdf",
-        ],
-        dir.path(),
-    );
-    assert_eq!(code(&o), 66);
-    let o = squall(
-        &[
-            "send",
-            "--from",
-            "a@example.org",
-            "--to",
-            "b@example.org",
-            "--header",
-            "no colon",
-        ],
-        dir.path(),
-    );
-    assert_eq!(code(&o), 64);
-    let o = squall(
-        &[
-            "send",
-            "--url",
-            "smtp://u:secret@127.0.0.1:1?tls=none",
-            "--from",
-            "a@example.org",
-            "--to",
-            "b@example.org",
-        ],
-        dir.path(),
-    );
-    assert_eq!(
-        code(&o),
-        78,
-        "credentials over cleartext contradict: {}",
-        text(&o.stderr)
-    );
-    assert!(!text(&o.stderr).contains("secret"), "{}", text(&o.stderr));
+    let base = ["send", "--from", "a@example.org", "--to", "b@example.org"];
+    let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec!["send".into(), "--to".into(), "you@example.org".into()],
+            64,
+            "required",
+        ),
+        (
+            vec![
+                "send".into(),
+                "--from".into(),
+                "not an address".into(),
+                "--to".into(),
+                "b@example.org".into(),
+            ],
+            65,
+            "invalid address",
+        ),
+        (
+            with(&["--to", "c@example.org\r\nRCPT TO:<x@evil.example>"]),
+            65,
+            "CR",
+        ),
+        (with(&["--attach", "/nonexistent/file.pdf"]), 66, "cannot attach"),
+        (with(&["--header", "no colon"]), 64, "Name: value"),
+        (with(&["--timeout=0"]), 64, "positive number"),
+        (
+            with(&["--url", "smtp://u:secret@127.0.0.1:1?tls=none"]),
+            78,
+            "clear text",
+        ),
+    ];
+    for (args, expected, says) in cases {
+        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let o = squall(&args, dir.path());
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), expected, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?} should say {says:?}: {err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
     assert_eq!(code(&squall(&["--help"], dir.path())), 0);
 }
 

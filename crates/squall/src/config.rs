@@ -86,6 +86,18 @@ impl ClientBuilder {
         }
     }
 
+    /// A builder for `HOST`, `HOST:PORT` or `[IPV6]:PORT`.
+    pub fn server(server: &str) -> Result<Self, Error> {
+        let (host, port) = crate::url::split_host_port(server)
+            .filter(|(h, _)| !h.is_empty())
+            .ok_or_else(|| Error::input(format!("invalid server {server:?}: use HOST or HOST:PORT")))?;
+        let b = Self::new(host);
+        Ok(match port {
+            Some(p) => b.port(p),
+            None => b,
+        })
+    }
+
     /// The port (default: from the TLS mode, see the type's docs).
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);

@@ -221,24 +221,21 @@ impl ClientSession {
         if tx.owed > 0 || body_open || (tx.failure.is_none() && tx.final_reply.is_none()) {
             return;
         }
-        let Some(tx) = self.active.remove(idx) else { return };
-        let (accepted, rejected) = tx.recipient_replies();
-        let event = match (tx.failure, tx.final_reply) {
-            (Some((stage, cause)), _) => Event::Failed(Failure {
-                id: tx.id,
-                stage,
-                cause,
-                accepted,
-                rejected,
-                ambiguous: false,
-            }),
-            (None, Some(reply)) => Event::Delivered(Delivery {
-                id: tx.id,
-                accepted,
-                rejected,
-                reply,
-                size: tx.size,
-            }),
+        let Some(mut tx) = self.active.remove(idx) else {
+            return;
+        };
+        let event = match (tx.failure.take(), tx.final_reply.take()) {
+            (Some((stage, cause)), _) => Event::Failed(tx.to_failure(stage, cause, false)),
+            (None, Some(reply)) => {
+                let (accepted, rejected) = tx.recipient_replies();
+                Event::Delivered(Delivery {
+                    id: tx.id,
+                    accepted,
+                    rejected,
+                    reply,
+                    size: tx.size,
+                })
+            }
             (None, None) => return,
         };
         self.events.push_back(event);
@@ -287,24 +284,17 @@ impl ClientSession {
             CloseReason::Protocol(e) => Cause::Protocol(e.clone()),
             _ => Cause::ConnectionLost,
         };
-        for tx in std::mem::take(&mut self.active) {
-            let (accepted, rejected) = tx.recipient_replies();
-            let failure = match tx.failure {
-                Some((stage, cause)) => Failure {
-                    id: tx.id,
-                    stage,
-                    cause,
-                    accepted,
-                    rejected,
-                    ambiguous: false,
-                },
+        for mut tx in std::mem::take(&mut self.active) {
+            let failure = match tx.failure.take() {
+                Some((stage, cause)) => tx.to_failure(stage, cause, false),
                 None => {
-                    let owed = self
+                    let owed: Vec<_> = self
                         .outbox
                         .pending
                         .iter()
-                        .find(|p| p.expect.message() == Some(tx.id));
-                    let stage = owed.map_or(
+                        .filter(|p| p.expect.message() == Some(tx.id))
+                        .collect();
+                    let stage = owed.first().map_or(
                         match tx.transfer {
                             Transfer::Data => Stage::Data,
                             Transfer::Bdat => Stage::Bdat,
@@ -313,17 +303,8 @@ impl ClientSession {
                     );
                     // The end of the content reached the transport and no verdict came back: the
                     // server may have taken the message.
-                    let ambiguous = self.outbox.pending.iter().any(|p| {
-                        p.expect.message() == Some(tx.id) && p.expect.is_final() && p.sent.is_some()
-                    });
-                    Failure {
-                        id: tx.id,
-                        stage,
-                        cause: cause.clone(),
-                        accepted,
-                        rejected,
-                        ambiguous,
-                    }
+                    let ambiguous = owed.iter().any(|p| p.expect.is_final() && p.sent.is_some());
+                    tx.to_failure(stage, cause.clone(), ambiguous)
                 }
             };
             self.events.push_back(Event::Failed(failure));

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::event::{MessageId, RecipientReply, Stage};
+use super::event::{Cause, Failure, MessageId, RecipientReply, Stage};
 use super::transcript::Transcript;
 use crate::command::Command;
 use crate::envelope::Envelope;
@@ -159,7 +159,7 @@ pub(crate) struct Transaction {
     /// Replies still owed for this message.
     pub(crate) owed: usize,
     /// The first thing that went wrong; the message fails with it once nothing more is owed.
-    pub(crate) failure: Option<(Stage, super::event::Cause)>,
+    pub(crate) failure: Option<(Stage, Cause)>,
     pub(crate) final_reply: Option<Reply>,
     /// Content bytes produced so far.
     pub(crate) size: u64,
@@ -184,7 +184,7 @@ impl Transaction {
     }
 
     /// Records the first failure; later ones are consequences.
-    pub(crate) fn fail(&mut self, stage: Stage, cause: super::event::Cause) {
+    pub(crate) fn fail(&mut self, stage: Stage, cause: Cause) {
         if self.failure.is_none() {
             self.failure = Some((stage, cause));
         }
@@ -202,6 +202,19 @@ impl Transaction {
     /// Whether the server may hold an open transaction for it (MAIL not known to have failed).
     pub(crate) fn may_be_open(&self) -> bool {
         self.mail.as_ref().is_none_or(Reply::is_positive)
+    }
+
+    /// The message's failure event, with everything known about its recipients.
+    pub(crate) fn to_failure(&self, stage: Stage, cause: Cause, ambiguous: bool) -> Failure {
+        let (accepted, rejected) = self.recipient_replies();
+        Failure {
+            id: self.id,
+            stage,
+            cause,
+            accepted,
+            rejected,
+            ambiguous,
+        }
     }
 
     /// Accepted and rejected recipients, in RCPT order.
