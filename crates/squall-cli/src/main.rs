@@ -24,7 +24,7 @@ enum Command {
     Send(Box<send::SendArgs>),
     /// Run a capture server: every message is saved as an .eml file with a .json envelope.
     #[command(after_help = sink::EXAMPLES)]
-    Sink(sink::SinkArgs),
+    Sink(Box<sink::SinkArgs>),
 }
 
 fn main() -> ExitCode {
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Send(args) => send::run(*args).await,
-            Command::Sink(args) => sink::run(args).await,
+            Command::Sink(args) => sink::run(*args).await,
         }
     });
     ExitCode::from(code)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use squall::{Body, Client, ClientBuilder, Error, Message, Receipt, Tls};
+use squall::{Body, Client, ClientBuilder, Error, Mechanism, Message, Receipt, Tls};
 use squall_sink::Sink;
 
 use crate::{exit, output};
@@ -26,6 +26,15 @@ enum TlsArg {
     Starttls,
     /// TLS from the first byte (port 465).
     Implicit,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum AuthArg {
+    Plain,
+    Login,
+    #[value(name = "cram-md5")]
+    CramMd5,
+    Xoauth2,
 }
 
 #[derive(Args, Debug)]
@@ -75,6 +84,27 @@ pub(crate) struct SendArgs {
     /// TLS mode (default from the port).
     #[arg(long, value_enum)]
     tls: Option<TlsArg>,
+    /// Log in as this user (the password comes from --password-env or --password-file, never argv).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Read the password (or, with --auth xoauth2, the access token) from this environment variable.
+    #[arg(long, value_name = "VAR", requires = "user", conflicts_with = "password_file")]
+    password_env: Option<String>,
+    /// Read the password (or token) from the first line of this file.
+    #[arg(long, value_name = "PATH", requires = "user")]
+    password_file: Option<PathBuf>,
+    /// SASL mechanism (default: the strongest the server offers).
+    #[arg(long, value_enum, requires = "user")]
+    auth: Option<AuthArg>,
+    /// Allow sending credentials without TLS (test servers only).
+    #[arg(long)]
+    allow_insecure_auth: bool,
+    /// Also trust the CA certificates in this PEM file (for a private CA).
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Accept any server certificate: the connection can then be intercepted. Test servers only.
+    #[arg(long)]
+    dangerously_skip_certificate_verification: bool,
     /// Give up on any single wait after this many seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
@@ -154,6 +184,7 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
     if args.transcript {
         builder = builder.transcript(|line| eprintln!("{line}"));
     }
+    builder = security(builder, args).map_err(|e| (exit::CONFIG, e))?;
     let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
     let result = client.send(&args.from, &to, body).await;
     client.shutdown().await;
@@ -178,6 +209,47 @@ fn target(args: &SendArgs) -> Result<Target, Error> {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("squall-captured"));
     Ok(Target::Capture(dir))
+}
+
+/// Credentials, mechanism and certificate settings from the flags.
+fn security(mut b: ClientBuilder, args: &SendArgs) -> Result<ClientBuilder, Error> {
+    if let Some(user) = &args.user {
+        let secret = match (&args.password_env, &args.password_file) {
+            (Some(var), _) => std::env::var(var).map_err(|_| {
+                input_error(format!(
+                    "--password-env {var}: the variable is not set (or not UTF-8)"
+                ))
+            })?,
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| input_error(format!("--password-file {}: {e}", path.display())))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            (None, None) => {
+                return Err(input_error(
+                    "--user needs --password-env VAR or --password-file PATH (passwords never go on the command line)".into(),
+                ));
+            }
+        };
+        b = match args.auth {
+            Some(AuthArg::Xoauth2) => b.oauth2(user, &secret),
+            _ => b.credentials(user, &secret),
+        };
+        if let Some(m) = args.auth {
+            b = b.mechanism(Mechanism::from_name(match m {
+                AuthArg::Plain => "PLAIN",
+                AuthArg::Login => "LOGIN",
+                AuthArg::CramMd5 => "CRAM-MD5",
+                AuthArg::Xoauth2 => "XOAUTH2",
+            }));
+        }
+    }
+    if let Some(ca) = &args.ca_file {
+        b = b.ca_file(ca);
+    }
+    Ok(b.allow_insecure_auth(args.allow_insecure_auth)
+        .dangerously_skip_certificate_verification(args.dangerously_skip_certificate_verification))
 }
 
 /// The body to send, the envelope recipients, and the Message-ID when squall made the message.

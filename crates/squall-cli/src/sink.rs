@@ -11,6 +11,7 @@ use crate::exit;
 
 pub(crate) const EXAMPLES: &str = "Examples:
   squall sink --maildir ./mail
+  squall sink --tls-cert cert.pem --tls-key key.pem --require-tls --user joe:secret
   squall sink --listen 127.0.0.1:2525 --fault 'rcpt:bad@example.com=550 5.1.1 no such user'
   squall sink --fault 'data-end#3=disconnect' --disable CHUNKING";
 
@@ -39,6 +40,24 @@ pub(crate) struct SinkArgs {
     /// Print only the "listening on" line, not one line per message.
     #[arg(long)]
     quiet: bool,
+    /// Serve TLS with this certificate chain (PEM); STARTTLS is offered unless --implicit-tls.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// TLS from the first byte (port 465 style) instead of STARTTLS.
+    #[arg(long, requires = "tls_cert")]
+    implicit_tls: bool,
+    /// Refuse MAIL and AUTH before STARTTLS.
+    #[arg(long, requires = "tls_cert")]
+    require_tls: bool,
+    /// Require AUTH and accept USER:PASSWORD (a test server's account). Repeatable.
+    #[arg(long = "user", value_name = "USER:PASSWORD")]
+    users: Vec<String>,
+    /// Offer AUTH before TLS too.
+    #[arg(long)]
+    auth_before_tls: bool,
 }
 
 pub(crate) async fn run(args: SinkArgs) -> u8 {
@@ -57,6 +76,30 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
     }
     for d in &args.disable {
         b = b.disable(d);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        b = match b.tls_files(cert, key) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!(
+                    "squall sink: cannot use {} and {}: {e}",
+                    cert.display(),
+                    key.display()
+                );
+                return exit::CONFIG;
+            }
+        };
+    }
+    b = b
+        .implicit_tls(args.implicit_tls)
+        .require_tls(args.require_tls)
+        .auth_before_tls(args.auth_before_tls);
+    for u in &args.users {
+        let Some((name, password)) = u.split_once(':') else {
+            eprintln!("squall sink: --user {u:?} must look like USER:PASSWORD");
+            return exit::USAGE;
+        };
+        b = b.user(name, password);
     }
     // Nothing is kept in memory: a long-running sink must not grow.
     b = b.keep_messages(false);

@@ -7,8 +7,13 @@ use std::process::{Command, Output, Stdio};
 use squall_sink::{Sink, SinkHandle};
 
 fn squall(args: &[&str], capture_dir: &Path) -> Output {
+    squall_env(args, &[], capture_dir)
+}
+
+fn squall_env(args: &[&str], env: &[(&str, &str)], capture_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_squall"))
         .args(args)
+        .envs(env.iter().copied())
         .env("SQUALL_CAPTURE_DIR", capture_dir)
         .env_remove("SQUALL_URL")
         .output()
@@ -17,10 +22,14 @@ fn squall(args: &[&str], capture_dir: &Path) -> Output {
 
 /// Runs the binary off the async runtime, so an in-process sink can answer it.
 async fn squall_async(args: Vec<String>) -> Output {
+    squall_async_env(args, Vec::new()).await
+}
+
+async fn squall_async_env(args: Vec<String>, env: Vec<(&'static str, &'static str)>) -> Output {
     let dir = tempfile::tempdir().unwrap();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        squall(&args, dir.path())
+        squall_env(&args, &env, dir.path())
     })
     .await
     .unwrap()
@@ -361,4 +370,118 @@ fn squall_sink_captures_until_stopped() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(64));
+}
+
+/// A private CA and a certificate for localhost signed by it: (ca, cert, key) PEM.
+fn pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn submission_with_starttls_and_auth() {
+    let (ca, cert, key) = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let s = Sink::builder()
+        .tls_pem(cert.as_bytes(), key.as_bytes())
+        .unwrap()
+        .require_tls(true)
+        .user("joe", "s3cret")
+        .start()
+        .await
+        .unwrap();
+    let server = format!("localhost:{}", s.addr().port());
+    let args = |extra: &[&str]| -> Vec<String> {
+        [
+            "send",
+            "--server",
+            &server,
+            "--tls",
+            "starttls",
+            "--from",
+            "joe@example.org",
+            "--to",
+            "b@example.org",
+            "--body",
+            "x",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let ca = ca_file.to_str().unwrap();
+    let ok = squall_async_env(
+        args(&[
+            "--user",
+            "joe",
+            "--password-env",
+            "SQUALL_TEST_PASSWORD",
+            "--ca-file",
+            ca,
+            "--transcript",
+        ]),
+        vec![("SQUALL_TEST_PASSWORD", "s3cret")],
+    )
+    .await;
+    assert_eq!(code(&ok), 0, "{}", text(&ok.stderr));
+    assert!(!text(&ok.stderr).contains("s3cret"), "{}", text(&ok.stderr));
+    assert_eq!(s.messages()[0].auth.as_deref(), Some("joe"));
+
+    let pw_file = dir.path().join("pw");
+    std::fs::write(&pw_file, "wrong\n").unwrap();
+    let bad = squall_async(args(&[
+        "--user",
+        "joe",
+        "--password-file",
+        pw_file.to_str().unwrap(),
+        "--ca-file",
+        ca,
+    ]))
+    .await;
+    assert_eq!(code(&bad), 77, "refused credentials: {}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("the user name or password is wrong"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let untrusted = squall_async_env(
+        args(&["--user", "joe", "--password-env", "P"]),
+        vec![("P", "s3cret")],
+    )
+    .await;
+    assert_eq!(code(&untrusted), 78, "unknown CA: {}", text(&untrusted.stderr));
+    let skipped = squall_async_env(
+        args(&[
+            "--user",
+            "joe",
+            "--password-env",
+            "P",
+            "--dangerously-skip-certificate-verification",
+        ]),
+        vec![("P", "s3cret")],
+    )
+    .await;
+    assert_eq!(code(&skipped), 0, "{}", text(&skipped.stderr));
+
+    let no_source = squall_async(args(&["--user", "joe", "--ca-file", ca])).await;
+    assert_eq!(code(&no_source), 78);
+    assert!(
+        text(&no_source.stderr).contains("never go on the command line"),
+        "{}",
+        text(&no_source.stderr)
+    );
+    let argv_password = squall_async(args(&["--user", "joe", "--password", "s3cret"])).await;
+    assert_eq!(code(&argv_password), 64, "there is no --password flag");
 }

@@ -25,6 +25,16 @@ pub(crate) struct SinkConfig {
     pub(crate) keep_messages: bool,
     pub(crate) idle_timeout: Duration,
     pub(crate) on_message: Option<OnMessage>,
+    /// The certificate to serve TLS with.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS from the first byte instead of STARTTLS.
+    pub(crate) implicit_tls: bool,
+    /// Refuse MAIL (and AUTH) before TLS.
+    pub(crate) require_tls: bool,
+    /// AUTH is required and checked against these (user, password) pairs.
+    pub(crate) users: Vec<(String, String)>,
+    /// Offer AUTH before TLS too.
+    pub(crate) auth_before_tls: bool,
 }
 
 impl fmt::Debug for SinkConfig {
@@ -35,6 +45,13 @@ impl fmt::Debug for SinkConfig {
             .field("maildir", &self.maildir)
             .field("faults", &self.faults)
             .field("disabled", &self.disabled)
+            .field("tls", &self.tls.is_some())
+            .field("implicit_tls", &self.implicit_tls)
+            .field("require_tls", &self.require_tls)
+            .field(
+                "users",
+                &self.users.iter().map(|(u, _)| u.as_str()).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -66,6 +83,11 @@ impl Default for SinkBuilder {
                 keep_messages: true,
                 idle_timeout: Duration::from_secs(300),
                 on_message: None,
+                tls: None,
+                implicit_tls: false,
+                require_tls: false,
+                users: Vec::new(),
+                auth_before_tls: false,
             },
         }
     }
@@ -127,6 +149,50 @@ impl SinkBuilder {
     /// Calls `f` with each accepted message (after it is saved, before the final reply is sent).
     pub fn on_message(mut self, f: impl Fn(&ReceivedMessage) + Send + Sync + 'static) -> Self {
         self.config.on_message = Some(Arc::new(f));
+        self
+    }
+
+    /// Serve TLS with this certificate chain and key (PEM): STARTTLS is offered, or with
+    /// [`implicit_tls`](Self::implicit_tls) TLS starts with the connection.
+    pub fn tls_pem(mut self, cert_chain: &[u8], key: &[u8]) -> std::io::Result<Self> {
+        self.config.tls = Some(crate::tls::server_config(cert_chain, key)?);
+        Ok(self)
+    }
+
+    /// [`tls_pem`](Self::tls_pem) from files.
+    pub fn tls_files(
+        self,
+        cert_chain: impl AsRef<std::path::Path>,
+        key: impl AsRef<std::path::Path>,
+    ) -> std::io::Result<Self> {
+        let cert = std::fs::read(cert_chain)?;
+        let key = std::fs::read(key)?;
+        self.tls_pem(&cert, &key)
+    }
+
+    /// TLS from the first byte (port 465 style) instead of STARTTLS; needs a certificate.
+    pub fn implicit_tls(mut self, on: bool) -> Self {
+        self.config.implicit_tls = on;
+        self
+    }
+
+    /// Refuse MAIL and AUTH until the session is encrypted (`530 5.7.0 Must issue a STARTTLS
+    /// command first`), as a submission server does.
+    pub fn require_tls(mut self, on: bool) -> Self {
+        self.config.require_tls = on;
+        self
+    }
+
+    /// Require AUTH and accept this user (PLAIN, LOGIN, CRAM-MD5; for XOAUTH2 the password is the
+    /// token). Repeatable. AUTH is offered only after TLS unless [`auth_before_tls`](Self::auth_before_tls).
+    pub fn user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.config.users.push((name.into(), password.into()));
+        self
+    }
+
+    /// Offer AUTH on unencrypted sessions too (test setups only).
+    pub fn auth_before_tls(mut self, on: bool) -> Self {
+        self.config.auth_before_tls = on;
         self
     }
 

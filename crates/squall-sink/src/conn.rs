@@ -8,6 +8,7 @@ use memchr::memchr;
 use squall_proto::data::{DataDecoder, DecodeStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::auth::{MECHANISMS, Sasl, Step, Users};
 use crate::fault::{FaultAction, FaultStage};
 use crate::server::Shared;
 use crate::store::{ReceivedMessage, rfc3339};
@@ -25,12 +26,19 @@ enum Flow {
     Continue,
     Close,
     Stall,
+    /// Answered 220 to STARTTLS: the TLS handshake comes next.
+    StartTls,
 }
 
 enum Mode {
     Command,
     Data(DataDecoder),
-    Bdat { left: usize, last: bool },
+    Bdat {
+        left: usize,
+        last: bool,
+    },
+    /// An AUTH exchange: the next line answers a 334.
+    Sasl(Sasl),
 }
 
 #[derive(Default)]
@@ -84,6 +92,9 @@ impl Conn {
     }
 
     pub(crate) async fn run(mut self) -> io::Result<()> {
+        if self.shared.config.implicit_tls {
+            self.start_tls().await?;
+        }
         let flow = self.greet().await?;
         let flow = if flow == Flow::Continue {
             self.serve().await?
@@ -119,6 +130,14 @@ impl Conn {
     async fn serve(&mut self) -> io::Result<Flow> {
         loop {
             let flow = self.process().await?;
+            if flow == Flow::StartTls {
+                self.flush().await?;
+                // Anything sent after STARTTLS in cleartext is dropped, never obeyed (RFC 3207 §4.2).
+                self.inbuf.clear();
+                self.start = 0;
+                self.start_tls().await?;
+                continue;
+            }
             if flow != Flow::Continue {
                 return Ok(flow);
             }
@@ -195,6 +214,24 @@ impl Conn {
                         }
                     }
                 }
+                Mode::Sasl(_) => {
+                    let Some(lf) = memchr(b'\n', input) else {
+                        if input.len() > 12_288 {
+                            self.start = self.inbuf.len();
+                            self.mode = Mode::Command;
+                            self.reply("500 5.5.6 Error: authentication line too long");
+                        }
+                        return Ok(Flow::Continue);
+                    };
+                    let raw = &input[..lf];
+                    let line = String::from_utf8_lossy(raw.strip_suffix(b"\r").unwrap_or(raw)).into_owned();
+                    self.start += lf + 1;
+                    let Mode::Sasl(state) = std::mem::replace(&mut self.mode, Mode::Command) else {
+                        continue;
+                    };
+                    let step = Users(&self.shared.config.users).next(state, &line);
+                    self.sasl_step(step);
+                }
                 Mode::Bdat { left, last } => {
                     let n = (*left).min(input.len());
                     let last = *last;
@@ -233,6 +270,8 @@ impl Conn {
             "RCPT" => self.rcpt(args).await,
             "DATA" => self.data().await,
             "BDAT" => self.bdat(args),
+            "STARTTLS" => self.starttls(args).await,
+            "AUTH" => self.auth(args).await,
             "RSET" => {
                 self.tx = None;
                 self.reply("250 2.0.0 Ok");
@@ -298,6 +337,12 @@ impl Conn {
                 lines.push(line);
             }
         }
+        if self.offers_starttls() {
+            lines.push("STARTTLS".into());
+        }
+        if self.offers_auth() {
+            lines.push(format!("AUTH {MECHANISMS}"));
+        }
         let n = lines.len();
         for (i, l) in lines.iter().enumerate() {
             let sep = if i + 1 == n { ' ' } else { '-' };
@@ -313,6 +358,14 @@ impl Conn {
         }
         if self.tx.is_some() {
             self.reply("503 5.5.1 Error: nested MAIL command");
+            return Ok(Flow::Continue);
+        }
+        if self.shared.config.require_tls && !self.tls {
+            self.reply("530 5.7.0 Must issue a STARTTLS command first");
+            return Ok(Flow::Continue);
+        }
+        if !self.shared.config.users.is_empty() && self.auth.is_none() {
+            self.reply("530 5.7.0 Authentication required");
             return Ok(Flow::Continue);
         }
         let Some((from, params)) = parse_path(args, "FROM:") else {
@@ -528,6 +581,105 @@ impl Conn {
         self.shared.deliver(msg);
         self.reply(&format!("250 2.0.0 Ok: queued as {id}"));
         Ok(Flow::Continue)
+    }
+
+    fn offers_starttls(&self) -> bool {
+        self.shared.config.tls.is_some() && !self.tls && self.shared.config.offers("STARTTLS")
+    }
+
+    fn offers_auth(&self) -> bool {
+        let c = &self.shared.config;
+        !c.users.is_empty() && self.auth.is_none() && (self.tls || c.auth_before_tls)
+    }
+
+    async fn starttls(&mut self, args: &str) -> io::Result<Flow> {
+        if !args.trim().is_empty() {
+            self.reply("501 5.5.4 Syntax: STARTTLS");
+            return Ok(Flow::Continue);
+        }
+        if self.tls {
+            self.reply("503 5.5.1 Error: TLS already active");
+            return Ok(Flow::Continue);
+        }
+        if !self.offers_starttls() {
+            self.reply("502 5.5.1 Error: command not implemented");
+            return Ok(Flow::Continue);
+        }
+        if let Some(flow) = self.fault::<&str>(FaultStage::StartTls, &[]).await? {
+            return Ok(flow);
+        }
+        self.reply("220 2.0.0 Ready to start TLS");
+        Ok(Flow::StartTls)
+    }
+
+    /// The TLS handshake; afterwards the session starts over, as after the greeting.
+    async fn start_tls(&mut self) -> io::Result<()> {
+        let Some(config) = self.shared.config.tls.clone() else {
+            return Err(io::Error::other("no certificate configured"));
+        };
+        let plain = std::mem::replace(&mut self.io, Box::new(tokio::io::duplex(1).0));
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let tls = tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(plain))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        self.io = Box::new(tls);
+        self.tls = true;
+        self.helo = None;
+        self.esmtp = false;
+        self.tx = None;
+        self.auth = None;
+        Ok(())
+    }
+
+    async fn auth(&mut self, args: &str) -> io::Result<Flow> {
+        let mut words = args.split_whitespace();
+        let (Some(mechanism), initial, None) = (words.next(), words.next(), words.next()) else {
+            self.reply("501 5.5.4 Syntax: AUTH mechanism [initial-response]");
+            return Ok(Flow::Continue);
+        };
+        let refusal = if self.auth.is_some() {
+            Some("503 5.5.1 Error: already authenticated")
+        } else if self.tx.is_some() {
+            Some("503 5.5.1 Error: MAIL transaction in progress")
+        } else if self.shared.config.require_tls && !self.tls {
+            Some("530 5.7.0 Must issue a STARTTLS command first")
+        } else if !self.offers_auth() {
+            Some("503 5.5.1 Error: authentication not enabled")
+        } else {
+            None
+        };
+        if let Some(r) = refusal {
+            self.reply(r);
+            return Ok(Flow::Continue);
+        }
+        if let Some(flow) = self.fault::<&str>(FaultStage::Auth, &[]).await? {
+            return Ok(flow);
+        }
+        let initial = initial.map(|i| if i == "=" { "" } else { i });
+        let challenge = format!(
+            "<{}.{}@{}>",
+            self.shared.next_id(),
+            std::process::id(),
+            self.shared.config.hostname
+        );
+        let step = Users(&self.shared.config.users).start(mechanism, initial, challenge);
+        self.sasl_step(step);
+        Ok(Flow::Continue)
+    }
+
+    fn sasl_step(&mut self, step: Step) {
+        match step {
+            Step::Success(user) => {
+                self.auth = Some(user);
+                self.reply("235 2.7.0 Authentication successful");
+            }
+            Step::Failure => self.reply("535 5.7.8 Error: authentication failed: bad user name or password"),
+            Step::Continue(challenge, next) => {
+                self.reply(&format!("334 {challenge}"));
+                self.mode = Mode::Sasl(next);
+            }
+            Step::Error(reply) => self.reply(reply),
+        }
     }
 
     fn rcpts(&self) -> Vec<String> {

@@ -3,7 +3,8 @@
 //! when given a directory — and it can be told to misbehave ([`Fault`]) the way real servers do.
 //!
 //! It offers PIPELINING, CHUNKING (BDAT), BINARYMIME, SIZE, 8BITMIME, SMTPUTF8, DSN and
-//! ENHANCEDSTATUSCODES. What it stores is the content exactly as the client meant it: DATA with
+//! ENHANCEDSTATUSCODES; given a certificate, STARTTLS or implicit TLS; given users, required
+//! AUTH (PLAIN, LOGIN, CRAM-MD5, XOAUTH2). What it stores is the content exactly as the client meant it: DATA with
 //! dot-stuffing undone, BDAT byte for byte.
 //!
 //! ```
@@ -16,11 +17,13 @@
 //! # }
 //! ```
 
+mod auth;
 mod config;
 mod conn;
 pub mod fault;
 mod server;
 mod store;
+mod tls;
 
 pub use config::SinkBuilder;
 pub use fault::{Fault, FaultAction, FaultStage};

@@ -1,7 +1,9 @@
 //! [`ClientBuilder`]: where to send, how securely, and how patiently.
 
 use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +18,10 @@ use crate::tls::TlsSetup;
 /// Called with each line of the redacted dialog.
 pub type TranscriptFn = Arc<dyn Fn(&TranscriptLine) + Send + Sync>;
 
+/// Produces a fresh OAuth 2.0 access token (or says why it cannot).
+pub(crate) type TokenSource =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>> + Send + Sync>;
+
 /// Configures a [`Client`].
 ///
 /// Ports and TLS go together: port 465 means implicit TLS, 587 STARTTLS (required), anything else
@@ -27,6 +33,7 @@ pub struct ClientBuilder {
     port: Option<u16>,
     tls: Option<TlsMode>,
     credentials: Option<Result<Credentials, String>>,
+    token_source: Option<(String, TokenSource)>,
     mechanism: Option<Mechanism>,
     allow_insecure_auth: bool,
     ehlo: Option<String>,
@@ -49,6 +56,7 @@ pub(crate) struct Config {
     pub(crate) tls: TlsMode,
     pub(crate) tls_setup: Option<TlsSetup>,
     pub(crate) credentials: Option<Credentials>,
+    pub(crate) token_source: Option<(String, TokenSource)>,
     pub(crate) mechanism: Option<Mechanism>,
     pub(crate) allow_insecure_auth: bool,
     pub(crate) ehlo: Option<EhloName>,
@@ -70,6 +78,7 @@ impl ClientBuilder {
             port: None,
             tls: None,
             credentials: None,
+            token_source: None,
             mechanism: None,
             allow_insecure_auth: false,
             ehlo: None,
@@ -119,6 +128,19 @@ impl ClientBuilder {
     /// Log in with an OAuth 2.0 access token (XOAUTH2).
     pub fn oauth2(mut self, user: &str, token: &str) -> Self {
         self.credentials = Some(Credentials::oauth2(user, token).map_err(|e| e.to_string()));
+        self
+    }
+
+    /// Log in with XOAUTH2, asking `source` for a fresh access token for each new connection
+    /// (tokens expire; a long-lived client keeps working).
+    pub fn oauth2_token_source<F, Fut>(mut self, user: &str, source: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        let source: TokenSource = Arc::new(move || Box::pin(source()));
+        self.token_source = Some((user.to_string(), source));
+        self.credentials = None;
         self
     }
 
@@ -224,14 +246,15 @@ impl ClientBuilder {
             Some(Err(e)) => return Err(config_err(format!("invalid credentials: {e}"))),
             None => None,
         };
+        let logs_in = credentials.is_some() || self.token_source.is_some();
         let (port, tls) = match (self.port, self.tls) {
             (Some(p), Some(t)) => (p, t),
             (None, Some(t)) => (default_port(t), t),
             (Some(p), None) => (p, default_tls(p)),
-            (None, None) if credentials.is_some() => (587, TlsMode::StartTls),
+            (None, None) if logs_in => (587, TlsMode::StartTls),
             (None, None) => (25, TlsMode::Opportunistic),
         };
-        if credentials.is_some() && tls == TlsMode::None && !self.allow_insecure_auth {
+        if logs_in && tls == TlsMode::None && !self.allow_insecure_auth {
             return Err(config_err(
                 "credentials are configured with TLS off: they would cross the network in clear text; \
                  enable TLS or allow insecure AUTH explicitly"
@@ -258,6 +281,7 @@ impl ClientBuilder {
             tls,
             tls_setup,
             credentials,
+            token_source: self.token_source,
             mechanism: self.mechanism,
             allow_insecure_auth: self.allow_insecure_auth,
             ehlo,
@@ -301,7 +325,8 @@ impl Config {
         }
     }
 
-    pub(crate) fn session(&self, ehlo: EhloName) -> SessionConfig {
+    /// The session settings; `credentials` replace the configured ones (a fresh OAuth 2.0 token).
+    pub(crate) fn session(&self, ehlo: EhloName, credentials: Option<Credentials>) -> SessionConfig {
         let mut c = SessionConfig::new(ehlo)
             .tls(self.tls)
             .timeouts(self.timeouts)
@@ -310,8 +335,8 @@ impl Config {
             .max_in_flight(self.max_in_flight)
             .allow_insecure_auth(self.allow_insecure_auth)
             .transcript(self.transcript.is_some());
-        if let Some(cr) = &self.credentials {
-            c = c.credentials(cr.clone());
+        if let Some(cr) = credentials.or_else(|| self.credentials.clone()) {
+            c = c.credentials(cr);
         }
         if let Some(m) = &self.mechanism {
             c = c.mechanism(m.clone());

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use squall_proto::address::EhloName;
+use squall_proto::auth::Credentials;
 use squall_proto::session::{Cause, ClientSession, Event, Failure, MessageId, Stage as ProtoStage, TlsMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -19,7 +20,7 @@ use tokio::time::timeout;
 
 use crate::body::Source;
 use crate::client::{Job, Shared};
-use crate::error::{Error, ErrorKind, Stage, TransportError, What, copy_io};
+use crate::error::{Error, ErrorKind, Stage, TransportError, What, copy_io, tls_kind};
 use crate::receipt::{Receipt, RecipientStatus};
 use crate::transport::Transport;
 
@@ -42,7 +43,14 @@ async fn run(shared: &Arc<Shared>) {
     let server = cfg.server();
     // Without a connection every waiting message fails the same way.
     let fail_all = |stage: Stage, what: &dyn Fn() -> What| {
-        shared.fail_queued(|| Error::new(ErrorKind::Transient, stage, what()).with_server(&server));
+        shared.fail_queued(|| {
+            let what = what();
+            let kind = match &what {
+                What::Tls(e) => tls_kind(e),
+                _ => ErrorKind::Transient,
+            };
+            Error::new(kind, stage, what).with_server(&server)
+        });
     };
     let tcp = match timeout(
         cfg.connect_timeout,
@@ -72,10 +80,22 @@ async fn run(shared: &Arc<Shared>) {
         _ => Transport::Plain(tcp),
     };
     let ehlo = cfg.ehlo.clone().unwrap_or_else(|| EhloName::from_ip(local));
+    let fresh = match &cfg.token_source {
+        Some((user, source)) => match source()
+            .await
+            .and_then(|t| Credentials::oauth2(user, t).map_err(|e| e.to_string()))
+        {
+            Ok(c) => Some(c),
+            Err(why) => {
+                return fail_all(Stage::Auth, &|| What::Token(why.clone()));
+            }
+        },
+        None => None,
+    };
     let mut conn = Conn {
         shared,
         server,
-        session: ClientSession::new(cfg.session(ehlo), Instant::now()),
+        session: ClientSession::new(cfg.session(ehlo, fresh), Instant::now()),
         io: Some(tokio::io::split(transport)),
         rbuf: vec![0; 64 * 1024],
         wbuf: Vec::new(),

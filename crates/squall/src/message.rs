@@ -33,8 +33,9 @@ pub struct NamedAddress {
 impl NamedAddress {
     /// Parses `alice@example.org` or `Alice <alice@example.org>` (the name may be quoted).
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let s = s.trim();
+        // Checked before trimming: a CR or LF is refused wherever it is, not quietly dropped.
         check_text("address", s)?;
+        let s = s.trim();
         let (name, addr) = match (s.rfind('<'), s.ends_with('>')) {
             (Some(lt), true) => {
                 let name = s[..lt].trim().trim_matches('"').trim();

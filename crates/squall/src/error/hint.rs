@@ -47,6 +47,7 @@ pub(super) fn summary(e: &Error) -> String {
         What::Connect(io) => format!("could not connect to {server}: {io}"),
         What::Tls(io) => format!("the TLS handshake with {server} failed: {io}"),
         What::Body(io) => format!("reading the message body failed: {io}"),
+        What::Token(why) => format!("could not get an OAuth 2.0 access token: {why}"),
         What::Shutdown => "the client was shut down before the message was sent".into(),
     }
 }
@@ -96,10 +97,24 @@ pub(super) fn advice(e: &Error) -> String {
             io::ErrorKind::TimedOut => "the host did not answer; check the address and any firewall".into(),
             _ => "check the host name and port".into(),
         },
-        What::Tls(_) => {
-            "check that the host name matches the certificate; for a private CA pass its certificate (--ca-file)".into()
+        What::Tls(io) => {
+            // rustls names certificate problems in its Display text, in either of two spellings.
+            let text = io.to_string().to_ascii_lowercase().replace(' ', "");
+            if text.contains("notvalidforname") {
+                "the server's certificate is not for this host name; connect with the name the certificate names"
+            } else if text.contains("unknownissuer") || text.contains("badsignature") {
+                "the server's certificate is not signed by a trusted CA; for a private CA pass its certificate (--ca-file)"
+            } else if text.contains("expired") || text.contains("notvalidyet") {
+                "the server's certificate is outside its validity period (check the server's certificate, and this clock)"
+            } else if io.kind() == io::ErrorKind::InvalidData {
+                "the server's TLS could not be agreed on; check the port (465 wants implicit TLS, 587 STARTTLS)"
+            } else {
+                "the TLS handshake was interrupted; check the port and the network"
+            }
+            .into()
         }
         What::Body(_) => "check the file or stream the message comes from".into(),
+        What::Token(_) => "check the token source (its refresh token, client id, or endpoint)".into(),
         What::Shutdown => "send it again with a running client".into(),
     };
     let retry = if e.is_ambiguous() {

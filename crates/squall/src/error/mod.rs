@@ -130,6 +130,8 @@ pub(crate) enum What {
     Tls(io::Error),
     /// Reading the message body failed.
     Body(io::Error),
+    /// The OAuth 2.0 token source failed.
+    Token(String),
     /// The client was shut down before the message was sent.
     Shutdown,
 }
@@ -183,7 +185,7 @@ impl Error {
     /// An error from a session's report of a failed message, with the transport's own error
     /// (if the driver saw one) for a lost connection.
     pub(crate) fn from_failure(f: Failure, transport: Option<&TransportError>) -> Self {
-        let kind = match f.kind() {
+        let mut kind = match f.kind() {
             FailureKind::Transient => ErrorKind::Transient,
             FailureKind::Permanent => ErrorKind::Permanent,
             FailureKind::Local => ErrorKind::Local,
@@ -200,6 +202,7 @@ impl Error {
             Cause::ConnectionLost | Cause::NotAttempted => match transport {
                 Some(TransportError::Tls(e)) => {
                     stage = Stage::StartTls;
+                    kind = tls_kind(e);
                     What::Tls(copy_io(e))
                 }
                 Some(TransportError::WriteTimeout) => What::Timeout,
@@ -260,7 +263,8 @@ impl Error {
     /// True when the configuration contradicts itself or the server (sysexits' 78): TLS or AUTH
     /// requirements that cannot be met.
     pub fn is_config(&self) -> bool {
-        matches!(self.inner.what, What::Policy(_) | What::Tls(_))
+        matches!(self.inner.what, What::Policy(_))
+            || (matches!(self.inner.what, What::Tls(_)) && self.is_permanent())
     }
 
     /// True when the message or an address was refused as input (sysexits' 65).
@@ -357,6 +361,16 @@ pub(crate) enum TransportError {
     Tls(io::Error),
     WriteTimeout,
     Body(io::Error),
+}
+
+/// A TLS failure: a certificate or protocol refusal fails the same way next time (permanent);
+/// an I/O failure or timeout during the handshake may not (transient).
+pub(crate) fn tls_kind(e: &io::Error) -> ErrorKind {
+    if e.kind() == io::ErrorKind::InvalidData {
+        ErrorKind::Permanent
+    } else {
+        ErrorKind::Transient
+    }
 }
 
 /// `io::Error` is not `Clone`; keep its kind and text.

@@ -1,4 +1,30 @@
 //! Shared by the integration tests.
+#![allow(dead_code)]
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+
+/// A private CA and a server certificate it signed.
+pub(crate) struct TestPki {
+    pub(crate) ca_pem: String,
+    pub(crate) cert_pem: String,
+    pub(crate) key_pem: String,
+}
+
+/// A fresh CA, and a certificate for `names` (host names or IP addresses) signed by it.
+pub(crate) fn pki(names: &[&str]) -> TestPki {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "squall test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    TestPki {
+        ca_pem: ca.pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
 
 /// Messages that break naive clients: dots at line starts, a lone dot, no final line end, an
 /// empty body, 8-bit UTF-8, the longest legal line, bare LF and CR line ends.
