@@ -49,6 +49,40 @@ helo_port=$(free_port)
 scripts/peers/aiosmtpd.sh start "$helo_port" "$mail/aiosmtpd-helo" --no-ehlo
 started+=("aiosmtpd:$helo_port")
 
+scripts/peers/make-certs.sh "$RUN/tls"
+export SQUALL_PEER_CA="$RUN/tls/ca.crt"
+tls=(--cert "$RUN/tls/server-chain.crt" --key "$RUN/tls/server.key")
+
+# STARTTLS with AUTH required (offered only inside TLS), implicit TLS with AUTH, and AUTH offered
+# in cleartext (to check that squall refuses to use it).
+aio_tls_port=$(free_port)
+scripts/peers/aiosmtpd.sh start "$aio_tls_port" "$mail/aiosmtpd-starttls" --tls starttls "${tls[@]}" --user test:test
+started+=("aiosmtpd:$aio_tls_port")
+aio_smtps_port=$(free_port)
+scripts/peers/aiosmtpd.sh start "$aio_smtps_port" "$mail/aiosmtpd-smtps" --tls implicit "${tls[@]}" --user test:test
+started+=("aiosmtpd:$aio_smtps_port")
+aio_clear_port=$(free_port)
+scripts/peers/aiosmtpd.sh start "$aio_clear_port" "$mail/aiosmtpd-clear" --user test:test --auth-plaintext
+started+=("aiosmtpd:$aio_clear_port")
+export SQUALL_PEER_AIOSMTPD_STARTTLS="127.0.0.1:$aio_tls_port" SQUALL_PEER_AIOSMTPD_STARTTLS_DIR="$mail/aiosmtpd-starttls"
+export SQUALL_PEER_AIOSMTPD_SMTPS="127.0.0.1:$aio_smtps_port" SQUALL_PEER_AIOSMTPD_SMTPS_DIR="$mail/aiosmtpd-smtps"
+export SQUALL_PEER_AIOSMTPD_CLEARAUTH="127.0.0.1:$aio_clear_port" SQUALL_PEER_AIOSMTPD_CLEARAUTH_DIR="$mail/aiosmtpd-clear"
+
+# A real Postfix daemon: MX with STARTTLS and CHUNKING, submission, implicit TLS (needs root).
+if [ "$(id -u)" = 0 ]; then
+    pf_mx=$(free_port) pf_sub=$(free_port) pf_smtps=$(free_port)
+    scripts/peers/postfix.sh start "$pf_mx" "$pf_sub" "$pf_smtps"
+    started+=("postfix:-")
+    dir="$RUN/postfix/mail/maildir/new"
+    export SQUALL_PEER_POSTFIX_MX="127.0.0.1:$pf_mx" SQUALL_PEER_POSTFIX_MX_DIR="$dir"
+    export SQUALL_PEER_POSTFIX_SUBMISSION="127.0.0.1:$pf_sub" SQUALL_PEER_POSTFIX_SUBMISSION_DIR="$dir"
+    export SQUALL_PEER_POSTFIX_SMTPS="127.0.0.1:$pf_smtps" SQUALL_PEER_POSTFIX_SMTPS_DIR="$dir"
+    echo "Postfix on $SQUALL_PEER_POSTFIX_MX (MX), $SQUALL_PEER_POSTFIX_SUBMISSION (submission), $SQUALL_PEER_POSTFIX_SMTPS (smtps)"
+else
+    echo "not root: the Postfix daemon tests will say they are skipped"
+    export SQUALL_PEER_POSTFIX_SKIP="scripts/test.sh was not run as root"
+fi
+
 export SQUALL_PEERS_REQUIRED=1
 export SQUALL_PEER_SMTP_SINK="127.0.0.1:$sink_port" SQUALL_PEER_SMTP_SINK_DIR="$mail/smtp-sink"
 export SQUALL_PEER_AIOSMTPD="127.0.0.1:$aio_port" SQUALL_PEER_AIOSMTPD_DIR="$mail/aiosmtpd"

@@ -24,8 +24,9 @@ COUNTER = itertools.count(1)
 
 
 class Handler:
-    def __init__(self, maildir):
+    def __init__(self, maildir, implicit_tls):
         self.maildir = maildir
+        self.implicit_tls = implicit_tls
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
@@ -51,8 +52,8 @@ class Handler:
             "rcpt_tos": envelope.rcpt_tos,
             "rcpt_options": envelope.rcpt_options,
             "helo": session.host_name,
-            "tls": session.ssl is not None,
-            "auth_user": session.authenticated and getattr(session.auth_data, "login", b"").decode(),
+            "tls": self.implicit_tls or session.ssl is not None,
+            "auth_user": session.auth_data if session.authenticated else None,
             "size": len(content),
             "eml": eml,
         }
@@ -73,7 +74,7 @@ def authenticator(users):
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode()
             if users.get(user) == auth_data.password.decode():
-                return AuthResult(success=True)
+                return AuthResult(success=True, auth_data=user)
         return AuthResult(success=False, handled=False)
 
     return check
@@ -101,7 +102,7 @@ def main():
 
     users = dict(u.split(":", 1) for u in args.user)
     cls = NoEhloSMTP if args.no_ehlo else SMTP
-    handler = Handler(args.maildir)
+    handler = Handler(args.maildir, args.tls == "implicit")
 
     def factory():
         kwargs = dict(
@@ -113,10 +114,11 @@ def main():
         if args.tls == "starttls":
             kwargs.update(tls_context=context, require_starttls=False)
         if users:
+            # aiosmtpd counts only STARTTLS as TLS; with implicit TLS every session is encrypted.
             kwargs.update(
                 authenticator=authenticator(users),
                 auth_required=True,
-                auth_require_tls=not args.auth_plaintext,
+                auth_require_tls=not (args.auth_plaintext or args.tls == "implicit"),
             )
         return cls(handler, **kwargs)
 

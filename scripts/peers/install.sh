@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real SMTP servers the interop tests run against, when missing:
-#   Postfix (for smtp-sink and a Postfix daemon) and OpenSSL from Debian,
+#   Postfix (smtp-sink and the daemon), Cyrus SASL tools and OpenSSL from Debian,
 #   aiosmtpd from PyPI into run/venv (pinned in requirements-aiosmtpd.txt).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -9,6 +9,9 @@ packages=()
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
 command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || packages+=(postfix)
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+command -v saslpasswd2 >/dev/null 2>&1 || packages+=(sasl2-bin)
+dpkg -s libsasl2-modules >/dev/null 2>&1 || packages+=(libsasl2-modules)
+command -v script >/dev/null 2>&1 || packages+=(bsdutils)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     packages+=(python3-venv)
 fi

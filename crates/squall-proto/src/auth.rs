@@ -267,12 +267,20 @@ impl SaslExchange {
 
     /// The answer to a decoded `334` challenge.
     pub fn respond(&mut self, challenge: &[u8]) -> SaslResponse {
-        self.step += 1;
+        // Saturating: the server decides how many challenges come; past the last step the answer
+        // is always Cancel.
+        self.step = self.step.saturating_add(1);
+        // Mechanisms with an initial response that was not sent up front (the AUTH line would
+        // have been too long) get it as the answer to the first, empty, challenge.
+        if self.step == 1
+            && !self.sent_initial
+            && let Some(first) = self.first_message()
+        {
+            self.sent_initial = true;
+            self.step = 0;
+            return SaslResponse::Data(first);
+        }
         match (&self.mechanism, &self.credentials, self.step) {
-            // The server asked for the PLAIN message because we did not send it up front.
-            (Mechanism::Plain, _, 1) if !self.sent_initial => {
-                SaslResponse::Data(self.first_message().unwrap_or_default())
-            }
             (Mechanism::Login, Credentials::Password { username, .. }, 1) => {
                 SaslResponse::Data(username.as_bytes().to_vec())
             }
@@ -284,7 +292,7 @@ impl SaslExchange {
             }
             // A challenge after the XOAUTH2 token carries the error as JSON; the server wants an
             // empty line and then sends the final failure reply.
-            (Mechanism::XOAuth2, _, 1) if self.sent_initial => SaslResponse::Data(Vec::new()),
+            (Mechanism::XOAuth2, _, 1) => SaslResponse::Data(Vec::new()),
             _ => SaslResponse::Cancel,
         }
     }
@@ -400,6 +408,30 @@ mod tests {
         );
         assert_eq!(x.respond(br#"{"status":"401"}"#), SaslResponse::Data(vec![]));
         assert_eq!(x.respond(b""), SaslResponse::Cancel);
+    }
+
+    #[test]
+    fn xoauth2_without_initial_response() {
+        let token = "t".repeat(600);
+        let c = Credentials::oauth2("a@b.c", token.as_str()).unwrap();
+        let mut x = SaslExchange::new(Mechanism::XOAuth2, c).unwrap();
+        let SaslResponse::Data(first) = x.respond(b"") else {
+            panic!("the token goes in answer to 334")
+        };
+        assert!(first.starts_with(b"user=a@b.c\x01auth=Bearer ttt"));
+        assert_eq!(x.respond(br#"{"status":"401"}"#), SaslResponse::Data(vec![]));
+        assert_eq!(x.respond(b""), SaslResponse::Cancel);
+    }
+
+    #[test]
+    fn endless_challenges_are_cancelled_without_overflow() {
+        let c = Credentials::password("joe", "pw").unwrap();
+        let mut x = SaslExchange::new(Mechanism::Login, c).unwrap();
+        x.respond(b"");
+        x.respond(b"");
+        for _ in 0..1000 {
+            assert_eq!(x.respond(b"Username:"), SaslResponse::Cancel);
+        }
     }
 
     #[test]

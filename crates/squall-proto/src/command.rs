@@ -30,8 +30,8 @@ pub struct MailParams<'a> {
     pub require_tls: bool,
 }
 
-/// One command line.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One command line. `Debug` and `Display` show SASL data as `***`.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Command<'a> {
     /// `EHLO name`.
@@ -186,6 +186,12 @@ impl fmt::Display for Command<'_> {
     }
 }
 
+impl fmt::Debug for Command<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Command").field(&self.to_string()).finish()
+    }
+}
+
 fn push_all(out: &mut Vec<u8>, parts: &[&[u8]]) {
     for p in parts {
         out.extend_from_slice(p);
@@ -284,6 +290,10 @@ mod tests {
         assert_eq!(wire(empty), "AUTH PLAIN =\r\n");
         assert_eq!(wire(Command::AuthResponse(b"joe")), "am9l\r\n");
         assert_eq!(Command::AuthResponse(b"joe").to_string(), "***");
+        assert_eq!(
+            format!("{:?}", Command::AuthResponse(b"hunter2")),
+            "Command(\"***\")"
+        );
         assert_eq!(wire(Command::AuthResponse(b"")), "\r\n");
         assert_eq!(wire(Command::AuthCancel), "*\r\n");
         assert_eq!(

@@ -241,7 +241,11 @@ impl fmt::Display for Capabilities {
                     let names: Vec<&str> = m.iter().map(Mechanism::name).collect();
                     write!(f, " AUTH({})", names.join(" "))?;
                 }
-                Extension::Other { keyword, .. } => write!(f, " {keyword}")?,
+                Extension::Other { keyword, .. } => {
+                    let mut k = String::new();
+                    crate::reply::push_sanitized(&mut k, keyword);
+                    write!(f, " {k}")?;
+                }
             }
         }
         Ok(())

@@ -154,7 +154,6 @@ impl Client {
     /// closed. Messages sent afterwards fail.
     pub async fn shutdown(&self) {
         self.shared.lock().closing = true;
-        self.shared.wake.notify_waiters();
         loop {
             let ended = self.shared.ended.notified();
             tokio::pin!(ended);
@@ -162,7 +161,10 @@ impl Client {
             if self.shared.lock().connections == 0 {
                 return;
             }
-            ended.await;
+            // Woken again now and then: a connection that was between its idle check and its
+            // wait when `closing` was set would otherwise wait out its idle timer.
+            self.shared.wake.notify_waiters();
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), ended).await;
         }
     }
 }
@@ -247,6 +249,20 @@ impl Shared {
         for job in jobs {
             let _ = job.done.send(Err(make()));
         }
+    }
+
+    /// A worker ended abnormally: its slot is freed and the waiting messages fail (they would
+    /// likely meet the same fault).
+    pub(crate) fn worker_failed(&self) {
+        self.lock().connections -= 1;
+        self.fail_queued(|| {
+            Error::new(
+                ErrorKind::Transient,
+                Stage::Mail,
+                What::Internal("the connection task stopped unexpectedly"),
+            )
+        });
+        self.ended.notify_waiters();
     }
 
     /// A connection ends; returns true if its worker should stop (nothing left to do).

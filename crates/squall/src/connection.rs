@@ -29,10 +29,24 @@ const WRITE_HIGH_WATER: usize = 256 * 1024;
 
 /// Runs connections while messages are queued; the task ends when none are left.
 pub(crate) async fn worker(shared: Arc<Shared>) {
+    let mut guard = WorkerGuard(Some(shared.clone()));
     loop {
         run(&shared).await;
         if shared.worker_may_stop() {
+            guard.0 = None;
             return;
+        }
+    }
+}
+
+/// Gives the connection slot back if a worker ends abnormally (a panic is a bug in squall, but
+/// it must not leave the client unable to open connections, or waiters hanging).
+struct WorkerGuard(Option<Arc<Shared>>);
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.worker_failed();
         }
     }
 }
@@ -347,6 +361,7 @@ impl Conn<'_> {
             let since = *self.idle_since.get_or_insert(now);
             if self.shared.closing() || now >= since + self.shared.config.idle_timeout {
                 self.quitting = true;
+                self.idle_since = None;
                 self.session.quit();
             }
         } else {

@@ -103,7 +103,8 @@ impl Reply {
         let id = text[start..]
             .split(|c: char| c.is_whitespace() || c == ')' || c == ',' || c == ';')
             .next()?;
-        (!id.is_empty() && id.len() <= 128).then_some(id)
+        // Printable ASCII only: the id is shown to people and written to JSON.
+        (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())).then_some(id)
     }
 }
 

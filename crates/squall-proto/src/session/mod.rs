@@ -88,7 +88,8 @@ enum Phase {
 /// Every message ends in exactly one [`Event::Delivered`] or [`Event::Failed`], and the session
 /// in exactly one [`Event::Closed`], after the outcome of every message handed over before it. A
 /// message handed over after that fails at once as [`Cause::NotAttempted`].
-#[derive(Debug)]
+///
+/// `Debug` shows the state, never the bytes waiting to be sent (they may hold credentials).
 pub struct ClientSession {
     config: SessionConfig,
     parser: ReplyParser,
@@ -117,6 +118,20 @@ pub struct ClientSession {
     events: VecDeque<Event>,
     next_id: u64,
     last_reply: Instant,
+}
+
+impl std::fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSession")
+            .field("phase", &self.phase)
+            .field("tls", &self.tls)
+            .field("authenticated", &self.authenticated)
+            .field("queued", &self.queue.len())
+            .field("active", &self.active.len())
+            .field("replies_owed", &self.outbox.pending.len())
+            .field("bytes_to_send", &self.outbox.buf.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientSession {

@@ -98,6 +98,52 @@ fn envelope() -> Envelope {
 }
 
 #[test]
+fn a_reply_to_a_command_not_yet_sent_is_a_protocol_error() {
+    let now = Instant::now();
+    let mut s = ClientSession::new(
+        SessionConfig::new(EhloName::parse("c.example").unwrap()).tls(TlsMode::None),
+        now,
+    );
+    // The EHLO reply arrives with the greeting, before EHLO left the client.
+    s.handle_input(b"220 mx\r\n250 mx\r\n", now);
+    let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(
+        matches!(
+            events.last(),
+            Some(Event::Closed(CloseReason::Protocol(
+                crate::error::ProtocolError::Unsolicited(_)
+            )))
+        ),
+        "{events:?}"
+    );
+    let mut out = Vec::new();
+    assert!(
+        !s.poll_transmit(now, &mut out),
+        "nothing is sent after the session broke"
+    );
+}
+
+#[test]
+fn debug_never_shows_bytes_waiting_to_be_sent() {
+    let now = Instant::now();
+    let mut s = ClientSession::new(
+        SessionConfig::new(EhloName::parse("c.example").unwrap())
+            .tls(TlsMode::Implicit)
+            .credentials(crate::auth::Credentials::password("joe", "hunter2").unwrap()),
+        now,
+    );
+    s.handle_input(b"220 mx\r\n", now);
+    s.poll_transmit(now, &mut Vec::new());
+    s.handle_input(b"250-mx\r\n250 AUTH PLAIN\r\n", now);
+    let shown = format!("{s:?}");
+    assert!(shown.contains("bytes_to_send"), "{shown}");
+    assert!(
+        !shown.contains("AHRlc3Q") && !shown.contains("hunter2") && !shown.contains("AUTH"),
+        "{shown}"
+    );
+}
+
+#[test]
 fn idle_and_in_flight() {
     let now = Instant::now();
     let mut s = ClientSession::new(
@@ -106,6 +152,7 @@ fn idle_and_in_flight() {
     );
     assert!(!s.is_idle());
     s.handle_input(b"220 mx\r\n", now);
+    s.poll_transmit(now, &mut Vec::new());
     s.handle_input(b"250 mx\r\n", now);
     assert!(s.is_ready() && s.is_idle());
     let id = s.send_mail(envelope());

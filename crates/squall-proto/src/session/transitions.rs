@@ -26,10 +26,13 @@ impl ClientSession {
             self.abort_all(CloseReason::ServerClosing(reply));
             return;
         }
-        let Some(expect) = self.outbox.pop() else {
+        // A reply pairs only with a command already handed to the transport: anything else
+        // answers a command the server has not seen (RFC 2920 §3.1 pairs by count, in order).
+        if self.outbox.pending.front().is_none_or(|p| p.sent.is_none()) {
             self.abort_all(CloseReason::Protocol(ProtocolError::Unsolicited(reply)));
             return;
-        };
+        }
+        let Some(expect) = self.outbox.pop() else { return };
         let class = reply.code().class();
         match (expect, class) {
             (Expect::Greeting, Class::Completion) => {
@@ -70,14 +73,17 @@ impl ClientSession {
                 }
             }
 
-            (Expect::Auth, Class::Completion) => {
+            // Only 235 means success (RFC 4954 §4), and never after the client cancelled.
+            (Expect::Auth, Class::Completion)
+                if reply.code() == ReplyCode::AUTH_SUCCEEDED && self.sasl_error.is_none() =>
+            {
                 self.authenticated = true;
                 if let Some(x) = self.sasl.take() {
                     self.events.push_back(Event::Authenticated(x.mechanism().clone()));
                 }
                 self.after_hello();
             }
-            (Expect::Auth, Class::Intermediate) => self.sasl_step(&reply),
+            (Expect::Auth, Class::Intermediate) if self.sasl_error.is_none() => self.sasl_step(&reply),
             (Expect::Auth, Class::TransientFailure | Class::PermanentFailure) => {
                 self.sasl = None;
                 let cause = match self.sasl_error.take() {

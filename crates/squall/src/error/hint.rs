@@ -48,6 +48,7 @@ pub(super) fn summary(e: &Error) -> String {
         What::Tls(io) => format!("the TLS handshake with {server} failed: {io}"),
         What::Body(io) => format!("reading the message body failed: {io}"),
         What::Token(why) => format!("could not get an OAuth 2.0 access token: {why}"),
+        What::Internal(what) => format!("not sent: {what}"),
         What::Shutdown => "the client was shut down before the message was sent".into(),
     }
 }
@@ -102,10 +103,10 @@ pub(super) fn advice(e: &Error) -> String {
             let text = io.to_string().to_ascii_lowercase().replace(' ', "");
             if text.contains("notvalidforname") {
                 "the server's certificate is not for this host name; connect with the name the certificate names"
-            } else if text.contains("unknownissuer") || text.contains("badsignature") {
-                "the server's certificate is not signed by a trusted CA; for a private CA pass its certificate (--ca-file)"
             } else if text.contains("expired") || text.contains("notvalidyet") {
                 "the server's certificate is outside its validity period (check the server's certificate, and this clock)"
+            } else if text.contains("invalidpeercertificate") {
+                "the server's certificate is not signed by a trusted CA; for a private CA pass its certificate (--ca-file)"
             } else if io.kind() == io::ErrorKind::InvalidData {
                 "the server's TLS could not be agreed on; check the port (465 wants implicit TLS, 587 STARTTLS)"
             } else {
@@ -115,6 +116,7 @@ pub(super) fn advice(e: &Error) -> String {
         }
         What::Body(_) => "check the file or stream the message comes from".into(),
         What::Token(_) => "check the token source (its refresh token, client id, or endpoint)".into(),
+        What::Internal(_) => "this is a bug in squall; please report it (sending again may work)".into(),
         What::Shutdown => "send it again with a running client".into(),
     };
     let retry = if e.is_ambiguous() {

@@ -132,6 +132,8 @@ pub(crate) enum What {
     Body(io::Error),
     /// The OAuth 2.0 token source failed.
     Token(String),
+    /// Something went wrong inside squall (a bug).
+    Internal(&'static str),
     /// The client was shut down before the message was sent.
     Shutdown,
 }

@@ -1,0 +1,104 @@
+//! The real servers `scripts/test.sh` starts, and how to find what they received.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use squall::{Client, Tls};
+
+pub(crate) struct Peer {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) dir: PathBuf,
+}
+
+pub(crate) fn peer(name: &str) -> Option<Peer> {
+    let var = format!("SQUALL_PEER_{name}");
+    let Ok(addr) = std::env::var(&var) else {
+        // SQUALL_PEER_POSTFIX_SKIP explains why every SQUALL_PEER_POSTFIX_* is missing.
+        let family = var.rsplit_once('_').map_or(var.as_str(), |(family, _)| family);
+        if let Ok(why) = std::env::var(format!("{family}_SKIP")) {
+            eprintln!("skipped: {var} is not set: {why}");
+            return None;
+        }
+        assert!(
+            std::env::var_os("SQUALL_PEERS_REQUIRED").is_none(),
+            "{var} is not set although peers are required; scripts/test.sh starts the peer servers"
+        );
+        eprintln!("skipped: {var} is not set (scripts/test.sh starts the peer servers)");
+        return None;
+    };
+    let (host, port) = addr.rsplit_once(':').expect("HOST:PORT");
+    let dir = std::env::var(format!("{var}_DIR")).expect("the peer's mail directory");
+    Some(Peer {
+        host: host.to_string(),
+        port: port.parse().unwrap(),
+        dir: dir.into(),
+    })
+}
+
+impl Peer {
+    pub(crate) fn client(&self) -> squall::ClientBuilder {
+        Client::builder(&self.host)
+            .port(self.port)
+            .tls(Tls::None)
+            .idle_timeout(Duration::from_millis(200))
+            .timeout(Duration::from_secs(30))
+    }
+
+    /// A client that reaches the peer as `localhost` and trusts the test CA.
+    pub(crate) fn secure(&self, tls: Tls) -> squall::ClientBuilder {
+        let ca = std::env::var("SQUALL_PEER_CA").expect("scripts/test.sh sets SQUALL_PEER_CA");
+        Client::builder("localhost")
+            .port(self.port)
+            .tls(tls)
+            .ca_file(ca)
+            .idle_timeout(Duration::from_millis(200))
+            .timeout(Duration::from_secs(30))
+    }
+}
+
+/// A recipient address no other test uses.
+pub(crate) fn unique(label: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{label}-{nanos:x}@example.org")
+}
+
+/// Polls `dir` until `pick` finds what it wants in a file.
+pub(crate) fn wait_for_file<T>(dir: &Path, pick: impl Fn(&Path) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                if let Some(found) = pick(&e.path()) {
+                    return found;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing arrived in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `.eml` bytes aiosmtpd stored for the message to `rcpt`, with its JSON envelope.
+pub(crate) fn aiosmtpd_message(p: &Peer, rcpt: &str) -> (Vec<u8>, serde_json::Value) {
+    wait_for_file(&p.dir, |path| {
+        if path.extension()? != "json" {
+            return None;
+        }
+        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        let rcpts = meta["rcpt_tos"].as_array()?;
+        rcpts.iter().any(|r| r == rcpt).then(|| {
+            let eml = std::fs::read(path.with_extension("eml")).unwrap();
+            (eml, meta)
+        })
+    })
+}
+
+/// The message Postfix delivered to `rcpt` (with its own headers added, LF line ends).
+pub(crate) fn postfix_message(p: &Peer, rcpt: &str) -> String {
+    let needle = format!("X-Original-To: {rcpt}\n");
+    wait_for_file(&p.dir, |path| {
+        let text = String::from_utf8_lossy(&std::fs::read(path).ok()?).into_owned();
+        text.contains(&needle).then_some(text)
+    })
+}
