@@ -29,16 +29,19 @@ step "peer servers"
 scripts/peers/install.sh
 started=()
 mail="$RUN/mail.$$"
+# smtp-sink writes as the postfix user, which may not enter this clone's directories.
+sink_dump=$(mktemp -d /tmp/squall-smtp-sink.XXXXXX)
+chmod 755 "$sink_dump"
 cleanup() {
     for p in "${started[@]}"; do
         "scripts/peers/${p%%:*}.sh" stop "${p#*:}" || true
     done
-    rm -rf "$mail"
+    rm -rf "$mail" "$sink_dump"
 }
 trap cleanup EXIT
 
 sink_port=$(free_port)
-scripts/peers/smtp-sink.sh start "$sink_port" "$mail/smtp-sink"
+scripts/peers/smtp-sink.sh start "$sink_port" "$sink_dump"
 started+=("smtp-sink:$sink_port")
 
 aio_port=$(free_port)
@@ -73,7 +76,7 @@ if [ "$(id -u)" = 0 ]; then
     pf_mx=$(free_port) pf_sub=$(free_port) pf_smtps=$(free_port)
     scripts/peers/postfix.sh start "$pf_mx" "$pf_sub" "$pf_smtps"
     started+=("postfix:-")
-    dir="$RUN/postfix/mail/maildir/new"
+    dir="$(cat "$RUN/postfix.base")/mail/maildir/new"
     export SQUALL_PEER_POSTFIX_MX="127.0.0.1:$pf_mx" SQUALL_PEER_POSTFIX_MX_DIR="$dir"
     export SQUALL_PEER_POSTFIX_SUBMISSION="127.0.0.1:$pf_sub" SQUALL_PEER_POSTFIX_SUBMISSION_DIR="$dir"
     export SQUALL_PEER_POSTFIX_SMTPS="127.0.0.1:$pf_smtps" SQUALL_PEER_POSTFIX_SMTPS_DIR="$dir"
@@ -84,7 +87,7 @@ else
 fi
 
 export SQUALL_PEERS_REQUIRED=1
-export SQUALL_PEER_SMTP_SINK="127.0.0.1:$sink_port" SQUALL_PEER_SMTP_SINK_DIR="$mail/smtp-sink"
+export SQUALL_PEER_SMTP_SINK="127.0.0.1:$sink_port" SQUALL_PEER_SMTP_SINK_DIR="$sink_dump"
 export SQUALL_PEER_AIOSMTPD="127.0.0.1:$aio_port" SQUALL_PEER_AIOSMTPD_DIR="$mail/aiosmtpd"
 export SQUALL_PEER_AIOSMTPD_HELO="127.0.0.1:$helo_port" SQUALL_PEER_AIOSMTPD_HELO_DIR="$mail/aiosmtpd-helo"
 echo "smtp-sink on $SQUALL_PEER_SMTP_SINK, aiosmtpd on $SQUALL_PEER_AIOSMTPD (and $SQUALL_PEER_AIOSMTPD_HELO without EHLO)"

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# A real Postfix daemon on loopback, configured in run/postfix (never /etc/postfix), as root.
+# A real Postfix daemon on loopback, configured in its own directory (never /etc/postfix), as root.
 #   postfix.sh start MX_PORT SUBMISSION_PORT SMTPS_PORT   user test / password test (realm postfix.test)
 #   postfix.sh stop
-# Mail for any address lands in run/postfix/mail/maildir/new/.
+# Mail for any address lands in /tmp/squall-postfix.MX_PORT/mail/maildir/new/.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
-base="$RUN/postfix"
+# Postfix's daemons run as the postfix user and must reach every directory on the way to their
+# queue, SASL database and Maildir. A clone may sit under a directory only root can enter (such
+# as one made by mktemp -d), so the instance lives under /tmp; run/postfix.base records where.
+if [ "${1:-}" = start ]; then
+    base="/tmp/squall-postfix.${2:?mx port}"
+    echo "$base" >"$RUN/postfix.base"
+else
+    base=$(cat "$RUN/postfix.base" 2>/dev/null || echo /nonexistent)
+fi
 etc="$base/etc"
 
 # Postfix reports configuration errors only to a terminal or syslog; give it a terminal.
@@ -17,9 +25,9 @@ case "${1:?start or stop}" in
 start)
     [ "$(id -u)" = 0 ] || { echo "postfix.sh needs root (the Postfix master runs as root)" >&2; exit 77; }
     mx=${2:?mx port} sub=${3:?submission port} smtps=${4:?smtps port}
-    "$here/postfix.sh" stop || true
     rm -rf "$base"
     mkdir -p "$etc/sasl" "$base/queue" "$base/data" "$base/mail"
+    chmod 755 "$base"
     "$here/make-certs.sh" "$RUN/tls"
     uid=$(id -u postfix) gid=$(id -g postfix)
     render() {
@@ -48,6 +56,8 @@ stop)
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         stop_pidfile "$RUN/postfix.pid"
     fi
+    case "$base" in /tmp/squall-postfix.*) rm -rf "$base" ;; esac
+    rm -f "$RUN/postfix.base"
     ;;
 *)
     echo "usage: $0 start MX_PORT SUBMISSION_PORT SMTPS_PORT | stop" >&2
