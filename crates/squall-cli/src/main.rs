@@ -1,5 +1,7 @@
 //! `squall`: send mail and capture mail from the shell.
 
+mod bulk;
+mod conn;
 mod exit;
 mod output;
 mod send;
@@ -22,6 +24,9 @@ enum Command {
     /// Send one message. With no server given, it goes to a built-in capture server.
     #[command(after_help = send::EXAMPLES)]
     Send(Box<send::SendArgs>),
+    /// Send many messages (generated, or files from a directory) and report throughput.
+    #[command(after_help = bulk::EXAMPLES)]
+    Bulk(Box<bulk::BulkArgs>),
     /// Run a capture server: every message is saved as an .eml file with a .json envelope.
     #[command(after_help = sink::EXAMPLES)]
     Sink(Box<sink::SinkArgs>),
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Send(args) => send::run(*args).await,
             Command::Sink(args) => sink::run(*args).await,
+            Command::Bulk(args) => bulk::run(*args).await,
         }
     });
     ExitCode::from(code)

@@ -485,3 +485,97 @@ async fn submission_with_starttls_and_auth() {
     let argv_password = squall_async(args(&["--user", "joe", "--password", "s3cret"])).await;
     assert_eq!(code(&argv_password), 64, "there is no --password flag");
 }
+
+#[tokio::test]
+async fn bulk_sends_and_summarises() {
+    let s = sink_with(&[]).await;
+    let server = s.addr().to_string();
+    let args = |extra: &[&str]| -> Vec<String> {
+        [
+            "bulk",
+            "--server",
+            &server,
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--json",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let o = squall_async(args(&[
+        "--generate",
+        "200",
+        "--size",
+        "3000",
+        "--connections",
+        "2",
+    ]))
+    .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["messages"], 200);
+    assert_eq!(v["delivered"], 200);
+    assert_eq!(v["failed"], 0);
+    assert!(v["msgs_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(v["latency_ms"]["p99"].as_f64().unwrap() >= v["latency_ms"]["p50"].as_f64().unwrap());
+    assert!(v["connections"].as_u64().unwrap() <= 2);
+    assert_eq!(s.delivered(), 200);
+    assert!(s.messages().iter().all(|m| m.size >= 3000 && m.size < 3100));
+
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        std::fs::write(
+            dir.path().join(format!("{i}.eml")),
+            format!("Subject: file {i}\n\nbody {i}\n"),
+        )
+        .unwrap();
+    }
+    let o = squall_async(args(&["--messages", dir.path().to_str().unwrap()])).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let subjects: Vec<String> = s.messages()[200..]
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.data[..14]).into_owned())
+        .collect();
+    assert_eq!(subjects, ["Subject: file ", "Subject: file ", "Subject: file "]);
+}
+
+#[tokio::test]
+async fn bulk_reports_what_was_not_delivered() {
+    let s = sink_with(&["mail#2=451 4.3.0 try later", "mail#3=550 5.7.1 not you"]).await;
+    let o = squall_async(vec![
+        "bulk".into(),
+        "--server".into(),
+        s.addr().to_string(),
+        "--from".into(),
+        "a@example.org".into(),
+        "--to".into(),
+        "b@example.org".into(),
+        "--generate".into(),
+        "5".into(),
+    ])
+    .await;
+    assert_eq!(
+        code(&o),
+        69,
+        "a permanent failure among them: {}",
+        text(&o.stdout)
+    );
+    assert!(
+        text(&o.stdout).contains("delivered 3, partially rejected 0, failed 2"),
+        "{}",
+        text(&o.stdout)
+    );
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("message 2: ") && err.contains("451 4.3.0 try later"),
+        "{err}"
+    );
+    assert!(
+        err.contains("message 3: ") && err.contains("550 5.7.1 not you"),
+        "{err}"
+    );
+}

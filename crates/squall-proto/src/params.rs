@@ -232,6 +232,10 @@ pub struct MailOptions {
     /// For 7-bit `body`: declare `BODY=8BITMIME` anyway when the server offers it. For content not
     /// known in advance (a stream), so that 8-bit bytes in it are declared where possible.
     pub prefer_8bitmime: bool,
+    /// Send as `BODY=BINARYMIME` with BDAT, byte for byte, when the server offers CHUNKING and
+    /// BINARYMIME; otherwise as `body` says. For content that is not line-oriented text (NUL
+    /// bytes, lines longer than 998 octets).
+    pub prefer_binarymime: bool,
 }
 
 #[cfg(test)]

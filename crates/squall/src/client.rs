@@ -1,7 +1,10 @@
 //! [`Client`]: a queue of messages in front of one or more connections.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use squall_proto::address::{Mailbox, ReversePath};
@@ -33,10 +36,33 @@ pub struct Client {
     shared: Arc<Shared>,
 }
 
+/// A queued message's outcome, from [`Client::submit`]. Dropping it does not take the message
+/// back: it is delivered (or fails) all the same.
+#[derive(Debug)]
+pub struct Submission(oneshot::Receiver<Result<Receipt, Error>>);
+
+impl Future for Submission {
+    type Output = Result<Receipt, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|r| {
+            r.unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Transient,
+                    Stage::Mail,
+                    What::ConnectionLost(None),
+                ))
+            })
+        })
+    }
+}
+
 /// What the client and its connections share.
 pub(crate) struct Shared {
     pub(crate) config: Config,
     state: Mutex<State>,
+    /// Connections opened so far.
+    pub(crate) opened: std::sync::atomic::AtomicU64,
     /// A job was queued, or the client is closing.
     pub(crate) wake: Notify,
     /// A connection ended.
@@ -48,6 +74,16 @@ struct State {
     jobs: VecDeque<Job>,
     connections: usize,
     closing: bool,
+    /// With a rate limit: when the next message may be handed to a connection.
+    next_slot: Option<Instant>,
+}
+
+/// What [`Shared::pop`] found.
+pub(crate) enum Pop {
+    Job(Job),
+    /// The rate limit allows the next message at this instant.
+    Wait(Instant),
+    Empty,
 }
 
 /// One queued message.
@@ -80,6 +116,7 @@ impl Client {
             shared: Arc::new(Shared {
                 config,
                 state: Mutex::new(State::default()),
+                opened: Default::default(),
                 wake: Notify::new(),
                 ended: Notify::new(),
             }),
@@ -91,6 +128,17 @@ impl Client {
     /// The addresses are the envelope (MAIL FROM and RCPT TO); the headers inside `body` are sent
     /// as they are. `from` may be `<>` (the null sender, for notifications).
     pub async fn send<I, S>(&self, from: &str, to: I, body: impl Into<Body>) -> Result<Receipt, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.submit(from, to, body)?.await
+    }
+
+    /// Queues a message now and returns a future of its outcome: unlike `send`, the place in the
+    /// queue is taken by this call, so messages submitted one after another go out in that order
+    /// even when their futures are awaited in another order, or not at all.
+    pub fn submit<I, S>(&self, from: &str, to: I, body: impl Into<Body>) -> Result<Submission, Error>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -109,27 +157,28 @@ impl Client {
         let envelope = Envelope::new(from, rcpts)
             .map_err(|_| Error::input("no recipient: give at least one address to send to"))?
             .with_options(options_for(&body));
-        self.submit(envelope, body, None).await
+        self.enqueue(envelope, body, None)
     }
 
     /// Sends `body` with a ready envelope (its options, such as DSN, are used as they are).
     pub async fn send_envelope(&self, envelope: Envelope, body: impl Into<Body>) -> Result<Receipt, Error> {
-        self.submit(envelope, body.into(), None).await
+        self.enqueue(envelope, body.into(), None)?.await
     }
 
     /// Sends a [`Message`] to its To, Cc and Bcc recipients (Bcc is not in the headers).
     pub async fn send_message(&self, message: &Message) -> Result<Receipt, Error> {
         let envelope = message.envelope()?;
         let id = message.message_id().to_string();
-        self.submit(envelope, Body::from(message.bytes()), Some(id)).await
+        self.enqueue(envelope, Body::from(message.bytes()), Some(id))?
+            .await
     }
 
-    async fn submit(
+    fn enqueue(
         &self,
         envelope: Envelope,
         body: Body,
         message_id: Option<String>,
-    ) -> Result<Receipt, Error> {
+    ) -> Result<Submission, Error> {
         let (done, outcome) = oneshot::channel();
         let job = Job {
             envelope,
@@ -141,13 +190,12 @@ impl Client {
         if !self.shared.push(job) {
             return Err(Error::new(ErrorKind::Local, Stage::Prepare, What::Shutdown));
         }
-        outcome.await.unwrap_or_else(|_| {
-            Err(Error::new(
-                ErrorKind::Transient,
-                Stage::Mail,
-                What::ConnectionLost(None),
-            ))
-        })
+        Ok(Submission(outcome))
+    }
+
+    /// How many connections this client opened so far.
+    pub fn connections_opened(&self) -> u64 {
+        self.shared.opened.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Delivers what is queued, closes every connection with QUIT, and waits until they are
@@ -181,6 +229,7 @@ fn options_for(body: &Body) -> MailOptions {
                 BodyType::EightBitMime
             },
             smtputf8: !header_section(b).is_ascii(),
+            prefer_binarymime: is_binary(b),
             ..MailOptions::default()
         },
         Source::Reader(_) => MailOptions {
@@ -188,6 +237,11 @@ fn options_for(body: &Body) -> MailOptions {
             ..MailOptions::default()
         },
     }
+}
+
+/// Content that is not SMTP text: a NUL byte, or a line longer than 998 octets (RFC 5322 §2.1.1).
+fn is_binary(b: &[u8]) -> bool {
+    b.contains(&0) || b.split(|&c| c == b'\n').any(|line| line.len() > 999)
 }
 
 /// The header section of a message: everything before the first empty line.
@@ -212,7 +266,9 @@ impl Shared {
             return false;
         }
         st.jobs.push_back(job);
-        if st.connections < self.config.max_connections {
+        // A new connection only when queued messages outnumber the open ones: a lone send
+        // reuses the connection that is there.
+        if st.connections < self.config.max_connections && st.jobs.len() > st.connections {
             st.connections += 1;
             tokio::spawn(connection::worker(self.clone()));
         }
@@ -221,9 +277,21 @@ impl Shared {
         true
     }
 
-    /// The next job, if any.
-    pub(crate) fn pop(&self) -> Option<Job> {
-        self.lock().jobs.pop_front()
+    /// The next job, if any and if the rate limit allows it now.
+    pub(crate) fn pop(&self) -> Pop {
+        let mut st = self.lock();
+        if st.jobs.is_empty() {
+            return Pop::Empty;
+        }
+        if let Some(interval) = self.config.rate_interval {
+            let now = Instant::now();
+            let slot = st.next_slot.map_or(now, |t| t.max(now));
+            if slot > now {
+                return Pop::Wait(slot);
+            }
+            st.next_slot = Some(slot + interval);
+        }
+        st.jobs.pop_front().map_or(Pop::Empty, Pop::Job)
     }
 
     /// Puts jobs that were never started back at the front, in order.
@@ -232,6 +300,14 @@ impl Shared {
         for job in jobs.into_iter().rev() {
             st.jobs.push_front(job);
         }
+    }
+
+    /// How many messages one connection should hold at most now: all it can (`lookahead`) when
+    /// the queue is long, an even share of it when short, never fewer than two.
+    pub(crate) fn fair_share(&self, lookahead: usize) -> usize {
+        let st = self.lock();
+        let open = st.connections.max(1);
+        (st.jobs.len().div_ceil(open) + 1).clamp(2, lookahead.max(2))
     }
 
     /// Whether jobs are waiting.

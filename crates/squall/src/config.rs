@@ -41,6 +41,8 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     idle_timeout: Duration,
     max_connections: usize,
+    max_messages_per_connection: Option<u64>,
+    rate: Option<f64>,
     pipelining: bool,
     chunking: bool,
     max_in_flight: usize,
@@ -64,6 +66,9 @@ pub(crate) struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) max_connections: usize,
+    pub(crate) max_messages_per_connection: Option<u64>,
+    /// With a rate limit: the time between two messages.
+    pub(crate) rate_interval: Option<Duration>,
     pub(crate) pipelining: bool,
     pub(crate) chunking: bool,
     pub(crate) max_in_flight: usize,
@@ -86,9 +91,11 @@ impl ClientBuilder {
             connect_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(5),
             max_connections: 1,
+            max_messages_per_connection: None,
+            rate: None,
             pipelining: true,
             chunking: true,
-            max_in_flight: 8,
+            max_in_flight: 32,
             ca_file: None,
             skip_verify: false,
             transcript: None,
@@ -194,6 +201,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Close a connection (with QUIT) after this many messages and open a fresh one for the rest
+    /// (some providers limit messages per session).
+    pub fn max_messages_per_connection(mut self, n: u64) -> Self {
+        self.max_messages_per_connection = Some(n.max(1));
+        self
+    }
+
+    /// Start at most this many messages per second, over all connections.
+    pub fn rate_limit(mut self, messages_per_second: f64) -> Self {
+        self.rate = Some(messages_per_second);
+        self
+    }
+
     /// Use PIPELINING when offered (default on).
     pub fn pipelining(mut self, on: bool) -> Self {
         self.pipelining = on;
@@ -206,7 +226,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Messages awaiting their final reply at once on one connection with CHUNKING (default 8).
+    /// Messages awaiting their final reply at once on one connection with CHUNKING and
+    /// PIPELINING (default 32): enough that a connection 10 ms away is limited by the server and
+    /// the bandwidth, not by the round trips. Each is at risk of an ambiguous outcome if the
+    /// connection drops before its reply.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
         self
@@ -261,6 +284,15 @@ impl ClientBuilder {
                     .into(),
             ));
         }
+        let rate_interval = match self.rate {
+            None => None,
+            Some(r) if r.is_finite() && r > 0.0 => Some(Duration::from_secs_f64(1.0 / r)),
+            Some(r) => {
+                return Err(config_err(format!(
+                    "the rate limit must be a positive number of messages per second, not {r}"
+                )));
+            }
+        };
         let ehlo = match self.ehlo {
             Some(n) => {
                 Some(EhloName::parse(&n).map_err(|e| config_err(format!("invalid EHLO name {n:?}: {e}")))?)
@@ -289,6 +321,8 @@ impl ClientBuilder {
             connect_timeout: self.connect_timeout,
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections,
+            max_messages_per_connection: self.max_messages_per_connection,
+            rate_interval,
             pipelining: self.pipelining,
             chunking: self.chunking,
             max_in_flight: self.max_in_flight,

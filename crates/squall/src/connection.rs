@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::body::Source;
-use crate::client::{Job, Shared};
+use crate::client::{Job, Pop, Shared};
 use crate::error::{Error, ErrorKind, Stage, TransportError, What, copy_io, tls_kind};
 use crate::receipt::{Receipt, RecipientStatus};
 use crate::transport::Transport;
@@ -82,6 +82,7 @@ async fn run(shared: &Arc<Shared>) {
         }
     };
     let _ = tcp.set_nodelay(true);
+    shared.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let local = tcp.local_addr().map(|a| a.ip()).unwrap_or([127, 0, 0, 1].into());
     let transport = match (&cfg.tls_setup, cfg.tls) {
         (Some(setup), TlsMode::Implicit) => {
@@ -123,6 +124,8 @@ async fn run(shared: &Arc<Shared>) {
         idle_since: None,
         quitting: false,
         lookahead: cfg.max_in_flight + 1,
+        handed: 0,
+        rate_wait: None,
     };
     conn.drive().await;
 }
@@ -155,6 +158,10 @@ struct Conn<'a> {
     idle_since: Option<Instant>,
     quitting: bool,
     lookahead: usize,
+    /// Messages handed to this connection's session.
+    handed: u64,
+    /// The rate limit holds the next message until then.
+    rate_wait: Option<Instant>,
 }
 
 /// What woke the connection up.
@@ -193,14 +200,35 @@ impl Conn<'_> {
     /// Queued messages go to the session while it has room (it needs the next one before the
     /// current one's content ends, to pipeline them).
     fn hand_over_jobs(&mut self) {
+        self.rate_wait = None;
         if self.quitting || self.session.is_closed() {
             return;
         }
-        while self.session.in_flight() < self.lookahead {
-            let Some(job) = self.shared.pop() else { break };
-            let id = self.session.send_mail(job.envelope.clone());
-            self.flights.insert(id, Flight { job, pos: 0 });
+        // Fair dispatch: while the queue is short, each connection takes its share of it (at
+        // least two, to pipeline one message behind another) instead of the first taking all.
+        let share = self.shared.fair_share(self.lookahead);
+        while self.session.in_flight() < share && !self.used_up() {
+            match self.shared.pop() {
+                Pop::Job(job) => {
+                    let id = self.session.send_mail(job.envelope.clone());
+                    self.flights.insert(id, Flight { job, pos: 0 });
+                    self.handed += 1;
+                }
+                Pop::Wait(at) => {
+                    self.rate_wait = Some(at);
+                    break;
+                }
+                Pop::Empty => break,
+            }
         }
+    }
+
+    /// Whether this connection has carried its share of messages.
+    fn used_up(&self) -> bool {
+        self.shared
+            .config
+            .max_messages_per_connection
+            .is_some_and(|max| self.handed >= max)
     }
 
     fn collect_output(&mut self) {
@@ -356,10 +384,13 @@ impl Conn<'_> {
         if self.quitting {
             return;
         }
-        if self.session.is_idle() && !self.shared.has_jobs() && self.pending_write() == 0 {
+        let nothing_to_take = self.used_up() || !self.shared.has_jobs();
+        if self.session.is_idle() && nothing_to_take && self.pending_write() == 0 {
             let now = Instant::now();
             let since = *self.idle_since.get_or_insert(now);
-            if self.shared.closing() || now >= since + self.shared.config.idle_timeout {
+            // A connection that carried its share quits at once; the worker opens the next.
+            let done = self.used_up() || self.shared.closing();
+            if done || now >= since + self.shared.config.idle_timeout {
                 self.quitting = true;
                 self.idle_since = None;
                 self.session.quit();
@@ -375,7 +406,7 @@ impl Conn<'_> {
         let write = self
             .write_since
             .map(|t| t + self.shared.config.timeouts.data_block);
-        [self.session.poll_timeout(), idle, write]
+        [self.session.poll_timeout(), idle, write, self.rate_wait]
             .into_iter()
             .flatten()
             .min()
@@ -385,7 +416,8 @@ impl Conn<'_> {
         let pending = self.wpos < self.wbuf.len();
         let flush = self.needs_flush && !pending;
         let stream = self.wanted_stream();
-        let want_jobs = !self.quitting && self.session.in_flight() < self.lookahead;
+        let want_jobs =
+            !self.quitting && self.rate_wait.is_none() && self.session.in_flight() < self.lookahead;
         let deadline = self.deadline().map(tokio::time::Instant::from_std);
         let Some((rd, wr)) = self.io.as_mut() else {
             return Wake::Timer;

@@ -39,7 +39,7 @@ mod transport;
 mod url;
 
 pub use body::Body;
-pub use client::Client;
+pub use client::{Client, Submission};
 pub use config::{ClientBuilder, TranscriptFn};
 pub use error::{Error, ErrorKind, Stage};
 pub use message::{Message, MessageBuilder, NamedAddress};

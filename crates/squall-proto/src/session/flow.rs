@@ -140,9 +140,12 @@ impl ClientSession {
     }
 
     /// Sends MAIL (and with pipelining the RCPTs and DATA, or opens the BDAT body).
-    fn start(&mut self, id: MessageId, envelope: Envelope, pipelining: bool) {
+    fn start(&mut self, id: MessageId, mut envelope: Envelope, pipelining: bool) {
         let Some(caps) = &self.caps else { return };
         let (dsn, chunking) = (caps.dsn(), caps.chunking());
+        if envelope.options().prefer_binarymime && caps.binary_mime() {
+            envelope.options_mut().body = BodyType::BinaryMime;
+        }
         if let Err(e) = check_envelope(&envelope, caps, self.tls) {
             self.emit_failure(id, Stage::Mail, Cause::Local(e));
             return;

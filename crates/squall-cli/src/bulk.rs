@@ -1,0 +1,350 @@
+//! `squall bulk`: many messages through one client, with a progress bar and a summary.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use squall::{Error, ErrorKind, Receipt};
+use tokio::task::JoinSet;
+
+use crate::conn::ConnArgs;
+use crate::exit;
+
+pub(crate) const EXAMPLES: &str = "Examples:
+  squall bulk --server localhost:2525 --generate 10000 --size 1024 --from a@example.org --to b@example.org
+  squall bulk --server mail.example.org:587 --user me --password-env PW --messages ./outbox --from me@example.org --to list@example.org --rate 5
+  squall bulk --server localhost:2525 --generate 100000 --size 1024 --from a@example.org --to b@example.org --connections 8 --json";
+
+#[derive(Args, Debug)]
+pub(crate) struct BulkArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// Send this many generated messages.
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "messages",
+        conflicts_with = "messages"
+    )]
+    generate: Option<u64>,
+    /// Size of each generated message, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024, requires = "generate")]
+    size: usize,
+    /// Send every file in this directory (complete RFC 5322 messages), in name order.
+    #[arg(long, value_name = "DIR")]
+    messages: Option<PathBuf>,
+    /// Envelope sender (and From of generated messages).
+    #[arg(long, value_name = "ADDR")]
+    from: String,
+    /// Envelope recipient (and To of generated messages). Repeatable.
+    #[arg(long, value_name = "ADDR", required = true)]
+    to: Vec<String>,
+    /// Connections to use at most.
+    #[arg(long, value_name = "C", default_value_t = 1)]
+    connections: usize,
+    /// Start at most this many messages per second.
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+    /// Close a connection after this many messages and open another.
+    #[arg(long, value_name = "N")]
+    per_connection: Option<u64>,
+    /// Messages awaiting their final reply at once per connection, with CHUNKING (default 32).
+    #[arg(long, value_name = "N")]
+    window: Option<usize>,
+    /// Do not use PIPELINING even when offered.
+    #[arg(long)]
+    no_pipelining: bool,
+    /// Do not use CHUNKING (BDAT) even when offered.
+    #[arg(long)]
+    no_chunking: bool,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where message i comes from.
+enum Source {
+    Generated {
+        count: u64,
+        size: usize,
+        from: String,
+        to: String,
+    },
+    Files(Vec<PathBuf>),
+}
+
+impl Source {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Generated { count, .. } => *count,
+            Self::Files(f) => f.len() as u64,
+        }
+    }
+
+    /// Message `i`'s bytes: generated headers and lines of text, or a file's content.
+    async fn message(&self, i: u64) -> Result<Vec<u8>, Error> {
+        match self {
+            Self::Generated {
+                count,
+                size,
+                from,
+                to,
+            } => Ok(generate(i, *count, *size, from, to)),
+            Self::Files(files) => {
+                let path = &files[i as usize];
+                tokio::fs::read(path)
+                    .await
+                    .map_err(|e| Error::from_input(format!("cannot read {}: {e}", path.display())))
+            }
+        }
+    }
+}
+
+fn generate(i: u64, count: u64, size: usize, from: &str, to: &str) -> Vec<u8> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let mut m = format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: squall bulk {n}/{count}\r\nMessage-ID: <{nanos:x}.{i}@squall.bulk>\r\n\r\n",
+        n = i + 1
+    )
+    .into_bytes();
+    const LINE: &[u8] = b"The quick brown fox jumps over the lazy dog; squall sends mail in bulk.\r\n";
+    while m.len() < size {
+        let take = LINE.len().min(size - m.len());
+        m.extend_from_slice(&LINE[..take]);
+    }
+    if !m.ends_with(b"\r\n") {
+        m.extend_from_slice(b"\r\n");
+    }
+    m
+}
+
+#[derive(Serialize, Default)]
+struct Summary {
+    messages: u64,
+    /// Every recipient accepted.
+    delivered: u64,
+    /// Accepted for some recipients, refused for others.
+    partially_rejected: u64,
+    /// Not accepted at all.
+    failed: u64,
+    failed_transient: u64,
+    seconds: f64,
+    msgs_per_sec: f64,
+    latency_ms: Latency,
+    connections: u64,
+    /// The first failures, with why.
+    failures: Vec<FailureJson>,
+}
+
+#[derive(Serialize, Default)]
+struct Latency {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+#[derive(Serialize)]
+struct FailureJson {
+    message: u64,
+    error: String,
+}
+
+pub(crate) async fn run(args: BulkArgs) -> u8 {
+    match bulk(&args).await {
+        Ok(code) => code,
+        Err((code, e)) => {
+            if args.json {
+                println!("{}", crate::output::error_json(&e));
+            } else {
+                eprintln!("squall bulk: {e}");
+            }
+            code
+        }
+    }
+}
+
+async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
+    let Some(builder) = args.conn.server().map_err(|e| (exit::CONFIG, e))? else {
+        return Err((
+            exit::USAGE,
+            Error::from_input("squall bulk needs a server: --server HOST[:PORT] or --url URL"),
+        ));
+    };
+    let mut builder = args.conn.apply(builder)?.max_connections(args.connections.max(1));
+    if let Some(r) = args.rate {
+        builder = builder.rate_limit(r);
+    }
+    if let Some(n) = args.per_connection {
+        builder = builder.max_messages_per_connection(n);
+    }
+    if let Some(w) = args.window {
+        builder = builder.max_in_flight(w);
+    }
+    builder = builder
+        .pipelining(!args.no_pipelining)
+        .chunking(!args.no_chunking);
+    let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
+    let source = match (&args.generate, &args.messages) {
+        (Some(n), _) => Source::Generated {
+            count: *n,
+            size: args.size,
+            from: args.from.clone(),
+            to: args.to[0].clone(),
+        },
+        (None, Some(dir)) => {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map_err(|e| {
+                    (
+                        exit::NOINPUT,
+                        Error::from_input(format!("cannot read {}: {e}", dir.display())),
+                    )
+                })?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            Source::Files(files)
+        }
+        (None, None) => {
+            return Err((
+                exit::USAGE,
+                Error::from_input("give --generate N or --messages DIR"),
+            ));
+        }
+    };
+    let total = source.len();
+    let bar = progress(total);
+    // Enough sends outstanding to keep every connection's pipeline full, few enough that memory
+    // stays flat however many messages there are.
+    let window = (args.connections.max(1) * 64) as u64;
+    let mut tasks: JoinSet<(u64, Duration, Result<Receipt, Error>)> = JoinSet::new();
+    let mut summary = Summary {
+        messages: total,
+        ..Summary::default()
+    };
+    let mut latencies: Vec<f32> = Vec::with_capacity(total.min(10_000_000) as usize);
+    let started = Instant::now();
+    let mut next = 0u64;
+    while next < total || !tasks.is_empty() {
+        while next < total && (tasks.len() as u64) < window {
+            // Queued here, in order; only the waiting for the outcome runs concurrently.
+            let i = next;
+            let t0 = Instant::now();
+            let submitted = match source.message(i).await {
+                Ok(body) => client.submit(&args.from, &args.to, body),
+                Err(e) => Err(e),
+            };
+            tasks.spawn(async move {
+                let r = match submitted {
+                    Ok(s) => s.await,
+                    Err(e) => Err(e),
+                };
+                (i, t0.elapsed(), r)
+            });
+            next += 1;
+        }
+        let Some(done) = tasks.join_next().await else {
+            break;
+        };
+        let (i, elapsed, result) = done.map_err(|e| {
+            (
+                exit::SOFTWARE,
+                Error::from_input(format!("a send task failed: {e}")),
+            )
+        })?;
+        latencies.push(elapsed.as_secs_f32() * 1000.0);
+        match result {
+            Ok(r) if r.rejected.is_empty() => summary.delivered += 1,
+            Ok(_) => summary.partially_rejected += 1,
+            Err(e) => {
+                summary.failed += 1;
+                if e.kind() == ErrorKind::Transient {
+                    summary.failed_transient += 1;
+                }
+                if summary.failures.len() < 20 {
+                    summary.failures.push(FailureJson {
+                        message: i + 1,
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        bar.inc(1);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    client.shutdown().await;
+    bar.finish_and_clear();
+    summary.seconds = seconds;
+    summary.msgs_per_sec = total as f64 / seconds.max(1e-9);
+    summary.connections = client.connections_opened();
+    latencies.sort_by(f32::total_cmp);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0) as f64
+    };
+    summary.latency_ms = Latency {
+        p50: pct(0.50),
+        p99: pct(0.99),
+        max: pct(1.0),
+    };
+    print_summary(args, &summary);
+    Ok(if summary.failed > summary.failed_transient {
+        exit::UNAVAILABLE
+    } else if summary.failed > 0 {
+        exit::TEMPFAIL
+    } else if summary.partially_rejected > 0 {
+        exit::NOUSER
+    } else {
+        exit::OK
+    })
+}
+
+/// A progress bar on a terminal; nothing otherwise.
+fn progress(total: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn print_summary(args: &BulkArgs, s: &Summary) {
+    if args.json {
+        println!("{}", serde_json::to_string(s).expect("serializable"));
+        return;
+    }
+    println!(
+        "{} messages in {:.2} s: {:.0} msgs/s; delivered {}, partially rejected {}, failed {}; \
+         latency p50 {:.1} ms, p99 {:.1} ms; {} connection(s)",
+        s.messages,
+        s.seconds,
+        s.msgs_per_sec,
+        s.delivered,
+        s.partially_rejected,
+        s.failed,
+        s.latency_ms.p50,
+        s.latency_ms.p99,
+        s.connections
+    );
+    for f in &s.failures {
+        eprintln!("squall bulk: message {}: {}", f.message, f.error);
+    }
+    if s.failed as usize > s.failures.len() {
+        eprintln!(
+            "squall bulk: … and {} more failures",
+            s.failed as usize - s.failures.len()
+        );
+    }
+}
