@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use squall::{Error, ErrorKind, Receipt};
+use squall::{Error, ErrorKind, Receipt, RecipientStatus};
 use tokio::task::JoinSet;
 
 use crate::conn::ConnArgs;
@@ -17,6 +17,9 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall bulk --server localhost:2525 --generate 10000 --size 1024 --from a@example.org --to b@example.org
   squall bulk --server mail.example.org:587 --user me --password-env PW --messages ./outbox --from me@example.org --to list@example.org --rate 5
   squall bulk --server localhost:2525 --generate 100000 --size 1024 --from a@example.org --to b@example.org --connections 8 --json";
+
+/// Content held for messages awaiting their outcome, beyond two per connection.
+const WINDOW_BYTES: usize = 32 << 20;
 
 #[derive(Args, Debug)]
 pub(crate) struct BulkArgs {
@@ -77,6 +80,14 @@ enum Source {
 }
 
 impl Source {
+    /// The file message `i` comes from, if it comes from one.
+    fn file(&self, i: u64) -> Option<String> {
+        match self {
+            Self::Generated { .. } => None,
+            Self::Files(f) => f.get(i as usize).map(|p| p.display().to_string()),
+        }
+    }
+
     fn len(&self) -> u64 {
         match self {
             Self::Generated { count, .. } => *count,
@@ -131,15 +142,75 @@ struct Summary {
     delivered: u64,
     /// Accepted for some recipients, refused for others.
     partially_rejected: u64,
-    /// Not accepted at all.
+    /// Not accepted, for good (5yz or a local problem).
     failed: u64,
+    /// Not accepted, but trying again later may work.
     failed_transient: u64,
+    /// The connection was lost after the content was sent: the server may have it.
+    ambiguous: u64,
+    /// Messages that took more than one attempt.
+    retried: u64,
     seconds: f64,
     msgs_per_sec: f64,
     latency_ms: Latency,
     connections: u64,
-    /// The first failures, with why.
-    failures: Vec<FailureJson>,
+    /// Every message not delivered to all its recipients, in order, with why.
+    not_delivered: Vec<Undelivered>,
+}
+
+impl Summary {
+    /// Adds one message's outcome.
+    fn count(&mut self, i: u64, file: Option<String>, result: Result<Receipt, Error>) {
+        let attempts = match &result {
+            Ok(r) => r.attempts.len(),
+            Err(e) => e.attempts().len(),
+        };
+        if attempts > 1 {
+            self.retried += 1;
+        }
+        let (outcome, error) = match result {
+            Ok(r) if r.rejected.is_empty() => {
+                self.delivered += 1;
+                return;
+            }
+            Ok(r) => {
+                self.partially_rejected += 1;
+                let refused: Vec<String> = r.rejected.iter().map(RecipientStatus::explain).collect();
+                ("partial", refused.join("; "))
+            }
+            Err(e) if e.is_ambiguous() => {
+                self.ambiguous += 1;
+                ("ambiguous", e.to_string())
+            }
+            Err(e) if e.kind() == ErrorKind::Transient => {
+                self.failed_transient += 1;
+                ("transient", e.to_string())
+            }
+            Err(e) => {
+                self.failed += 1;
+                ("permanent", e.to_string())
+            }
+        };
+        self.not_delivered.push(Undelivered {
+            message: i + 1,
+            file,
+            outcome,
+            error,
+        });
+    }
+
+    /// sysexits: permanent failures first, then temporary or unknown outcomes, then refusals.
+    fn exit_code(&self) -> u8 {
+        if self.failed > 0 {
+            exit::UNAVAILABLE
+        } else if self.failed_transient + self.ambiguous > 0 {
+            exit::TEMPFAIL
+        } else if self.partially_rejected > 0 {
+            exit::NOUSER
+        } else {
+            exit::OK
+        }
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -150,8 +221,14 @@ struct Latency {
 }
 
 #[derive(Serialize)]
-struct FailureJson {
+struct Undelivered {
+    /// Its number, from 1.
     message: u64,
+    /// The file it came from, with --messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    /// `permanent`, `transient`, `ambiguous`, or `partial` (some recipients refused).
+    outcome: &'static str,
     error: String,
 }
 
@@ -222,9 +299,12 @@ async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
     let total = source.len();
     let bar = progress(total);
     // Enough sends outstanding to keep every connection's pipeline full, few enough that memory
-    // stays flat however many messages there are.
-    let window = (args.connections.max(1) * 64) as u64;
-    let mut tasks: JoinSet<(u64, Duration, Result<Receipt, Error>)> = JoinSet::new();
+    // stays flat however many messages there are: at most 64 per connection and, beyond two per
+    // connection, at most WINDOW_BYTES of content held.
+    let conns = args.connections.max(1);
+    let (max_window, min_window) = (conns * 64, conns * 2);
+    let mut held_bytes = 0usize;
+    let mut tasks: JoinSet<(u64, usize, Duration, Result<Receipt, Error>)> = JoinSet::new();
     let mut summary = Summary {
         messages: total,
         ..Summary::default()
@@ -233,52 +313,43 @@ async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
     let started = Instant::now();
     let mut next = 0u64;
     while next < total || !tasks.is_empty() {
-        while next < total && (tasks.len() as u64) < window {
+        while next < total
+            && tasks.len() < max_window
+            && (tasks.len() < min_window || held_bytes < WINDOW_BYTES)
+        {
             // Queued here, in order; only the waiting for the outcome runs concurrently.
             let i = next;
             let t0 = Instant::now();
-            let submitted = match source.message(i).await {
-                Ok(body) => client.submit(&args.from, &args.to, body),
-                Err(e) => Err(e),
+            let (size, submitted) = match source.message(i).await {
+                Ok(body) => (body.len(), client.submit(&args.from, &args.to, body)),
+                Err(e) => (0, Err(e)),
             };
+            held_bytes += size;
             tasks.spawn(async move {
                 let r = match submitted {
                     Ok(s) => s.await,
                     Err(e) => Err(e),
                 };
-                (i, t0.elapsed(), r)
+                (i, size, t0.elapsed(), r)
             });
             next += 1;
         }
         let Some(done) = tasks.join_next().await else {
             break;
         };
-        let (i, elapsed, result) = done.map_err(|e| {
+        let (i, size, elapsed, result) = done.map_err(|e| {
             (
                 exit::SOFTWARE,
                 Error::from_input(format!("a send task failed: {e}")),
             )
         })?;
+        held_bytes -= size;
         latencies.push(elapsed.as_secs_f32() * 1000.0);
-        match result {
-            Ok(r) if r.rejected.is_empty() => summary.delivered += 1,
-            Ok(_) => summary.partially_rejected += 1,
-            Err(e) => {
-                summary.failed += 1;
-                if e.kind() == ErrorKind::Transient {
-                    summary.failed_transient += 1;
-                }
-                if summary.failures.len() < 20 {
-                    summary.failures.push(FailureJson {
-                        message: i + 1,
-                        error: e.to_string(),
-                    });
-                }
-            }
-        }
+        summary.count(i, source.file(i), result);
         bar.inc(1);
     }
     let seconds = started.elapsed().as_secs_f64();
+    summary.not_delivered.sort_by_key(|u| u.message);
     client.shutdown().await;
     bar.finish_and_clear();
     summary.seconds = seconds;
@@ -297,15 +368,7 @@ async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
         max: pct(1.0),
     };
     print_summary(args, &summary);
-    Ok(if summary.failed > summary.failed_transient {
-        exit::UNAVAILABLE
-    } else if summary.failed > 0 {
-        exit::TEMPFAIL
-    } else if summary.partially_rejected > 0 {
-        exit::NOUSER
-    } else {
-        exit::OK
-    })
+    Ok(summary.exit_code())
 }
 
 /// A progress bar on a terminal; nothing otherwise.
@@ -326,25 +389,27 @@ fn print_summary(args: &BulkArgs, s: &Summary) {
         return;
     }
     println!(
-        "{} messages in {:.2} s: {:.0} msgs/s; delivered {}, partially rejected {}, failed {}; \
-         latency p50 {:.1} ms, p99 {:.1} ms; {} connection(s)",
+        "{} messages in {:.2} s: {:.0} msgs/s; delivered {}, partially rejected {}, failed {}, \
+         failed temporarily {}, ambiguous {}; {} retried; latency p50 {:.1} ms, p99 {:.1} ms; \
+         {} connection(s)",
         s.messages,
         s.seconds,
         s.msgs_per_sec,
         s.delivered,
         s.partially_rejected,
         s.failed,
+        s.failed_transient,
+        s.ambiguous,
+        s.retried,
         s.latency_ms.p50,
         s.latency_ms.p99,
         s.connections
     );
-    for f in &s.failures {
-        eprintln!("squall bulk: message {}: {}", f.message, f.error);
-    }
-    if s.failed as usize > s.failures.len() {
+    for u in &s.not_delivered {
+        let from = u.file.as_deref().map(|f| format!(" ({f})")).unwrap_or_default();
         eprintln!(
-            "squall bulk: … and {} more failures",
-            s.failed as usize - s.failures.len()
+            "squall bulk: message {}{from}: {}: {}",
+            u.message, u.outcome, u.error
         );
     }
 }

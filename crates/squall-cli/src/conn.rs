@@ -68,6 +68,16 @@ pub(crate) struct ConnArgs {
     /// Give up on any single wait after this many seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
+    /// Try a message again this many times after a temporary failure (default 2), with backoff.
+    #[arg(long, value_name = "N", conflicts_with = "no_retry")]
+    retries: Option<u32>,
+    /// Report every failure at once, without retrying.
+    #[arg(long)]
+    no_retry: bool,
+    /// Also retry when the connection was lost after the content was sent and before the
+    /// server's verdict (the message may then arrive twice).
+    #[arg(long)]
+    retry_ambiguous: bool,
 }
 
 impl ConnArgs {
@@ -107,6 +117,12 @@ impl ConnArgs {
                 })?;
             b = b.timeout(d);
         }
+        if self.no_retry {
+            b = b.no_retry();
+        } else if let Some(n) = self.retries {
+            b = b.retries(n);
+        }
+        b = b.retry_ambiguous(self.retry_ambiguous);
         self.security(b).map_err(|e| (exit::CONFIG, e))
     }
 

@@ -1,7 +1,9 @@
 //! What `squall send` prints: a line for people, or one JSON object for programs.
 
 use serde::Serialize;
-use squall::{Error, Receipt, RecipientStatus, Reply};
+use std::time::UNIX_EPOCH;
+
+use squall::{Attempt, AttemptOutcome, Error, Receipt, RecipientStatus, Reply};
 
 #[derive(Serialize)]
 struct ReplyJson {
@@ -36,6 +38,54 @@ fn recipients(list: &[RecipientStatus]) -> Vec<RecipientJson> {
         .collect()
 }
 
+/// One try: when, how long, and how it ended.
+#[derive(Serialize)]
+struct AttemptJson {
+    /// Seconds since the Unix epoch.
+    started: f64,
+    elapsed_ms: u128,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stage: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<ReplyJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<String>,
+}
+
+fn attempts(list: &[Attempt]) -> Vec<AttemptJson> {
+    list.iter()
+        .map(|a| {
+            let mut j = AttemptJson {
+                started: a
+                    .started
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64(),
+                elapsed_ms: a.elapsed.as_millis(),
+                outcome: "delivered",
+                stage: None,
+                reply: None,
+                why: None,
+            };
+            if let AttemptOutcome::Failed {
+                stage,
+                reply,
+                kind,
+                ambiguous,
+                why,
+            } = &a.outcome
+            {
+                j.outcome = if *ambiguous { "ambiguous" } else { kind.name() };
+                j.stage = Some(stage.name());
+                j.reply = reply.as_ref().map(ReplyJson::from);
+                j.why = Some(why.clone());
+            }
+            j
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
 struct ReceiptJson {
     accepted: Vec<RecipientJson>,
@@ -45,6 +95,7 @@ struct ReceiptJson {
     reply: ReplyJson,
     size: u64,
     elapsed_ms: u128,
+    attempts: Vec<AttemptJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     captured_to: Option<String>,
 }
@@ -61,6 +112,7 @@ struct ErrorJson {
     ambiguous: bool,
     accepted: Vec<RecipientJson>,
     rejected: Vec<RecipientJson>,
+    attempts: Vec<AttemptJson>,
 }
 
 /// The receipt as one JSON object.
@@ -73,6 +125,7 @@ pub(crate) fn receipt_json(r: &Receipt, captured_to: Option<String>) -> String {
         reply: (&r.reply).into(),
         size: r.size,
         elapsed_ms: r.elapsed.as_millis(),
+        attempts: attempts(&r.attempts),
         captured_to,
     })
     .expect("serializable")
@@ -93,6 +146,7 @@ pub(crate) fn error_json(e: &Error) -> String {
             ambiguous: e.is_ambiguous(),
             accepted: recipients(e.accepted()),
             rejected: recipients(e.rejected()),
+            attempts: attempts(e.attempts()),
         }
     })
     .to_string()
@@ -101,12 +155,15 @@ pub(crate) fn error_json(e: &Error) -> String {
 /// The receipt for people: who got it, the server's words, refusals with advice.
 pub(crate) fn receipt_text(r: &Receipt) -> (String, Vec<String>) {
     let to: Vec<&str> = r.accepted.iter().map(|a| a.address.as_str()).collect();
-    let line = format!(
+    let mut line = format!(
         "delivered to {} ({}) in {} ms",
         to.join(", "),
         r.reply,
         r.elapsed.as_millis()
     );
+    if r.attempts.len() > 1 {
+        line.push_str(&format!(" after {} attempts", r.attempts.len()));
+    }
     let refusals = r
         .rejected
         .iter()

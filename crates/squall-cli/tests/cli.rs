@@ -543,21 +543,37 @@ async fn bulk_sends_and_summarises() {
     assert_eq!(subjects, ["Subject: file ", "Subject: file ", "Subject: file "]);
 }
 
-#[tokio::test]
-async fn bulk_reports_what_was_not_delivered() {
-    let s = sink_with(&["mail#2=451 4.3.0 try later", "mail#3=550 5.7.1 not you"]).await;
-    let o = squall_async(vec![
-        "bulk".into(),
-        "--server".into(),
-        s.addr().to_string(),
-        "--from".into(),
-        "a@example.org".into(),
-        "--to".into(),
-        "b@example.org".into(),
-        "--generate".into(),
-        "5".into(),
+/// Four messages: the 2nd meets a 451 at MAIL, the 3rd a 550, and the connection drops after
+/// the 4th's content (so the server may have it).
+async fn bulk_with_faults(extra: &[&str]) -> (std::process::Output, u64) {
+    let s = sink_with(&[
+        "mail#2=451 4.3.0 try later",
+        "mail#3=550 5.7.1 not you",
+        "data-end#2=disconnect",
     ])
     .await;
+    let mut argv: Vec<String> = [
+        "bulk",
+        "--server",
+        &s.addr().to_string(),
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.org",
+        "--generate",
+        "4",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    argv.extend(extra.iter().map(|x| x.to_string()));
+    let o = squall_async(argv).await;
+    (o, s.delivered())
+}
+
+#[tokio::test]
+async fn bulk_retries_and_reports_what_was_not_delivered() {
+    let (o, stored) = bulk_with_faults(&[]).await;
     assert_eq!(
         code(&o),
         69,
@@ -565,17 +581,47 @@ async fn bulk_reports_what_was_not_delivered() {
         text(&o.stdout)
     );
     assert!(
-        text(&o.stdout).contains("delivered 3, partially rejected 0, failed 2"),
+        text(&o.stdout).contains(
+            "delivered 2, partially rejected 0, failed 1, failed temporarily 0, ambiguous 1; 1 retried"
+        ),
         "{}",
         text(&o.stdout)
     );
+    assert_eq!(stored, 2, "what the sink stored is what was reported delivered");
     let err = text(&o.stderr);
+    assert!(!err.contains("message 2: "), "retried and delivered: {err}");
     assert!(
-        err.contains("message 2: ") && err.contains("451 4.3.0 try later"),
+        err.contains("message 3: permanent: ") && err.contains("550 5.7.1 not you"),
         "{err}"
     );
     assert!(
-        err.contains("message 3: ") && err.contains("550 5.7.1 not you"),
+        err.contains("message 4: ambiguous: ") && err.contains("resending may deliver it twice"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn bulk_without_retries_reports_each_failure_once() {
+    let (o, stored) = bulk_with_faults(&["--no-retry", "--json"]).await;
+    assert_eq!(code(&o), 69, "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            &v["delivered"],
+            &v["failed"],
+            &v["failed_transient"],
+            &v["ambiguous"],
+            &v["retried"]
+        ),
+        (&1.into(), &1.into(), &1.into(), &1.into(), &0.into()),
+        "{v}"
+    );
+    assert_eq!(stored, 1);
+    let outcomes: Vec<(u64, &str)> = v["not_delivered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["message"].as_u64().unwrap(), u["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(outcomes, [(2, "transient"), (3, "permanent"), (4, "ambiguous")]);
 }

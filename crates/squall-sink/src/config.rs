@@ -35,6 +35,8 @@ pub(crate) struct SinkConfig {
     pub(crate) users: Vec<(String, String)>,
     /// Offer AUTH before TLS too.
     pub(crate) auth_before_tls: bool,
+    /// Random faults: (probability per transaction, seed).
+    pub(crate) chaos: Option<(f64, u64)>,
 }
 
 impl fmt::Debug for SinkConfig {
@@ -88,6 +90,7 @@ impl Default for SinkBuilder {
                 require_tls: false,
                 users: Vec::new(),
                 auth_before_tls: false,
+                chaos: None,
             },
         }
     }
@@ -193,6 +196,15 @@ impl SinkBuilder {
     /// Offer AUTH on unencrypted sessions too (test setups only).
     pub fn auth_before_tls(mut self, on: bool) -> Self {
         self.config.auth_before_tls = on;
+        self
+    }
+
+    /// Inject a random fault into about `probability` of transactions (0.01 is 1%): a 4yz or 5yz
+    /// refusal at RCPT or after the content, a 421 or a dropped connection at MAIL, a dropped
+    /// connection after the content before or after storing it (the ambiguous case), or a delay.
+    /// The same `seed` gives the same sequence of choices.
+    pub fn chaos(mut self, probability: f64, seed: u64) -> Self {
+        self.config.chaos = Some((probability.clamp(0.0, 1.0), seed));
         self
     }
 

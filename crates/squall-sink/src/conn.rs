@@ -9,7 +9,7 @@ use squall_proto::data::{DataDecoder, DecodeStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::auth::{MECHANISMS, Sasl, Step, Users};
-use crate::fault::{FaultAction, FaultStage};
+use crate::fault::{Chaos, FaultAction, FaultStage};
 use crate::server::Shared;
 use crate::store::{ReceivedMessage, rfc3339};
 
@@ -71,6 +71,8 @@ pub(crate) struct Conn {
     mode: Mode,
     /// The greeting refused service: only QUIT and NOOP are answered normally.
     refused: bool,
+    /// The random fault chosen for the current transaction, until it strikes.
+    chaos: Option<Chaos>,
 }
 
 impl Conn {
@@ -88,6 +90,7 @@ impl Conn {
             tx: None,
             mode: Mode::Command,
             refused: false,
+            chaos: None,
         }
     }
 
@@ -412,6 +415,7 @@ impl Conn {
             self.reply("553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
             return Ok(Flow::Continue);
         }
+        self.chaos = self.shared.chaos();
         if let Some(flow) = self.fault(FaultStage::Mail, &[from.as_str()]).await? {
             return Ok(flow);
         }
@@ -544,14 +548,13 @@ impl Conn {
     /// The whole content is in: store it, or refuse it.
     async fn end_of_data(&mut self, transfer: &'static str) -> io::Result<Flow> {
         let rcpts = self.rcpts();
-        if let Some(flow) = self.fault(FaultStage::DataEnd, &rcpts).await? {
-            self.tx = None;
-            return Ok(flow);
-        }
         let Some(tx) = self.tx.take() else {
             self.reply("503 5.5.1 Error: need MAIL command");
             return Ok(Flow::Continue);
         };
+        if let Some(flow) = self.fault(FaultStage::DataEnd, &rcpts).await? {
+            return Ok(flow);
+        }
         if tx.too_big {
             self.reply("552 5.3.4 Message size exceeds fixed limit");
             return Ok(Flow::Continue);
@@ -579,6 +582,10 @@ impl Conn {
         }
         let id = msg.id.clone();
         self.shared.deliver(msg);
+        if self.chaos.take() == Some(Chaos::StoreThenDisconnect) {
+            // Stored, and no word of it: the client cannot know.
+            return Ok(Flow::Close);
+        }
         self.reply(&format!("250 2.0.0 Ok: queued as {id}"));
         Ok(Flow::Continue)
     }
@@ -692,6 +699,12 @@ impl Conn {
 
     /// Applies a matching fault for `stage`; `Some(flow)` when it replaced the normal answer.
     async fn fault<S: AsRef<str>>(&mut self, stage: FaultStage, addrs: &[S]) -> io::Result<Option<Flow>> {
+        if let Some(Chaos::At(at, _)) = &self.chaos
+            && *at == stage
+            && let Some(Chaos::At(_, action)) = self.chaos.take()
+        {
+            return self.apply(action).await;
+        }
         let addrs: Vec<&str> = addrs.iter().map(AsRef::as_ref).collect();
         match self.shared.fault(stage, &addrs) {
             Some(action) => self.apply(action).await,
@@ -711,10 +724,8 @@ impl Conn {
                 // 421 means the server is closing the channel.
                 if code == 421 { Flow::Close } else { Flow::Continue }
             }
-            FaultAction::Disconnect => {
-                self.out.clear();
-                Flow::Close
-            }
+            // Answers to earlier (pipelined) commands still go out: the server closes here.
+            FaultAction::Disconnect => Flow::Close,
             FaultAction::Stall => Flow::Stall,
             FaultAction::Delay(d) => {
                 self.flush().await?;

@@ -241,3 +241,27 @@ mod tests {
         }
     }
 }
+
+/// A random fault the sink's chaos mode injects into one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Chaos {
+    /// This fault, at this stage of the transaction.
+    At(FaultStage, FaultAction),
+    /// Store the message, then drop the connection without the final reply: the client cannot
+    /// know the message arrived.
+    StoreThenDisconnect,
+}
+
+impl Chaos {
+    pub(crate) const ALL: [Self; 9] = [
+        Self::At(FaultStage::Rcpt, FaultAction::Reply(451, String::new())),
+        Self::At(FaultStage::Rcpt, FaultAction::Reply(550, String::new())),
+        Self::At(FaultStage::DataEnd, FaultAction::Reply(451, String::new())),
+        Self::At(FaultStage::DataEnd, FaultAction::Reply(554, String::new())),
+        Self::At(FaultStage::DataEnd, FaultAction::Disconnect),
+        Self::StoreThenDisconnect,
+        Self::At(FaultStage::Mail, FaultAction::Reply(421, String::new())),
+        Self::At(FaultStage::Mail, FaultAction::Disconnect),
+        Self::At(FaultStage::Rcpt, FaultAction::Delay(Duration::from_millis(50))),
+    ];
+}

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{SinkBuilder, SinkConfig};
 use crate::conn::Conn;
-use crate::fault::{FaultAction, FaultStage};
+use crate::fault::{Chaos, FaultAction, FaultStage};
 use crate::store::ReceivedMessage;
 
 /// State shared by every connection of one sink.
@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     fault_hits: Vec<AtomicU64>,
     /// Makes ids unique between sinks writing to the same directory.
     epoch: u64,
+    /// The random state for chaos (xorshift64*).
+    rng: AtomicU64,
 }
 
 impl Shared {
@@ -49,6 +51,32 @@ impl Shared {
         }
         self.delivered.fetch_add(1, Ordering::Release);
         self.changed.notify_waiters();
+    }
+
+    /// A random chaos fault for a new transaction, or none.
+    pub(crate) fn chaos(&self) -> Option<Chaos> {
+        let (p, _) = self.config.chaos?;
+        let x = self.next_random();
+        let roll = (x >> 11) as f64 / (1u64 << 53) as f64;
+        (roll < p).then(|| Chaos::ALL[(x % Chaos::ALL.len() as u64) as usize].clone())
+    }
+
+    /// xorshift64*: deterministic for a seed, shared by every connection.
+    fn next_random(&self) -> u64 {
+        let mut x = self.rng.load(Ordering::Relaxed);
+        loop {
+            let mut y = x;
+            y ^= y >> 12;
+            y ^= y << 25;
+            y ^= y >> 27;
+            match self
+                .rng
+                .compare_exchange_weak(x, y, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return y.wrapping_mul(0x2545_F491_4F6C_DD1D),
+                Err(now) => x = now,
+            }
+        }
     }
 
     /// The action of the first fault that applies to this occurrence of `stage`, if any.
@@ -100,7 +128,10 @@ impl SinkBuilder {
         }
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
+        // xorshift needs a non-zero state.
+        let seed = self.config.chaos.map_or(1, |(_, seed)| seed.max(1));
         let shared = Arc::new(Shared {
+            rng: AtomicU64::new(seed),
             fault_hits: self.config.faults.iter().map(|_| AtomicU64::new(0)).collect(),
             config: self.config,
             messages: Mutex::new(Vec::new()),

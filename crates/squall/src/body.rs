@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::io::AsyncRead;
@@ -16,26 +16,31 @@ pub struct Body(pub(crate) Source);
 
 pub(crate) enum Source {
     Bytes(Arc<[u8]>),
-    Reader(Box<dyn AsyncRead + Send + Unpin>),
+    /// Opened for each attempt, so a retry can read it again.
+    File(PathBuf),
+    /// Read once: `None` once sending it began, after which it cannot be retried.
+    Reader(Option<Box<dyn AsyncRead + Send + Unpin>>),
 }
 
 impl Body {
     /// Content read from `reader` while it is sent.
     pub fn from_reader(reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
-        Self(Source::Reader(Box::new(reader)))
+        Self(Source::Reader(Some(Box::new(reader))))
     }
 
-    /// Content read from a file while it is sent.
+    /// Content read from a file while it is sent (and read again if the message is retried).
+    /// Fails now if the file cannot be opened.
     pub async fn file(path: impl AsRef<Path>) -> io::Result<Self> {
-        let f = tokio::fs::File::open(path).await?;
-        Ok(Self::from_reader(f))
+        let path = path.as_ref();
+        tokio::fs::File::open(path).await?;
+        Ok(Self(Source::File(path.to_path_buf())))
     }
 
     /// The bytes, when the content is in memory.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match &self.0 {
             Source::Bytes(b) => Some(b),
-            Source::Reader(_) => None,
+            Source::File(_) | Source::Reader(_) => None,
         }
     }
 }
@@ -44,6 +49,7 @@ impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Source::Bytes(b) => write!(f, "Body(<{} bytes>)", b.len()),
+            Source::File(p) => write!(f, "Body(<file {}>)", p.display()),
             Source::Reader(_) => f.write_str("Body(<stream>)"),
         }
     }

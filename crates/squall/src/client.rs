@@ -5,11 +5,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use squall_proto::address::{Mailbox, ReversePath};
 use squall_proto::envelope::Envelope;
 use squall_proto::params::{BodyType, MailOptions};
+use squall_proto::reply::Reply;
 use tokio::sync::{Notify, oneshot};
 
 use crate::body::{Body, Source};
@@ -17,7 +18,7 @@ use crate::config::{ClientBuilder, Config};
 use crate::connection;
 use crate::error::{Error, ErrorKind, Stage, What};
 use crate::message::Message;
-use crate::receipt::Receipt;
+use crate::receipt::{Attempt, Receipt, RecipientStatus};
 
 /// An SMTP client: a queue of messages delivered over connections it opens when needed.
 ///
@@ -74,11 +75,15 @@ struct State {
     jobs: VecDeque<Job>,
     connections: usize,
     closing: bool,
+    /// Messages waiting out a retry delay, outside the queue.
+    retrying: usize,
     /// With a rate limit: when the next message may be handed to a connection.
     next_slot: Option<Instant>,
 }
 
 /// What [`Shared::pop`] found.
+// Returned once per message and moved straight into a flight: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Pop {
     Job(Job),
     /// The rate limit allows the next message at this instant.
@@ -86,13 +91,23 @@ pub(crate) enum Pop {
     Empty,
 }
 
-/// One queued message.
+/// One queued message, and what its attempts so far achieved.
 pub(crate) struct Job {
+    /// For the next attempt: retries carry only the recipients still to do.
     pub(crate) envelope: Envelope,
     pub(crate) body: Body,
     pub(crate) done: oneshot::Sender<Result<Receipt, Error>>,
     pub(crate) submitted: Instant,
+    pub(crate) deadline: Option<Instant>,
     pub(crate) message_id: Option<String>,
+    pub(crate) attempts: Vec<Attempt>,
+    /// Recipients that got the message in an earlier attempt.
+    pub(crate) delivered: Vec<RecipientStatus>,
+    /// The latest refusal of each recipient that did not get it.
+    pub(crate) refused: Vec<RecipientStatus>,
+    pub(crate) final_reply: Option<Reply>,
+    pub(crate) queue_id: Option<String>,
+    pub(crate) size: u64,
 }
 
 impl Client {
@@ -180,12 +195,20 @@ impl Client {
         message_id: Option<String>,
     ) -> Result<Submission, Error> {
         let (done, outcome) = oneshot::channel();
+        let now = Instant::now();
         let job = Job {
             envelope,
             body,
             done,
-            submitted: Instant::now(),
+            submitted: now,
+            deadline: self.shared.config.retry.deadline.map(|d| now + d),
             message_id,
+            attempts: Vec::new(),
+            delivered: Vec::new(),
+            refused: Vec::new(),
+            final_reply: None,
+            queue_id: None,
+            size: 0,
         };
         if !self.shared.push(job) {
             return Err(Error::new(ErrorKind::Local, Stage::Prepare, What::Shutdown));
@@ -206,7 +229,11 @@ impl Client {
             let ended = self.shared.ended.notified();
             tokio::pin!(ended);
             ended.as_mut().enable();
-            if self.shared.lock().connections == 0 {
+            let done = {
+                let st = self.shared.lock();
+                st.connections == 0 && st.retrying == 0 && st.jobs.is_empty()
+            };
+            if done {
                 return;
             }
             // Woken again now and then: a connection that was between its idle check and its
@@ -232,7 +259,7 @@ fn options_for(body: &Body) -> MailOptions {
             prefer_binarymime: is_binary(b),
             ..MailOptions::default()
         },
-        Source::Reader(_) => MailOptions {
+        Source::File(_) | Source::Reader(_) => MailOptions {
             prefer_8bitmime: true,
             ..MailOptions::default()
         },
@@ -261,10 +288,26 @@ impl Shared {
 
     /// Queues a job and makes sure a connection will take it; false once the client is closing.
     fn push(self: &Arc<Self>, job: Job) -> bool {
-        let mut st = self.lock();
-        if st.closing {
+        if self.lock().closing {
             return false;
         }
+        self.enqueue(job);
+        true
+    }
+
+    /// Queues `job` again after `delay` (a retry); it is not lost if the client is closing.
+    pub(crate) fn retry_later(self: &Arc<Self>, job: Job, delay: Duration) {
+        self.lock().retrying += 1;
+        let shared = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            shared.lock().retrying -= 1;
+            shared.enqueue(job);
+        });
+    }
+
+    fn enqueue(self: &Arc<Self>, job: Job) {
+        let mut st = self.lock();
         st.jobs.push_back(job);
         // A new connection only when queued messages outnumber the open ones: a lone send
         // reuses the connection that is there.
@@ -274,12 +317,33 @@ impl Shared {
         }
         drop(st);
         self.wake.notify_one();
-        true
     }
 
     /// The next job, if any and if the rate limit allows it now.
     pub(crate) fn pop(&self) -> Pop {
+        let mut expired = Vec::new();
+        let pop = self.pop_unexpired(&mut expired);
+        for job in expired {
+            let _ = job.done.send(Err(Error::new(
+                ErrorKind::Transient,
+                Stage::Prepare,
+                What::Deadline,
+            )
+            .with_attempts(job.attempts)));
+        }
+        pop
+    }
+
+    fn pop_unexpired(&self, expired: &mut Vec<Job>) -> Pop {
         let mut st = self.lock();
+        let now = Instant::now();
+        while st
+            .jobs
+            .front()
+            .is_some_and(|j| j.deadline.is_some_and(|d| d <= now))
+        {
+            expired.extend(st.jobs.pop_front());
+        }
         if st.jobs.is_empty() {
             return Pop::Empty;
         }

@@ -15,6 +15,32 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind, Stage, What};
 use crate::tls::TlsSetup;
 
+/// When and how often a temporary failure is tried again (see [`crate::ClientBuilder::retries`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RetryPolicy {
+    /// Attempts in all, at least 1.
+    pub(crate) attempts: u32,
+    /// The first delay; each later one doubles, up to `max_backoff`.
+    pub(crate) backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    /// Retry when the connection was lost after the end of the content (may duplicate).
+    pub(crate) retry_ambiguous: bool,
+    /// No attempt starts later than this after the message was handed over.
+    pub(crate) deadline: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            retry_ambiguous: false,
+            deadline: None,
+        }
+    }
+}
+
 /// Called with each line of the redacted dialog.
 pub type TranscriptFn = Arc<dyn Fn(&TranscriptLine) + Send + Sync>;
 
@@ -49,6 +75,7 @@ pub struct ClientBuilder {
     ca_file: Option<PathBuf>,
     skip_verify: bool,
     transcript: Option<TranscriptFn>,
+    retry: RetryPolicy,
 }
 
 /// A builder resolved into what a connection needs.
@@ -73,6 +100,7 @@ pub(crate) struct Config {
     pub(crate) chunking: bool,
     pub(crate) max_in_flight: usize,
     pub(crate) transcript: Option<TranscriptFn>,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl ClientBuilder {
@@ -99,6 +127,7 @@ impl ClientBuilder {
             ca_file: None,
             skip_verify: false,
             transcript: None,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -211,6 +240,45 @@ impl ClientBuilder {
     /// Start at most this many messages per second, over all connections.
     pub fn rate_limit(mut self, messages_per_second: f64) -> Self {
         self.rate = Some(messages_per_second);
+        self
+    }
+
+    /// Try a message again this many times after a temporary failure (default 2, so 3 attempts
+    /// in all), waiting 0.5 s, then 1 s, 2 s … (jittered, at most 30 s) in between. Recipients
+    /// refused with 4yz are retried alone; accepted ones are never sent twice; 5yz is final.
+    ///
+    /// These are quick retries for blips (a busy server, a dropped connection). Queueing for
+    /// hours, as an MTA does (RFC 5321 §4.5.4.1), is the caller's job: keep what failed and
+    /// submit it again later.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retry.attempts = n.saturating_add(1);
+        self
+    }
+
+    /// Never retry: every failure is reported at once.
+    pub fn no_retry(self) -> Self {
+        self.retries(0)
+    }
+
+    /// The first retry delay and the largest one.
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.retry.backoff = first;
+        self.retry.max_backoff = max.max(first);
+        self
+    }
+
+    /// Also retry a message whose connection was lost after its content was sent and before the
+    /// server's verdict. Off by default: the server may have taken it, and a retry may deliver it
+    /// twice (recipients can tell by its Message-ID).
+    pub fn retry_ambiguous(mut self, on: bool) -> Self {
+        self.retry.retry_ambiguous = on;
+        self
+    }
+
+    /// Give each message this long from `send` to its last attempt's start; a message still
+    /// queued then fails with a timeout.
+    pub fn message_deadline(mut self, deadline: Duration) -> Self {
+        self.retry.deadline = Some(deadline);
         self
     }
 
@@ -327,6 +395,7 @@ impl ClientBuilder {
             chunking: self.chunking,
             max_in_flight: self.max_in_flight,
             transcript: self.transcript,
+            retry: self.retry,
         })
     }
 }

@@ -9,29 +9,61 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use squall_proto::address::EhloName;
 use squall_proto::auth::Credentials;
 use squall_proto::session::{Cause, ClientSession, Event, Failure, MessageId, Stage as ProtoStage, TlsMode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::body::Source;
 use crate::client::{Job, Pop, Shared};
 use crate::error::{Error, ErrorKind, Stage, TransportError, What, copy_io, tls_kind};
-use crate::receipt::{Receipt, RecipientStatus};
+use crate::retry::{self, Next};
 use crate::transport::Transport;
 
 /// Bytes waiting for the socket before more content is read.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 
+/// Why a connection could not be set up: every message waiting would fail the same way.
+pub(crate) struct SetupFailure {
+    kind: ErrorKind,
+    make: Box<dyn Fn() -> Error + Send + Sync>,
+}
+
+impl SetupFailure {
+    fn new(kind: ErrorKind, make: impl Fn() -> Error + Send + Sync + 'static) -> Self {
+        Self {
+            kind,
+            make: Box::new(make),
+        }
+    }
+}
+
 /// Runs connections while messages are queued; the task ends when none are left.
+///
+/// A connection that cannot be set up (refused, greeting or EHLO refused, TLS or AUTH failing)
+/// is tried again after a backoff while the failure is temporary, as often as the retry policy
+/// allows; then every waiting message fails with it.
 pub(crate) async fn worker(shared: Arc<Shared>) {
     let mut guard = WorkerGuard(Some(shared.clone()));
+    let mut failures = 0u32;
     loop {
-        run(&shared).await;
+        match run(&shared).await {
+            Ok(()) => failures = 0,
+            Err(setup) => {
+                failures += 1;
+                let policy = shared.config.retry;
+                if setup.kind == ErrorKind::Transient && failures < policy.attempts {
+                    tokio::time::sleep(crate::retry::backoff(&policy, failures)).await;
+                } else {
+                    shared.fail_queued(&*setup.make);
+                    failures = 0;
+                }
+            }
+        }
         if shared.worker_may_stop() {
             guard.0 = None;
             return;
@@ -52,19 +84,18 @@ impl Drop for WorkerGuard {
 }
 
 /// One connection from connect to close.
-async fn run(shared: &Arc<Shared>) {
+async fn run(shared: &Arc<Shared>) -> Result<(), SetupFailure> {
     let cfg = &shared.config;
     let server = cfg.server();
-    // Without a connection every waiting message fails the same way.
-    let fail_all = |stage: Stage, what: &dyn Fn() -> What| {
-        shared.fail_queued(|| {
-            let what = what();
-            let kind = match &what {
-                What::Tls(e) => tls_kind(e),
-                _ => ErrorKind::Transient,
-            };
-            Error::new(kind, stage, what).with_server(&server)
-        });
+    let fail_all = |stage: Stage, what: Box<dyn Fn() -> What + Send + Sync>| {
+        let kind = match what() {
+            What::Tls(e) => tls_kind(&e),
+            _ => ErrorKind::Transient,
+        };
+        let server = server.clone();
+        Err(SetupFailure::new(kind, move || {
+            Error::new(kind, stage, what()).with_server(&server)
+        }))
     };
     let tcp = match timeout(
         cfg.connect_timeout,
@@ -73,12 +104,13 @@ async fn run(shared: &Arc<Shared>) {
     .await
     {
         Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => return fail_all(Stage::Connect, &|| What::Connect(copy_io(&e))),
+        Ok(Err(e)) => return fail_all(Stage::Connect, Box::new(move || What::Connect(copy_io(&e)))),
         Err(_) => {
             let why = format!("no answer within {:?}", cfg.connect_timeout);
-            return fail_all(Stage::Connect, &|| {
-                What::Connect(io::Error::new(io::ErrorKind::TimedOut, why.clone()))
-            });
+            return fail_all(
+                Stage::Connect,
+                Box::new(move || What::Connect(io::Error::new(io::ErrorKind::TimedOut, why.clone()))),
+            );
         }
     };
     let _ = tcp.set_nodelay(true);
@@ -88,8 +120,8 @@ async fn run(shared: &Arc<Shared>) {
         (Some(setup), TlsMode::Implicit) => {
             match timeout(cfg.timeouts.tls_handshake, setup.connect(tcp)).await {
                 Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
-                Ok(Err(e)) => return fail_all(Stage::Tls, &|| What::Tls(copy_io(&e))),
-                Err(_) => return fail_all(Stage::Tls, &|| What::Timeout),
+                Ok(Err(e)) => return fail_all(Stage::Tls, Box::new(move || What::Tls(copy_io(&e)))),
+                Err(_) => return fail_all(Stage::Tls, Box::new(|| What::Timeout)),
             }
         }
         _ => Transport::Plain(tcp),
@@ -101,9 +133,7 @@ async fn run(shared: &Arc<Shared>) {
             .and_then(|t| Credentials::oauth2(user, t).map_err(|e| e.to_string()))
         {
             Ok(c) => Some(c),
-            Err(why) => {
-                return fail_all(Stage::Auth, &|| What::Token(why.clone()));
-            }
+            Err(why) => return fail_all(Stage::Auth, Box::new(move || What::Token(why.clone()))),
         },
         None => None,
     };
@@ -127,14 +157,18 @@ async fn run(shared: &Arc<Shared>) {
         handed: 0,
         rate_wait: None,
     };
-    conn.drive().await;
+    conn.drive().await
 }
 
 /// A message handed to the session.
 struct Flight {
     job: Job,
+    /// When this attempt started.
+    started: (SystemTime, Instant),
     /// How far in-memory content has been handed over.
     pos: usize,
+    /// A file opened (or a stream taken) for this attempt's content.
+    stream: Option<Box<dyn AsyncRead + Send + Unpin>>,
 }
 
 struct Conn<'a> {
@@ -175,7 +209,7 @@ enum Wake {
 }
 
 impl Conn<'_> {
-    async fn drive(&mut self) {
+    async fn drive(&mut self) -> Result<(), SetupFailure> {
         loop {
             self.hand_over_jobs();
             self.check_idle();
@@ -195,6 +229,17 @@ impl Conn<'_> {
             let mut t = rd.unsplit(wr);
             let _ = timeout(std::time::Duration::from_secs(1), t.shutdown()).await;
         }
+        match self.setup_failure.take() {
+            None => Ok(()),
+            Some(f) => {
+                let kind = Error::from_failure(f.clone(), self.transport_error.as_ref()).kind();
+                let transport = self.transport_error.as_ref().map(TransportError::copy);
+                let server = self.server.clone();
+                Err(SetupFailure::new(kind, move || {
+                    Error::from_failure(f.clone(), transport.as_ref()).with_server(&server)
+                }))
+            }
+        }
     }
 
     /// Queued messages go to the session while it has room (it needs the next one before the
@@ -211,7 +256,16 @@ impl Conn<'_> {
             match self.shared.pop() {
                 Pop::Job(job) => {
                     let id = self.session.send_mail(job.envelope.clone());
-                    self.flights.insert(id, Flight { job, pos: 0 });
+                    let started = (SystemTime::now(), Instant::now());
+                    self.flights.insert(
+                        id,
+                        Flight {
+                            job,
+                            started,
+                            pos: 0,
+                            stream: None,
+                        },
+                    );
                     self.handed += 1;
                 }
                 Pop::Wait(at) => {
@@ -241,20 +295,12 @@ impl Conn<'_> {
     async fn handle_events(&mut self) -> bool {
         let mut closed = false;
         let mut requeue = Vec::new();
+        let policy = self.shared.config.retry;
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::Delivered(d) => {
                     if let Some(f) = self.flights.remove(&d.id) {
-                        let receipt = Receipt {
-                            accepted: d.accepted.into_iter().map(RecipientStatus::from_proto).collect(),
-                            rejected: d.rejected.into_iter().map(RecipientStatus::from_proto).collect(),
-                            queue_id: d.reply.queue_id().map(str::to_string),
-                            reply: d.reply,
-                            message_id: f.job.message_id,
-                            size: d.size,
-                            elapsed: f.job.submitted.elapsed(),
-                        };
-                        let _ = f.job.done.send(Ok(receipt));
+                        self.conclude(retry::after_delivery(f.job, d, f.started, &policy));
                     }
                 }
                 Event::Failed(failure) => {
@@ -271,7 +317,8 @@ impl Conn<'_> {
                     ) {
                         self.setup_failure.get_or_insert_with(|| failure.clone());
                     }
-                    let _ = f.job.done.send(Err(self.error(failure)));
+                    let error = self.error(failure.clone());
+                    self.conclude(retry::after_failure(f.job, failure, error, f.started, &policy));
                 }
                 Event::StartTls => self.start_tls().await,
                 Event::Closed(_) => closed = true,
@@ -284,16 +331,22 @@ impl Conn<'_> {
             self.shared.requeue(requeue);
         }
         if closed {
-            if let Some(f) = self.setup_failure.take() {
-                // The server refused the session itself: every waiting message would fail the same way.
-                self.shared.fail_queued(|| self.error(f.clone()));
-            }
             for (_, f) in self.flights.drain() {
                 let e = Error::new(ErrorKind::Transient, Stage::Mail, What::ConnectionLost(None));
                 let _ = f.job.done.send(Err(e.with_server(&self.server)));
             }
         }
         closed
+    }
+
+    /// Tells the caller, or queues the message again later.
+    fn conclude(&self, next: Next) {
+        match next {
+            Next::Finish(job, result) => {
+                let _ = job.done.send(result);
+            }
+            Next::Retry(job, delay) => self.shared.retry_later(job, delay),
+        }
     }
 
     fn error(&self, failure: Failure) -> Error {
@@ -372,12 +425,28 @@ impl Conn<'_> {
     }
 
     /// The stream body the session wants now, if there is one and the socket keeps up.
-    fn wanted_stream(&self) -> Option<MessageId> {
+    /// A file is opened, or a stream taken (a stream can be read only once), on first use.
+    fn wanted_stream(&mut self) -> Option<MessageId> {
         if self.pending_write() >= WRITE_HIGH_WATER {
             return None;
         }
         let id = self.session.poll_body()?;
-        matches!(self.flights.get(&id)?.job.body.0, Source::Reader(_)).then_some(id)
+        let f = self.flights.get_mut(&id)?;
+        if f.stream.is_none() {
+            match &mut f.job.body.0 {
+                Source::Bytes(_) => return None,
+                Source::File(path) => match std::fs::File::open(&*path) {
+                    Ok(file) => f.stream = Some(Box::new(tokio::fs::File::from_std(file))),
+                    Err(e) => {
+                        let why = format!("cannot open {}: {e}", path.display());
+                        let _ = self.session.abort_body(id, why);
+                        return None;
+                    }
+                },
+                Source::Reader(r) => f.stream = r.take(),
+            }
+        }
+        Some(id)
     }
 
     fn check_idle(&mut self) {
@@ -422,10 +491,7 @@ impl Conn<'_> {
         let Some((rd, wr)) = self.io.as_mut() else {
             return Wake::Timer;
         };
-        let body = stream.and_then(|id| match &mut self.flights.get_mut(&id)?.job.body.0 {
-            Source::Reader(r) => Some((id, r)),
-            Source::Bytes(_) => None,
-        });
+        let body = stream.and_then(|id| Some((id, self.flights.get_mut(&id)?.stream.as_mut()?)));
         let body_buf = &mut self.body_buf;
         if body.is_some() {
             body_buf.resize(64 * 1024, 0);

@@ -41,6 +41,8 @@ pub struct Receipt {
     pub size: u64,
     /// From the call to the final reply.
     pub elapsed: Duration,
+    /// Every try, in order (more than one when a temporary failure was retried).
+    pub attempts: Vec<Attempt>,
 }
 
 impl Receipt {
@@ -61,4 +63,41 @@ impl RecipientStatus {
             crate::error::hint::for_reply(crate::error::Stage::Rcpt, &self.reply)
         )
     }
+}
+
+/// One try at delivering a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// When the message was handed to a connection.
+    pub started: std::time::SystemTime,
+    /// How long the try took.
+    pub elapsed: Duration,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+}
+
+/// How an [`Attempt`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// The server took the message for `accepted` recipients and refused `refused`.
+    Delivered {
+        /// Recipients accepted in this attempt.
+        accepted: usize,
+        /// Recipients refused in this attempt.
+        refused: usize,
+    },
+    /// It failed.
+    Failed {
+        /// Where.
+        stage: crate::Stage,
+        /// The server's reply, when one decided it.
+        reply: Option<Reply>,
+        /// Whether trying again could help.
+        kind: crate::ErrorKind,
+        /// Lost after the end of the content: it may have been delivered.
+        ambiguous: bool,
+        /// What happened, in words.
+        why: String,
+    },
 }

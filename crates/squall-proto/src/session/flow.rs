@@ -305,8 +305,10 @@ impl ClientSession {
                         |p| p.expect.stage(),
                     );
                     // The end of the content reached the transport and no verdict came back: the
-                    // server may have taken the message.
-                    let ambiguous = owed.iter().any(|p| p.expect.is_final() && p.sent.is_some());
+                    // server may have taken the message. Not after a 421: replies come in order,
+                    // so the server answered nothing after it and processed nothing more.
+                    let ambiguous = !matches!(cause, Cause::ServerClosing(_))
+                        && owed.iter().any(|p| p.expect.is_final() && p.sent.is_some());
                     tx.to_failure(stage, cause.clone(), ambiguous)
                 }
             };

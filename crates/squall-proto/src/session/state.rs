@@ -217,10 +217,14 @@ impl Transaction {
         }
     }
 
-    /// Accepted and rejected recipients, in RCPT order.
+    /// Accepted and rejected recipients, in RCPT order. None after a refused MAIL: the RCPT
+    /// replies then only say there was no transaction (503), nothing about the recipients.
     pub(crate) fn recipient_replies(&self) -> (Vec<RecipientReply>, Vec<RecipientReply>) {
         let mut accepted = Vec::new();
         let mut rejected = Vec::new();
+        if !self.may_be_open() {
+            return (accepted, rejected);
+        }
         for (r, reply) in self.envelope.recipients().iter().zip(&self.rcpts) {
             if let Some(reply) = reply {
                 let rr = RecipientReply {

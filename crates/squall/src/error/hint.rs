@@ -48,6 +48,7 @@ pub(super) fn summary(e: &Error) -> String {
         What::Tls(io) => format!("the TLS handshake with {server} failed: {io}"),
         What::Body(io) => format!("reading the message body failed: {io}"),
         What::Token(why) => format!("could not get an OAuth 2.0 access token: {why}"),
+        What::Deadline => "not sent before the message's deadline".into(),
         What::Internal(what) => format!("not sent: {what}"),
         What::Shutdown => "the client was shut down before the message was sent".into(),
     }
@@ -116,6 +117,7 @@ pub(super) fn advice(e: &Error) -> String {
         }
         What::Body(_) => "check the file or stream the message comes from".into(),
         What::Token(_) => "check the token source (its refresh token, client id, or endpoint)".into(),
+        What::Deadline => "the server was slow or unreachable for too long; raise the deadline or try later".into(),
         What::Internal(_) => "this is a bug in squall; please report it (sending again may work)".into(),
         What::Shutdown => "send it again with a running client".into(),
     };
@@ -128,7 +130,10 @@ pub(super) fn advice(e: &Error) -> String {
             ErrorKind::Local => "nothing was sent",
         }
     };
-    format!("{what} ({retry})")
+    match e.attempts().len() {
+        0 | 1 => format!("{what} ({retry})"),
+        n => format!("{what} ({retry}; {n} attempts were made)"),
+    }
 }
 
 /// "while waiting for the greeting", "at RCPT TO", ….

@@ -12,7 +12,7 @@ use squall_proto::session::{Cause, Failure, FailureKind};
 
 use squall_proto::reply::Reply;
 
-use crate::receipt::RecipientStatus;
+use crate::receipt::{Attempt, RecipientStatus};
 
 /// Whether trying again can help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -132,6 +132,8 @@ pub(crate) enum What {
     Body(io::Error),
     /// The OAuth 2.0 token source failed.
     Token(String),
+    /// The message's deadline passed before it could be sent.
+    Deadline,
     /// Something went wrong inside squall (a bug).
     Internal(&'static str),
     /// The client was shut down before the message was sent.
@@ -152,6 +154,7 @@ struct Inner {
     accepted: Vec<RecipientStatus>,
     rejected: Vec<RecipientStatus>,
     ambiguous: bool,
+    attempts: Vec<Attempt>,
 }
 
 impl Error {
@@ -165,8 +168,27 @@ impl Error {
                 accepted: Vec::new(),
                 rejected: Vec::new(),
                 ambiguous: false,
+                attempts: Vec::new(),
             }),
         }
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: Vec<Attempt>) -> Self {
+        self.inner.attempts = attempts;
+        self
+    }
+
+    /// Every recipient refused at RCPT while the message itself was accepted: nobody got it.
+    pub(crate) fn no_recipient_accepted(rejected: Vec<RecipientStatus>, attempts: Vec<Attempt>) -> Self {
+        let kind = if rejected.iter().any(|r| r.reply.is_transient()) {
+            ErrorKind::Transient
+        } else {
+            ErrorKind::Permanent
+        };
+        let mut e = Self::new(kind, Stage::Rcpt, What::NoValidRecipients);
+        e.inner.rejected = rejected;
+        e.inner.attempts = attempts;
+        e
     }
 
     pub(crate) fn input(message: impl Into<String>) -> Self {
@@ -306,6 +328,11 @@ impl Error {
         self.inner.ambiguous
     }
 
+    /// Every try, in order (more than one when a temporary failure was retried).
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.inner.attempts
+    }
+
     /// What to do about it, in one sentence.
     pub fn hint(&self) -> String {
         hint::advice(self)
@@ -372,6 +399,18 @@ pub(crate) fn tls_kind(e: &io::Error) -> ErrorKind {
         ErrorKind::Permanent
     } else {
         ErrorKind::Transient
+    }
+}
+
+impl TransportError {
+    /// A copy (`io::Error` is not `Clone`).
+    pub(crate) fn copy(&self) -> Self {
+        match self {
+            Self::Io(e) => Self::Io(copy_io(e)),
+            Self::Tls(e) => Self::Tls(copy_io(e)),
+            Self::WriteTimeout => Self::WriteTimeout,
+            Self::Body(e) => Self::Body(copy_io(e)),
+        }
     }
 }
 

@@ -1,0 +1,221 @@
+//! What happens after an attempt: the message is finished, or tried again later.
+//!
+//! Policy (see [`ClientBuilder::retries`](crate::ClientBuilder::retries)): temporary failures —
+//! a 4yz reply, a lost connection, a timeout — are tried again after an exponential, jittered
+//! backoff, up to a number of attempts and an optional deadline, on whatever connection the pool
+//! has then. Recipients refused with 4yz are retried alone; recipients already accepted are never
+//! sent again; 5yz refusals are final. A connection lost after the end of the content makes the
+//! outcome ambiguous (the server may have the message): it is not retried unless asked for,
+//! since that may deliver it twice.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use squall_proto::envelope::Envelope;
+use squall_proto::params::Recipient;
+use squall_proto::session::{Delivery, Failure};
+
+use crate::body::Source;
+use crate::client::Job;
+use crate::config::RetryPolicy;
+use crate::error::{Error, ErrorKind};
+use crate::receipt::{Attempt, AttemptOutcome, Receipt, RecipientStatus};
+
+/// The decision after an attempt.
+pub(crate) enum Next {
+    /// Tell the caller.
+    Finish(Job, Result<Receipt, Error>),
+    /// Queue it again after this delay.
+    Retry(Job, Duration),
+}
+
+/// The server took the message (maybe not for every recipient).
+pub(crate) fn after_delivery(
+    mut job: Job,
+    d: Delivery,
+    started: (SystemTime, Instant),
+    policy: &RetryPolicy,
+) -> Next {
+    job.attempts.push(Attempt {
+        started: started.0,
+        elapsed: started.1.elapsed(),
+        outcome: AttemptOutcome::Delivered {
+            accepted: d.accepted.len(),
+            refused: d.rejected.len(),
+        },
+    });
+    for a in d.accepted {
+        let a = RecipientStatus::from_proto(a);
+        job.refused.retain(|r| r.address != a.address);
+        job.delivered.push(a);
+    }
+    let mut again = Vec::new();
+    for r in d.rejected {
+        if r.reply.is_transient() {
+            again.push(r.recipient.as_str().to_string());
+        }
+        remember_refusal(&mut job, RecipientStatus::from_proto(r));
+    }
+    job.size = d.size;
+    job.queue_id = d.reply.queue_id().map(str::to_string);
+    job.final_reply = Some(d.reply);
+    if !again.is_empty()
+        && let Some(delay) = may_retry(&job, policy)
+        && let Some(envelope) = only(&job.envelope, &again)
+    {
+        job.envelope = envelope;
+        return Next::Retry(job, delay);
+    }
+    finish(job, None)
+}
+
+/// The attempt failed.
+pub(crate) fn after_failure(
+    mut job: Job,
+    f: Failure,
+    error: Error,
+    started: (SystemTime, Instant),
+    policy: &RetryPolicy,
+) -> Next {
+    job.attempts.push(Attempt {
+        started: started.0,
+        elapsed: started.1.elapsed(),
+        outcome: AttemptOutcome::Failed {
+            stage: error.stage(),
+            reply: error.reply().cloned(),
+            kind: error.kind(),
+            ambiguous: error.is_ambiguous(),
+            why: error.summary(),
+        },
+    });
+    let mut refused_for_good = Vec::new();
+    for r in f.rejected {
+        if r.reply.is_permanent() {
+            refused_for_good.push(r.recipient.as_str().to_string());
+        }
+        remember_refusal(&mut job, RecipientStatus::from_proto(r));
+    }
+    let worth_it = error.kind() == ErrorKind::Transient && (!error.is_ambiguous() || policy.retry_ambiguous);
+    if worth_it && let Some(delay) = may_retry(&job, policy) {
+        let keep: Vec<String> = job
+            .envelope
+            .recipients()
+            .iter()
+            .map(|r| r.mailbox.as_str().to_string())
+            .filter(|a| !refused_for_good.contains(a))
+            .collect();
+        if let Some(envelope) = only(&job.envelope, &keep) {
+            job.envelope = envelope;
+            return Next::Retry(job, delay);
+        }
+    }
+    finish(job, Some(error))
+}
+
+/// The outcome: a receipt if any recipient got the message in any attempt, else the error.
+fn finish(mut job: Job, error: Option<Error>) -> Next {
+    let delivered = std::mem::take(&mut job.delivered);
+    let result = match (job.final_reply.take(), error) {
+        (Some(reply), _) if !delivered.is_empty() => Ok(Receipt {
+            rejected: job.refused.clone(),
+            accepted: delivered,
+            queue_id: job.queue_id.take(),
+            reply,
+            message_id: job.message_id.clone(),
+            size: job.size,
+            elapsed: job.submitted.elapsed(),
+            attempts: std::mem::take(&mut job.attempts),
+        }),
+        (_, Some(e)) => Err(e.with_attempts(std::mem::take(&mut job.attempts))),
+        // Delivered to nobody without an error: every recipient was refused at RCPT but the
+        // message itself was accepted (cannot happen with a conforming server); say so.
+        (_, None) => Err(Error::no_recipient_accepted(
+            job.refused.clone(),
+            std::mem::take(&mut job.attempts),
+        )),
+    };
+    Next::Finish(job, result)
+}
+
+/// Keeps the latest refusal of each recipient.
+fn remember_refusal(job: &mut Job, r: RecipientStatus) {
+    job.refused.retain(|x| x.address != r.address);
+    job.refused.push(r);
+}
+
+/// The delay before the next attempt, if one is allowed: attempts left, a body that can still
+/// be read (a stream only until sending it began), and time left before the deadline.
+fn may_retry(job: &Job, policy: &RetryPolicy) -> Option<Duration> {
+    if job.attempts.len() >= policy.attempts as usize || matches!(job.body.0, Source::Reader(None)) {
+        return None;
+    }
+    let delay = backoff(policy, job.attempts.len() as u32);
+    match job.deadline {
+        Some(d) if Instant::now() + delay >= d => None,
+        _ => Some(delay),
+    }
+}
+
+/// Exponential backoff with jitter: a random point in the upper half of `initial × 2^(n-1)`,
+/// capped at `max`, so that many clients hit by the same outage do not return in step.
+pub(crate) fn backoff(policy: &RetryPolicy, attempts_so_far: u32) -> Duration {
+    let exp = policy
+        .backoff
+        .saturating_mul(1u32 << attempts_so_far.saturating_sub(1).min(16));
+    let ceiling = exp.min(policy.max_backoff);
+    let half = ceiling / 2;
+    half + half.mul_f64(jitter())
+}
+
+/// A number in [0, 1) that differs between calls (not for cryptography).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The envelope with only the recipients in `addresses` (their DSN options kept).
+fn only(envelope: &Envelope, addresses: &[String]) -> Option<Envelope> {
+    let rcpts: Vec<Recipient> = envelope
+        .recipients()
+        .iter()
+        .filter(|r| addresses.iter().any(|a| a == r.mailbox.as_str()))
+        .cloned()
+        .collect();
+    Envelope::new(envelope.from().clone(), rcpts)
+        .ok()
+        .map(|e| e.with_options(envelope.options().clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            attempts: 10,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            retry_ambiguous: false,
+            deadline: None,
+        };
+        for (n, lo, hi) in [
+            (1, 50, 100),
+            (2, 100, 200),
+            (3, 200, 400),
+            (8, 500, 1000),
+            (60, 500, 1000),
+        ] {
+            for _ in 0..20 {
+                let d = backoff(&p, n).as_millis();
+                assert!((lo..=hi).contains(&d), "attempt {n}: {d} ms");
+            }
+        }
+    }
+}
