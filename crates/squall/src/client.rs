@@ -98,6 +98,8 @@ pub(crate) struct Job {
     pub(crate) body: Body,
     pub(crate) done: oneshot::Sender<Result<Receipt, Error>>,
     pub(crate) submitted: Instant,
+    /// When it last joined the queue (a retry joins it again).
+    pub(crate) queued: Instant,
     pub(crate) deadline: Option<Instant>,
     pub(crate) message_id: Option<String>,
     pub(crate) attempts: Vec<Attempt>,
@@ -201,6 +203,7 @@ impl Client {
             body,
             done,
             submitted: now,
+            queued: now,
             deadline: self.shared.config.retry.deadline.map(|d| now + d),
             message_id,
             attempts: Vec::new(),
@@ -306,7 +309,8 @@ impl Shared {
         });
     }
 
-    fn enqueue(self: &Arc<Self>, job: Job) {
+    fn enqueue(self: &Arc<Self>, mut job: Job) {
+        job.queued = Instant::now();
         let mut st = self.lock();
         st.jobs.push_back(job);
         // A new connection only when queued messages outnumber the open ones: a lone send
@@ -383,10 +387,18 @@ impl Shared {
         self.lock().closing
     }
 
-    /// Fails every queued job with the error `make` builds (the connection could not be set up).
-    pub(crate) fn fail_queued(&self, make: impl Fn() -> Error) {
-        let jobs = std::mem::take(&mut self.lock().jobs);
-        for job in jobs {
+    /// Fails the jobs queued before `since` with the error `make` builds (a connection begun
+    /// then could not be set up). Later ones get a connection attempt of their own.
+    pub(crate) fn fail_queued(&self, since: Instant, make: impl Fn() -> Error) {
+        let failed: VecDeque<Job> = {
+            let mut st = self.lock();
+            let (failed, kept) = std::mem::take(&mut st.jobs)
+                .into_iter()
+                .partition(|j| j.queued <= since);
+            st.jobs = kept;
+            failed
+        };
+        for job in failed {
             let _ = job.done.send(Err(make()));
         }
     }
@@ -395,7 +407,7 @@ impl Shared {
     /// likely meet the same fault).
     pub(crate) fn worker_failed(&self) {
         self.lock().connections -= 1;
-        self.fail_queued(|| {
+        self.fail_queued(Instant::now(), || {
             Error::new(
                 ErrorKind::Transient,
                 Stage::Mail,

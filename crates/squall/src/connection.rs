@@ -46,11 +46,12 @@ impl SetupFailure {
 ///
 /// A connection that cannot be set up (refused, greeting or EHLO refused, TLS or AUTH failing)
 /// is tried again after a backoff while the failure is temporary, as often as the retry policy
-/// allows; then every waiting message fails with it.
+/// allows; then the messages that were waiting when the last attempt began fail with it.
 pub(crate) async fn worker(shared: Arc<Shared>) {
     let mut guard = WorkerGuard(Some(shared.clone()));
     let mut failures = 0u32;
     loop {
+        let began = Instant::now();
         match run(&shared).await {
             Ok(()) => failures = 0,
             Err(setup) => {
@@ -59,7 +60,7 @@ pub(crate) async fn worker(shared: Arc<Shared>) {
                 if setup.kind == ErrorKind::Transient && failures < policy.attempts {
                     tokio::time::sleep(crate::retry::backoff(&policy, failures)).await;
                 } else {
-                    shared.fail_queued(&*setup.make);
+                    shared.fail_queued(began, &*setup.make);
                     failures = 0;
                 }
             }
@@ -246,7 +247,9 @@ impl Conn<'_> {
     /// current one's content ends, to pipeline them).
     fn hand_over_jobs(&mut self) {
         self.rate_wait = None;
-        if self.quitting || self.session.is_closed() {
+        // A session that is ending (QUIT after a refusal, or idle) takes no more: what is queued
+        // waits for the next connection rather than failing with this one's error.
+        if self.quitting || !self.session.accepts_mail() {
             return;
         }
         // Fair dispatch: while the queue is short, each connection takes its share of it (at
@@ -485,8 +488,10 @@ impl Conn<'_> {
         let pending = self.wpos < self.wbuf.len();
         let flush = self.needs_flush && !pending;
         let stream = self.wanted_stream();
-        let want_jobs =
-            !self.quitting && self.rate_wait.is_none() && self.session.in_flight() < self.lookahead;
+        let want_jobs = !self.quitting
+            && self.session.accepts_mail()
+            && self.rate_wait.is_none()
+            && self.session.in_flight() < self.lookahead;
         let deadline = self.deadline().map(tokio::time::Instant::from_std);
         let Some((rd, wr)) = self.io.as_mut() else {
             return Wake::Timer;

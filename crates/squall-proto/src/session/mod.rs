@@ -186,6 +186,12 @@ impl ClientSession {
         self.phase == Phase::Ready
     }
 
+    /// Whether [`send_mail`](Self::send_mail) would try the message: false once QUIT was asked
+    /// for or the session is ending (a message handed over then fails at once).
+    pub fn accepts_mail(&self) -> bool {
+        !self.quit_requested && !matches!(self.phase, Phase::Quitting | Phase::Closed)
+    }
+
     /// Whether the session is over.
     pub fn is_closed(&self) -> bool {
         self.phase == Phase::Closed
@@ -297,7 +303,7 @@ impl ClientSession {
     pub fn send_mail(&mut self, envelope: Envelope) -> MessageId {
         let id = MessageId(self.next_id);
         self.next_id += 1;
-        if self.quit_requested || matches!(self.phase, Phase::Quitting | Phase::Closed) {
+        if !self.accepts_mail() {
             let (stage, cause) = self
                 .refusal
                 .clone()

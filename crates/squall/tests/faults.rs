@@ -1,0 +1,449 @@
+//! The fault matrix: every stage × every action of the sink's fault injection, with retries off
+//! and on. For each case: the outcome the caller is told, no wait past the timeouts, what the
+//! sink stored equals what squall reported accepted, and the client still works afterwards.
+//!
+//! Every case runs the full dialog (STARTTLS with a private CA, then AUTH) so that every stage
+//! is reached; a fault fires once (`#1`), so a retry meets a well-behaved server.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use squall::{Client, Error, ErrorKind, Receipt, Tls};
+use squall_sink::{Sink, SinkBuilder, SinkHandle};
+use tokio::sync::Semaphore;
+
+mod common;
+use common::pki;
+
+const STAGES: [&str; 11] = [
+    "connect", "greeting", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "bdat", "data-end", "quit",
+];
+
+const ACTIONS: [&str; 8] = [
+    "451 4.3.0 injected",
+    "550 5.7.1 injected",
+    "421 4.3.2 injected",
+    "disconnect",
+    "stall",
+    "delay:50ms",
+    "garbage",
+    "overlong",
+];
+
+/// Every wait is capped at this; a stalled case costs about that much per attempt.
+const TIMEOUT: Duration = Duration::from_millis(1500);
+/// No case may take longer than this (two attempts, backoff, and a second message).
+const CASE_LIMIT: Duration = Duration::from_secs(20);
+
+/// What the caller is told about the first message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Delivered {
+        attempts: usize,
+    },
+    Permanent,
+    Transient,
+    /// Lost after the end of the content: the server may have it.
+    Ambiguous,
+}
+
+impl Outcome {
+    fn of(r: &Result<Receipt, Error>) -> Self {
+        match r {
+            Ok(r) => Self::Delivered {
+                attempts: r.attempts.len(),
+            },
+            Err(e) if e.is_ambiguous() => Self::Ambiguous,
+            Err(e) if e.kind() == ErrorKind::Transient => Self::Transient,
+            Err(_) => Self::Permanent,
+        }
+    }
+}
+
+/// The outcomes allowed for a fault at `stage` doing `action`.
+fn expected(stage: &str, action: &str, chunking: bool, retries: bool) -> Vec<Outcome> {
+    use Outcome::*;
+    let temporary = if retries {
+        Delivered { attempts: 2 }
+    } else {
+        Transient
+    };
+    if stage == "quit" || action.starts_with("delay") {
+        // QUIT comes after the message; a delay within the timeout is only slow.
+        return vec![Delivered { attempts: 1 }];
+    }
+    if action.starts_with("550") {
+        return vec![Permanent];
+    }
+    if action.starts_with("451") || action.starts_with("421") {
+        // Answers, in order: the server said no to this message for now (never ambiguous).
+        return vec![temporary];
+    }
+    // No answer, or one that is not SMTP: the connection is dropped. Whether the server may
+    // have the message depends on whether all of its content was sent.
+    match stage {
+        "data-end" => vec![Ambiguous],
+        // With CHUNKING the content goes in the same write as MAIL and RCPT.
+        "mail" | "rcpt" if chunking => vec![Ambiguous],
+        // Chunks are pipelined: the last may be out or not when the first goes unanswered.
+        "bdat" => vec![temporary, Ambiguous],
+        _ => vec![temporary],
+    }
+}
+
+struct Fixture {
+    ca: PathBuf,
+    cert: String,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let p = pki(&["localhost", "127.0.0.1"]);
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &p.ca_pem).unwrap();
+        Self {
+            ca,
+            cert: p.cert_pem,
+            key: p.key_pem,
+            _dir: dir,
+        }
+    }
+
+    async fn sink(&self, configure: impl FnOnce(SinkBuilder) -> SinkBuilder) -> SinkHandle {
+        let b = Sink::builder()
+            .tls_pem(self.cert.as_bytes(), self.key.as_bytes())
+            .unwrap()
+            .user("joe", "pw")
+            .require_tls(true);
+        configure(b).start().await.unwrap()
+    }
+}
+
+fn client(s: &SinkHandle, ca: &Path, retries: bool) -> Client {
+    let b = Client::builder("127.0.0.1")
+        .port(s.addr().port())
+        .tls(Tls::StartTls)
+        .ca_file(ca)
+        .credentials("joe", "pw")
+        .ehlo("client.example")
+        .timeout(TIMEOUT)
+        .max_connections(1)
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(100));
+    let b = if retries { b.retries(1) } else { b.no_retry() };
+    b.build().unwrap()
+}
+
+/// For `bdat`, large enough to go as three BDAT chunks (so that a chunk before the last is
+/// answered); else small enough to go in one write with its commands.
+fn body(tag: &str, stage: &str) -> Vec<u8> {
+    let size = if stage == "bdat" { 600 * 1024 } else { 2048 };
+    let mut m = format!("Subject: {tag}\r\nMessage-ID: <{tag}@faults.test>\r\n\r\n").into_bytes();
+    while m.len() < size {
+        m.extend_from_slice(b"0123456789 the fault matrix sends this line again and again\r\n");
+    }
+    m
+}
+
+fn stored(s: &SinkHandle, tag: &str) -> usize {
+    let needle = format!("Subject: {tag}\r\n");
+    s.messages()
+        .iter()
+        .filter(|m| m.data.starts_with(needle.as_bytes()))
+        .count()
+}
+
+/// Runs one case; `Err` says what went wrong.
+async fn case(
+    fx: Arc<Fixture>,
+    stage: &'static str,
+    action: &'static str,
+    chunking: bool,
+    retries: bool,
+) -> Result<(), String> {
+    let fault = format!("{stage}#1={action}");
+    let name = format!(
+        "{fault} ({}, retries {})",
+        if chunking { "BDAT" } else { "DATA" },
+        if retries { "on" } else { "off" }
+    );
+    let s = fx
+        .sink(|b| {
+            let b = b.fault(fault.parse().unwrap());
+            if chunking { b } else { b.disable("CHUNKING") }
+        })
+        .await;
+    let c = client(&s, &fx.ca, retries);
+    let started = Instant::now();
+    let first = c
+        .send("a@example.org", ["b@example.net"], body("first", stage))
+        .await;
+    let outcome = Outcome::of(&first);
+    let allowed = expected(stage, action, chunking, retries);
+    if !allowed.contains(&outcome) {
+        return Err(format!(
+            "{name}: {outcome:?}, expected one of {allowed:?}: {first:?}"
+        ));
+    }
+    // What the sink holds is what the caller was told.
+    let want = usize::from(matches!(outcome, Outcome::Delivered { .. }));
+    if stored(&s, "first") != want {
+        return Err(format!(
+            "{name}: the sink stored {} copies, the caller was told {outcome:?}",
+            stored(&s, "first")
+        ));
+    }
+    if let Err(e) = &first {
+        if e.hint().is_empty() || e.to_string().is_empty() {
+            return Err(format!("{name}: an error without words"));
+        }
+        // Permanent and ambiguous failures are not retried; nor is anything without retries.
+        if e.attempts().len() != 1 {
+            return Err(format!("{name}: {} attempts recorded: {e:?}", e.attempts().len()));
+        }
+    }
+    // The client goes on: the fault was one-off, the next message gets through.
+    let second = c
+        .send("a@example.org", ["b@example.net"], body("second", stage))
+        .await;
+    if !matches!(Outcome::of(&second), Outcome::Delivered { attempts: 1 }) || stored(&s, "second") != 1 {
+        return Err(format!("{name}: the next message after the fault: {second:?}"));
+    }
+    c.shutdown().await;
+    let elapsed = started.elapsed();
+    // Bounded: each attempt waits at most a few timeouts (a stalled reply, then QUIT's).
+    if elapsed > TIMEOUT * 6 {
+        return Err(format!("{name}: took {elapsed:?}"));
+    }
+    s.stop();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_stage_times_every_action() {
+    let fx = Arc::new(Fixture::new());
+    // A few at a time: enough to finish quickly, few enough that timeouts stay honest.
+    let gate = Arc::new(Semaphore::new(6));
+    let mut cases = tokio::task::JoinSet::new();
+    let mut planned = 0;
+    for retries in [false, true] {
+        for stage in STAGES {
+            // DATA is reached only without CHUNKING, a BDAT chunk only with it; MAIL and RCPT
+            // behave differently under each.
+            let transfers: &[bool] = match stage {
+                "data" => &[false],
+                "mail" | "rcpt" => &[true, false],
+                _ => &[true],
+            };
+            for &chunking in transfers {
+                for action in ACTIONS {
+                    let (fx, gate) = (fx.clone(), gate.clone());
+                    planned += 1;
+                    cases.spawn(async move {
+                        let _permit = gate.acquire_owned().await.unwrap();
+                        let name = format!("{stage}#1={action} chunking={chunking} retries={retries}");
+                        let run = case(fx, stage, action, chunking, retries);
+                        match tokio::time::timeout(CASE_LIMIT, run).await {
+                            Ok(r) => r,
+                            Err(_) => Err(format!("{name}: hung for {CASE_LIMIT:?}")),
+                        }
+                    });
+                }
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    while let Some(r) = cases.join_next().await {
+        ran += 1;
+        if let Err(why) = r.expect("no case panics") {
+            failures.push(why);
+        }
+    }
+    assert_eq!(ran, planned);
+    assert_eq!(planned, 2 * (STAGES.len() + 2) * ACTIONS.len());
+    failures.sort();
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// A plain sink (no TLS, no AUTH) with these faults.
+async fn plain_sink(faults: &[&str], chunking: bool) -> SinkHandle {
+    let mut b = Sink::builder();
+    for f in faults {
+        b = b.fault(f.parse().unwrap());
+    }
+    if !chunking {
+        b = b.disable("CHUNKING");
+    }
+    b.start().await.unwrap()
+}
+
+fn plain_client(s: &SinkHandle, retries: bool) -> Client {
+    let b = Client::builder("127.0.0.1")
+        .port(s.addr().port())
+        .tls(Tls::None)
+        .timeout(TIMEOUT)
+        .max_connections(1)
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(100));
+    let b = if retries { b.retries(2) } else { b.no_retry() };
+    b.build().unwrap()
+}
+
+fn addresses(list: &[squall::RecipientStatus]) -> Vec<&str> {
+    list.iter().map(|r| r.address.as_str()).collect()
+}
+
+/// Per recipient: a refused one does not fail the others; a 4yz one is retried alone, so
+/// nobody gets the message twice; the sink holds exactly what the receipt says.
+#[tokio::test]
+async fn recipients_are_retried_alone_and_never_twice() {
+    const TO: [&str; 3] = ["b@example.net", "c@example.net", "d@example.net"];
+    for chunking in [true, false] {
+        // 550 for c: final, the others get it.
+        let s = plain_sink(&["rcpt:c@example.net=550 5.1.1 no such user"], chunking).await;
+        let r = plain_client(&s, true)
+            .send("a@example.org", TO, body("x", ""))
+            .await
+            .unwrap();
+        assert_eq!(addresses(&r.accepted), ["b@example.net", "d@example.net"]);
+        assert_eq!(addresses(&r.rejected), ["c@example.net"]);
+        assert_eq!(r.attempts.len(), 1, "a 5yz recipient is not retried");
+        assert_eq!(s.messages()[0].rcpt_to, ["b@example.net", "d@example.net"]);
+
+        // 451 for c once: c alone in a second transaction.
+        let s = plain_sink(&["rcpt#1:c@example.net=451 4.2.1 mailbox busy"], chunking).await;
+        let r = plain_client(&s, true)
+            .send("a@example.org", TO, body("x", ""))
+            .await
+            .unwrap();
+        // In the order they got it.
+        assert_eq!(
+            addresses(&r.accepted),
+            ["b@example.net", "d@example.net", "c@example.net"]
+        );
+        assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+        assert_eq!(r.attempts.len(), 2);
+        let stored: Vec<Vec<String>> = s.messages().into_iter().map(|m| m.rcpt_to).collect();
+        assert_eq!(
+            stored,
+            [vec!["b@example.net", "d@example.net"], vec!["c@example.net"]]
+        );
+
+        // The same without retries: c is reported refused for now.
+        let s = plain_sink(&["rcpt#1:c@example.net=451 4.2.1 mailbox busy"], chunking).await;
+        let r = plain_client(&s, false)
+            .send("a@example.org", TO, body("x", ""))
+            .await
+            .unwrap();
+        assert_eq!(addresses(&r.accepted), ["b@example.net", "d@example.net"]);
+        assert_eq!(r.rejected[0].reply.code().value(), 451);
+        assert_eq!(s.delivered(), 1);
+    }
+    // Lost during RCPT (DATA, so no content was sent): accepted recipients of an unfinished
+    // transaction got nothing, so all of them are tried again.
+    let s = plain_sink(&["rcpt#2=disconnect"], false).await;
+    let r = plain_client(&s, true)
+        .send("a@example.org", TO, body("x", ""))
+        .await
+        .unwrap();
+    assert_eq!(addresses(&r.accepted), TO);
+    assert_eq!(r.attempts.len(), 2);
+    assert_eq!(s.messages().len(), 1);
+    assert_eq!(s.messages()[0].rcpt_to, TO);
+}
+
+/// A 421 in the middle of a pipelined batch: the message it answers is tried again, the ones
+/// behind it were never started and go to the next connection; none is lost or doubled.
+#[tokio::test]
+async fn a_421_mid_batch_requeues_what_was_not_finished() {
+    for retries in [true, false] {
+        let s = plain_sink(&["mail#3=421 4.3.2 shutting down"], false).await;
+        let c = plain_client(&s, retries);
+        let sends: Vec<_> = (0..6)
+            .map(|i| {
+                c.submit("a@example.org", ["b@example.net"], body(&format!("m{i}"), ""))
+                    .unwrap()
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for (i, send) in sends.into_iter().enumerate() {
+            let r = send.await;
+            outcomes.push(Outcome::of(&r));
+            let want = usize::from(r.is_ok());
+            assert_eq!(stored(&s, &format!("m{i}")), want, "message {i}: {r:?}");
+        }
+        let delivered = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Delivered { .. }))
+            .count();
+        if retries {
+            assert_eq!(delivered, 6, "{outcomes:?}");
+            assert_eq!(outcomes[2], Outcome::Delivered { attempts: 2 });
+        } else {
+            assert_eq!(delivered, 5, "{outcomes:?}");
+            assert_eq!(outcomes[2], Outcome::Transient);
+        }
+        assert!(s.connections() >= 2);
+    }
+}
+
+/// With a deadline, retries stop when the next one could not start in time.
+#[tokio::test]
+async fn the_message_deadline_bounds_the_retries() {
+    let s = plain_sink(&["greeting=451 4.3.2 busy"], true).await;
+    let c = Client::builder("127.0.0.1")
+        .port(s.addr().port())
+        .tls(Tls::None)
+        .retries(20)
+        .retry_backoff(Duration::from_millis(100), Duration::from_millis(200))
+        .message_deadline(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = c.send("a@example.org", ["b@example.net"], "x").await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(e.kind(), ErrorKind::Transient);
+    assert!(e.reply().is_some_and(|r| r.code().value() == 451), "{e:?}");
+    assert!(
+        (2..20).contains(&e.attempts().len()),
+        "{} attempts",
+        e.attempts().len()
+    );
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert!(e.to_string().contains("attempts were made"), "{e}");
+}
+
+/// A pooled connection the server dropped while idle (Postfix says 421 and closes) is noticed
+/// and replaced: the next message is not failed and needs no retry.
+#[tokio::test]
+async fn a_connection_closed_by_the_server_while_idle_is_replaced() {
+    let s = Sink::builder()
+        .idle_timeout(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let c = Client::builder("127.0.0.1")
+        .port(s.addr().port())
+        .tls(Tls::None)
+        .idle_timeout(Duration::from_secs(30))
+        .no_retry()
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        let r = c
+            .send("a@example.org", ["b@example.net"], body(&format!("m{i}"), ""))
+            .await;
+        assert_eq!(r.map(|r| r.attempts.len()).ok(), Some(1), "message {i}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(s.connections(), 3);
+    assert_eq!(s.delivered(), 3);
+}
