@@ -44,6 +44,16 @@ sink_port=$(free_port)
 scripts/peers/smtp-sink.sh start "$sink_port" "$sink_dump"
 started+=("smtp-sink:$sink_port")
 
+# smtp-sink's own fault options, one instance each: soft (-r) and hard (-f) rejects, a
+# disconnect without reply (-q), and 421 then disconnect (-Q), after the named command.
+for fault in SOFT_RCPT:-r:rcpt HARD_MAIL:-f:mail DROP_DOT:-q:. CLOSE_MAIL:-Q:mail DROP_RCPT:-q:rcpt SOFT_DOT:-r:.; do
+    IFS=: read -r name opt command <<<"$fault"
+    port=$(free_port)
+    scripts/peers/smtp-sink.sh start "$port" "$sink_dump/$name" "$opt" "$command"
+    started+=("smtp-sink:$port")
+    export "SQUALL_PEER_SMTP_SINK_$name=127.0.0.1:$port" "SQUALL_PEER_SMTP_SINK_${name}_DIR=$sink_dump/$name"
+done
+
 aio_port=$(free_port)
 scripts/peers/aiosmtpd.sh start "$aio_port" "$mail/aiosmtpd" --size 33554432
 started+=("aiosmtpd:$aio_port")

@@ -218,6 +218,8 @@ async fn soak(args: &Args) -> i32 {
         }
         let Some(Ok((i, result))) = tasks.join_next().await else {
             eprintln!("soak: a send task failed");
+            let _ = child.kill();
+            let _ = child.wait();
             return 70;
         };
         let (outcome, attempts) = match &result {
