@@ -13,7 +13,8 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall sink --maildir ./mail
   squall sink --tls-cert cert.pem --tls-key key.pem --require-tls --user joe:secret
   squall sink --listen 127.0.0.1:2525 --fault 'rcpt:bad@example.com=550 5.1.1 no such user'
-  squall sink --fault 'data-end#3=disconnect' --disable CHUNKING";
+  squall sink --fault 'data-end#3=disconnect' --disable CHUNKING
+  squall sink --chaos 0.01 --seed 7 --quiet";
 
 #[derive(Args, Debug)]
 pub(crate) struct SinkArgs {
@@ -28,6 +29,13 @@ pub(crate) struct SinkArgs {
     /// reply code with text, disconnect, stall, delay:DURATION, garbage, overlong). Repeatable.
     #[arg(long = "fault", value_name = "SPEC")]
     faults: Vec<Fault>,
+    /// Inject a random fault (a refusal, a 421, a dropped connection, a delay) into about this
+    /// share of transactions, e.g. 0.01; the same --seed gives the same choices.
+    #[arg(long, value_name = "P", value_parser = parse_share)]
+    chaos: Option<f64>,
+    /// Seed for --chaos.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "chaos")]
+    seed: u64,
     /// SIZE limit to advertise and enforce, in bytes.
     #[arg(long, value_name = "BYTES")]
     size_limit: Option<u64>,
@@ -67,6 +75,9 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
     }
     for f in args.faults {
         b = b.fault(f);
+    }
+    if let Some(p) = args.chaos {
+        b = b.chaos(p, args.seed);
     }
     if let Some(n) = args.size_limit {
         b = b.size_limit(n);
@@ -153,4 +164,12 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A share between 0 and 1.
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s:?} is not a share between 0 and 1 (0.01 is 1%)")),
+    }
 }

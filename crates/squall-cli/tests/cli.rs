@@ -275,6 +275,38 @@ async fn failure_classes_have_their_exit_codes() {
 }
 
 #[tokio::test]
+async fn temporary_failures_are_retried_unless_told_not_to() {
+    let s = sink_with(&["mail#1=451 4.3.0 try later"]).await;
+    let o = squall_async(send_args(&s, &["b@example.org"], &[])).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("after 2 attempts"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    let s = sink_with(&["mail#1=451 4.3.0 try later"]).await;
+    let o = squall_async(send_args(&s, &["b@example.org"], &["--no-retry", "--json"])).await;
+    assert_eq!(code(&o), 75);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["attempts"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["error"]["attempts"][0]["reply"]["code"], 451, "{v}");
+
+    let s = sink_with(&["mail=451 4.3.0 try later"]).await;
+    let o = squall_async(send_args(&s, &["b@example.org"], &["--retries", "1", "--json"])).await;
+    assert_eq!(code(&o), 75);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["attempts"].as_array().unwrap().len(), 2, "{v}");
+    assert!(
+        v["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("2 attempts were made"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
 async fn transcript_goes_to_stderr() {
     let s = sink_with(&[]).await;
     let o = squall_async(send_args(&s, &["b@example.org"], &["--transcript"])).await;
