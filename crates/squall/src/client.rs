@@ -219,6 +219,10 @@ impl Client {
         Ok(Submission(outcome))
     }
 
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// How many connections this client opened so far.
     pub fn connections_opened(&self) -> u64 {
         self.shared.opened.load(std::sync::atomic::Ordering::Relaxed)

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use squall_proto::address::EhloName;
-use squall_proto::auth::Credentials;
+use squall_proto::auth::{Credentials, Mechanism};
+use squall_proto::reply::Reply;
 use squall_proto::session::{Cause, ClientSession, Event, Failure, MessageId, Stage as ProtoStage, TlsMode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -21,6 +22,7 @@ use tokio::time::timeout;
 use crate::body::Source;
 use crate::client::{Job, Pop, Shared};
 use crate::error::{Error, ErrorKind, Stage, TransportError, What, copy_io, tls_kind};
+use crate::probe::{ServerReport, TlsInfo};
 use crate::retry::{self, Next};
 use crate::transport::Transport;
 
@@ -86,6 +88,33 @@ impl Drop for WorkerGuard {
 
 /// One connection from connect to close.
 async fn run(shared: &Arc<Shared>) -> Result<(), SetupFailure> {
+    open(shared, false).await?.drive().await
+}
+
+/// A session set up and closed at once, with what the server showed (see [`Client::probe`]).
+///
+/// [`Client::probe`]: crate::Client::probe
+pub(crate) async fn probe(shared: &Arc<Shared>) -> Result<ServerReport, Error> {
+    let started = Instant::now();
+    let mut conn = open(shared, true).await.map_err(|f| (f.make)())?;
+    let outcome = conn.drive().await;
+    let seen = std::mem::take(&mut conn.seen);
+    match (outcome, seen.ready, seen.greeting, conn.session.capabilities()) {
+        (Ok(()), Some(elapsed), Some(greeting), Some(caps)) => Ok(ServerReport {
+            server: conn.server.clone(),
+            greeting,
+            capabilities: caps.clone(),
+            tls: seen.tls,
+            authenticated: seen.authenticated,
+            elapsed: elapsed.duration_since(started),
+        }),
+        (Err(f), ..) => Err((f.make)()),
+        _ => Err(conn.error_now()),
+    }
+}
+
+/// Connects (with implicit TLS when configured) and makes the session, ready to drive.
+async fn open(shared: &Arc<Shared>, probe: bool) -> Result<Conn<'_>, SetupFailure> {
     let cfg = &shared.config;
     let server = cfg.server();
     let fail_all = |stage: Stage, what: Box<dyn Fn() -> What + Send + Sync>| {
@@ -117,10 +146,14 @@ async fn run(shared: &Arc<Shared>) -> Result<(), SetupFailure> {
     let _ = tcp.set_nodelay(true);
     shared.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let local = tcp.local_addr().map(|a| a.ip()).unwrap_or([127, 0, 0, 1].into());
+    let mut seen = Seen::default();
     let transport = match (&cfg.tls_setup, cfg.tls) {
         (Some(setup), TlsMode::Implicit) => {
             match timeout(cfg.timeouts.tls_handshake, setup.connect(tcp)).await {
-                Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
+                Ok(Ok(tls)) => {
+                    seen.tls = Some(TlsInfo::of(&tls));
+                    Transport::Tls(Box::new(tls))
+                }
                 Ok(Err(e)) => return fail_all(Stage::Tls, Box::new(move || What::Tls(copy_io(&e)))),
                 Err(_) => return fail_all(Stage::Tls, Box::new(|| What::Timeout)),
             }
@@ -138,7 +171,7 @@ async fn run(shared: &Arc<Shared>) -> Result<(), SetupFailure> {
         },
         None => None,
     };
-    let mut conn = Conn {
+    Ok(Conn {
         shared,
         server,
         session: ClientSession::new(cfg.session(ehlo, fresh), Instant::now()),
@@ -151,14 +184,24 @@ async fn run(shared: &Arc<Shared>) -> Result<(), SetupFailure> {
         flights: HashMap::new(),
         body_buf: Vec::new(),
         transport_error: None,
-        setup_failure: None,
         idle_since: None,
         quitting: false,
         lookahead: cfg.max_in_flight + 1,
         handed: 0,
         rate_wait: None,
-    };
-    conn.drive().await
+        probe,
+        seen,
+    })
+}
+
+/// What the server showed during setup.
+#[derive(Default)]
+struct Seen {
+    greeting: Option<Reply>,
+    tls: Option<TlsInfo>,
+    authenticated: Option<Mechanism>,
+    /// When the session became ready.
+    ready: Option<Instant>,
 }
 
 /// A message handed to the session.
@@ -188,8 +231,6 @@ struct Conn<'a> {
     body_buf: Vec<u8>,
     /// What went wrong with the transport, to explain a lost connection.
     transport_error: Option<TransportError>,
-    /// A setup step failed: every queued message fails the same way.
-    setup_failure: Option<Failure>,
     idle_since: Option<Instant>,
     quitting: bool,
     lookahead: usize,
@@ -197,6 +238,9 @@ struct Conn<'a> {
     handed: u64,
     /// The rate limit holds the next message until then.
     rate_wait: Option<Instant>,
+    /// Set up, report, QUIT: no messages.
+    probe: bool,
+    seen: Seen,
 }
 
 /// What woke the connection up.
@@ -230,17 +274,28 @@ impl Conn<'_> {
             let mut t = rd.unsplit(wr);
             let _ = timeout(std::time::Duration::from_secs(1), t.shutdown()).await;
         }
-        match self.setup_failure.take() {
-            None => Ok(()),
-            Some(f) => {
-                let kind = Error::from_failure(f.clone(), self.transport_error.as_ref()).kind();
-                let transport = self.transport_error.as_ref().map(TransportError::copy);
-                let server = self.server.clone();
-                Err(SetupFailure::new(kind, move || {
-                    Error::from_failure(f.clone(), transport.as_ref()).with_server(&server)
-                }))
-            }
-        }
+        let Some((stage, cause)) = self.session.setup_failure() else {
+            return Ok(());
+        };
+        let cause = cause.clone();
+        let transport = self.transport_error.as_ref().map(TransportError::copy);
+        let kind = Error::from_setup(stage, cause.clone(), transport.as_ref()).kind();
+        let server = self.server.clone();
+        Err(SetupFailure::new(kind, move || {
+            Error::from_setup(stage, cause.clone(), transport.as_ref()).with_server(&server)
+        }))
+    }
+
+    /// The session closed before it was ready, without a setup failure of its own (a lost
+    /// connection after the greeting, say): the error for it.
+    fn error_now(&self) -> Error {
+        let stage = if self.seen.greeting.is_some() {
+            ProtoStage::Ehlo
+        } else {
+            ProtoStage::Greeting
+        };
+        Error::from_setup(stage, Cause::ConnectionLost, self.transport_error.as_ref())
+            .with_server(&self.server)
     }
 
     /// Queued messages go to the session while it has room (it needs the next one before the
@@ -249,7 +304,7 @@ impl Conn<'_> {
         self.rate_wait = None;
         // A session that is ending (QUIT after a refusal, or idle) takes no more: what is queued
         // waits for the next connection rather than failing with this one's error.
-        if self.quitting || !self.session.accepts_mail() {
+        if self.probe || self.quitting || !self.session.accepts_mail() {
             return;
         }
         // Fair dispatch: while the queue is short, each connection takes its share of it (at
@@ -314,17 +369,20 @@ impl Conn<'_> {
                         requeue.push(f.job);
                         continue;
                     }
-                    if matches!(
-                        failure.stage,
-                        ProtoStage::Greeting | ProtoStage::Ehlo | ProtoStage::StartTls | ProtoStage::Auth
-                    ) {
-                        self.setup_failure.get_or_insert_with(|| failure.clone());
-                    }
                     let error = self.error(failure.clone());
                     self.conclude(retry::after_failure(f.job, failure, error, f.started, &policy));
                 }
                 Event::StartTls => self.start_tls().await,
                 Event::Closed(_) => closed = true,
+                Event::Greeting(reply) => self.seen.greeting = Some(reply),
+                Event::Authenticated(m) => self.seen.authenticated = Some(m),
+                Event::Ready => {
+                    self.seen.ready = Some(Instant::now());
+                    if self.probe {
+                        self.quitting = true;
+                        self.session.quit();
+                    }
+                }
                 _ => {}
             }
         }
@@ -368,6 +426,7 @@ impl Conn<'_> {
         };
         match timeout(self.shared.config.timeouts.tls_handshake, setup.connect(tcp)).await {
             Ok(Ok(tls)) => {
+                self.seen.tls = Some(TlsInfo::of(&tls));
                 self.io = Some(tokio::io::split(Transport::Tls(Box::new(tls))));
                 let _ = self.session.handle_tls_established();
             }

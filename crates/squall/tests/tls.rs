@@ -318,3 +318,45 @@ async fn oauth2_tokens_are_fetched_per_connection() {
     assert_eq!(e.stage(), Stage::Auth);
     assert!(e.to_string().contains("refresh token revoked"), "{e}");
 }
+
+#[tokio::test]
+async fn probe_reports_tls_auth_and_extensions_and_sends_nothing() {
+    let s = setup(submission).await;
+    let c = s
+        .client("localhost", Tls::StartTls)
+        .credentials("joe", PASSWORD)
+        .build()
+        .unwrap();
+    let r = c.probe().await.unwrap();
+    assert_eq!(r.greeting.code().value(), 220);
+    let tls = r.tls.expect("STARTTLS was used");
+    assert_eq!(tls.version, "TLS 1.3", "{tls}");
+    assert!(r.authenticated.is_some());
+    assert!(
+        r.capabilities.pipelining() && !r.capabilities.starttls(),
+        "{}",
+        r.capabilities
+    );
+    assert!(!r.capabilities.auth_mechanisms().is_empty());
+    assert_eq!(s.sink.delivered(), 0);
+
+    // A wrong password: the same error a send would meet.
+    let c = s
+        .client("localhost", Tls::StartTls)
+        .credentials("joe", "wrong")
+        .build()
+        .unwrap();
+    let e = c.probe().await.unwrap_err();
+    assert_eq!((e.kind(), e.stage()), (ErrorKind::Permanent, Stage::Auth), "{e}");
+    assert!(e.is_auth_refused(), "{e}");
+
+    // Implicit TLS to a STARTTLS port: the handshake fails, and says so.
+    let e = s
+        .client("localhost", Tls::Implicit)
+        .build()
+        .unwrap()
+        .probe()
+        .await
+        .unwrap_err();
+    assert_eq!(e.stage(), Stage::Tls, "{e}");
+}

@@ -162,25 +162,32 @@ pub struct Failure {
 impl Failure {
     /// Whether trying again can help.
     pub fn kind(&self) -> FailureKind {
-        match &self.cause {
-            Cause::Rejected(r) => class_kind(r),
-            Cause::NoValidRecipients => {
-                if self.rejected.iter().any(|r| r.reply.is_transient()) {
+        self.cause.kind(&self.rejected)
+    }
+}
+
+impl Cause {
+    /// Whether trying again can help, given the recipients refused along the way.
+    pub fn kind(&self, rejected: &[RecipientReply]) -> FailureKind {
+        match self {
+            Self::Rejected(r) => class_kind(r),
+            Self::NoValidRecipients => {
+                if rejected.iter().any(|r| r.reply.is_transient()) {
                     FailureKind::Transient
                 } else {
                     FailureKind::Permanent
                 }
             }
-            Cause::Local(_) => FailureKind::Local,
-            Cause::Policy(PolicyError::AuthNeedsTls | PolicyError::MechanismNotOffered { .. }) => {
+            Self::Local(_) => FailureKind::Local,
+            Self::Policy(PolicyError::AuthNeedsTls | PolicyError::MechanismNotOffered { .. }) => {
                 FailureKind::Local
             }
-            Cause::Policy(_) => FailureKind::Permanent,
-            Cause::Protocol(_)
-            | Cause::ServerClosing(_)
-            | Cause::ConnectionLost
-            | Cause::Timeout
-            | Cause::NotAttempted => FailureKind::Transient,
+            Self::Policy(_) => FailureKind::Permanent,
+            Self::Protocol(_)
+            | Self::ServerClosing(_)
+            | Self::ConnectionLost
+            | Self::Timeout
+            | Self::NotAttempted => FailureKind::Transient,
         }
     }
 }

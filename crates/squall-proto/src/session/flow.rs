@@ -319,6 +319,9 @@ impl ClientSession {
             Phase::TlsHandshake { .. } => Some(Stage::StartTls),
             _ => None,
         };
+        if let Some(stage) = setup_stage {
+            self.refusal.get_or_insert((stage, cause.clone()));
+        }
         for (id, _) in std::mem::take(&mut self.queue) {
             match setup_stage {
                 Some(stage) => self.emit_failure(id, stage, cause.clone()),

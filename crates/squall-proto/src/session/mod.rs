@@ -192,6 +192,12 @@ impl ClientSession {
         !self.quit_requested && !matches!(self.phase, Phase::Quitting | Phase::Closed)
     }
 
+    /// Why the session could not be set up: the stage (greeting, EHLO, STARTTLS or AUTH) and
+    /// the cause, once it is ending for that reason. Messages handed over then fail with it.
+    pub fn setup_failure(&self) -> Option<(Stage, &Cause)> {
+        self.refusal.as_ref().map(|(stage, cause)| (*stage, cause))
+    }
+
     /// Whether the session is over.
     pub fn is_closed(&self) -> bool {
         self.phase == Phase::Closed

@@ -8,7 +8,7 @@ use std::fmt;
 use std::io;
 
 use squall_proto::error::{LocalError, PolicyError, ProtocolError};
-use squall_proto::session::{Cause, Failure, FailureKind};
+use squall_proto::session::{Cause, Failure, FailureKind, Stage as ProtoStage};
 
 use squall_proto::reply::Reply;
 
@@ -209,13 +209,33 @@ impl Error {
     /// An error from a session's report of a failed message, with the transport's own error
     /// (if the driver saw one) for a lost connection.
     pub(crate) fn from_failure(f: Failure, transport: Option<&TransportError>) -> Self {
-        let mut kind = match f.kind() {
+        let kind = f.kind();
+        let mut e = Self::from_cause(f.stage, f.cause, kind, transport);
+        e.inner.accepted = f.accepted.into_iter().map(RecipientStatus::from_proto).collect();
+        e.inner.rejected = f.rejected.into_iter().map(RecipientStatus::from_proto).collect();
+        e.inner.ambiguous = f.ambiguous;
+        e
+    }
+
+    /// An error for a session that could not be set up (no message involved).
+    pub(crate) fn from_setup(stage: ProtoStage, cause: Cause, transport: Option<&TransportError>) -> Self {
+        let kind = cause.kind(&[]);
+        Self::from_cause(stage, cause, kind, transport)
+    }
+
+    fn from_cause(
+        stage: ProtoStage,
+        cause: Cause,
+        kind: FailureKind,
+        transport: Option<&TransportError>,
+    ) -> Self {
+        let mut kind = match kind {
             FailureKind::Transient => ErrorKind::Transient,
             FailureKind::Permanent => ErrorKind::Permanent,
             FailureKind::Local => ErrorKind::Local,
         };
-        let mut stage = Stage::from_proto(f.stage);
-        let what = match f.cause {
+        let mut stage = Stage::from_proto(stage);
+        let what = match cause {
             Cause::Rejected(r) => What::Rejected(r),
             Cause::NoValidRecipients => What::NoValidRecipients,
             Cause::Local(e) => What::Local(e),
@@ -236,11 +256,7 @@ impl Error {
             },
             _ => What::ConnectionLost(None),
         };
-        let mut e = Self::new(kind, stage, what);
-        e.inner.accepted = f.accepted.into_iter().map(RecipientStatus::from_proto).collect();
-        e.inner.rejected = f.rejected.into_iter().map(RecipientStatus::from_proto).collect();
-        e.inner.ambiguous = f.ambiguous;
-        e
+        Self::new(kind, stage, what)
     }
 
     /// Whether trying again can help.
