@@ -247,12 +247,15 @@ pub(crate) async fn run(args: BulkArgs) -> u8 {
 }
 
 async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
-    let Some(builder) = args.conn.server().map_err(|e| (exit::CONFIG, e))? else {
+    let Some(target) = args.conn.target()? else {
         return Err((
             exit::USAGE,
-            Error::from_input("squall bulk needs a server: --server HOST[:PORT] or --url URL"),
+            Error::from_input(
+                "squall bulk needs a server: --server HOST[:PORT], --url URL, --account NAME or SQUALL_URL",
+            ),
         ));
     };
+    let builder = target.builder;
     let mut builder = args.conn.apply(builder)?.max_connections(args.connections.max(1));
     if let Some(r) = args.rate {
         builder = builder.rate_limit(r);

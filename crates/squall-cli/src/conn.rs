@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use squall::{Client, ClientBuilder, Error, Mechanism, Tls};
 
+use crate::accounts::Accounts;
 use crate::exit;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -30,14 +31,22 @@ enum AuthArg {
 }
 
 /// Server, TLS and login flags.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub(crate) struct ConnArgs {
     /// Server to send through (465 means implicit TLS, 587 STARTTLS, other ports STARTTLS when offered).
     #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "url")]
     server: Option<String>,
-    /// Server as a URL: smtp://[user:password@]host[:port][?tls=...], or smtps://... for implicit TLS.
-    #[arg(long, env = "SQUALL_URL", value_name = "URL", hide_env_values = true)]
+    /// Server as a URL: smtp://[user:password@]host[:port][?tls=...], or smtps://... for implicit
+    /// TLS. The SQUALL_URL environment variable is used when neither this, --server nor --account
+    /// is given.
+    #[arg(long, value_name = "URL")]
     url: Option<String>,
+    /// Use this account from the accounts file (default: the file's default account).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["server", "url"])]
+    account: Option<String>,
+    /// The accounts file (default: $XDG_CONFIG_HOME/squall/config.toml, else ~/.config/squall/config.toml).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
     /// Name to give in EHLO (default: the local address as [a.b.c.d]).
     #[arg(long, value_name = "NAME")]
     ehlo: Option<String>,
@@ -80,14 +89,68 @@ pub(crate) struct ConnArgs {
     retry_ambiguous: bool,
 }
 
+/// Where to send, and the sender an account names.
+pub(crate) struct Target {
+    pub(crate) builder: ClientBuilder,
+    /// The account's `from`, if the server came from an account.
+    pub(crate) from: Option<String>,
+}
+
 impl ConnArgs {
-    /// The server from --url (or SQUALL_URL) or --server; `None` when neither is given.
-    pub(crate) fn server(&self) -> Result<Option<ClientBuilder>, Error> {
-        match (&self.url, &self.server) {
-            (Some(url), _) => Client::builder_from_url(url).map(Some),
-            (None, Some(server)) => ClientBuilder::server(server).map(Some),
-            (None, None) => Ok(None),
+    /// Only the choice of server (for commands with their own syntax, like sendmail).
+    pub(crate) fn choose(server: Option<String>, account: Option<String>, config: Option<PathBuf>) -> Self {
+        Self {
+            server,
+            account,
+            config,
+            ..Self::default()
         }
+    }
+
+    /// The server: --server or --url, else --account, else SQUALL_URL, else the accounts file's
+    /// default account; `None` when there is none of these.
+    pub(crate) fn target(&self) -> Result<Option<Target>, (u8, Error)> {
+        let config = |e: String| (exit::CONFIG, Error::from_input(e));
+        let plain = |builder| Some(Target { builder, from: None });
+        match (&self.url, &self.server) {
+            (Some(url), _) => {
+                return Ok(plain(
+                    Client::builder_from_url(url).map_err(|e| (exit::CONFIG, e))?,
+                ));
+            }
+            (None, Some(server)) => {
+                return Ok(plain(
+                    ClientBuilder::server(server).map_err(|e| (exit::CONFIG, e))?,
+                ));
+            }
+            (None, None) => {}
+        }
+        let env_url = std::env::var("SQUALL_URL").ok().filter(|u| !u.is_empty());
+        if self.account.is_none()
+            && let Some(url) = &env_url
+        {
+            let b = Client::builder_from_url(url).map_err(|e| config(format!("SQUALL_URL: {e}")))?;
+            return Ok(plain(b));
+        }
+        let accounts = Accounts::load(self.config.as_deref()).map_err(|e| config(e.to_string()))?;
+        let account = match (&accounts, &self.account) {
+            (Some(a), name) => a.get(name.as_deref()).map_err(config)?,
+            (None, Some(name)) => {
+                let path = crate::accounts::default_path().map_or_else(
+                    || "~/.config/squall/config.toml".into(),
+                    |p| p.display().to_string(),
+                );
+                return Err(config(format!(
+                    "--account {name}: there is no accounts file ({path} does not exist)"
+                )));
+            }
+            (None, None) => None,
+        };
+        let Some(account) = account else { return Ok(None) };
+        Ok(Some(Target {
+            builder: account.builder().map_err(config)?,
+            from: account.from.clone(),
+        }))
     }
 
     /// Applies the EHLO, TLS, timeout, login and certificate flags.

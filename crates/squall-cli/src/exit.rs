@@ -16,6 +16,8 @@ pub(crate) const NOUSER: u8 = 67;
 pub(crate) const UNAVAILABLE: u8 = 69;
 /// Something that should not happen happened here.
 pub(crate) const SOFTWARE: u8 = 70;
+/// Reading the input failed.
+pub(crate) const IOERR: u8 = 74;
 /// A temporary failure: trying again later may work.
 pub(crate) const TEMPFAIL: u8 = 75;
 /// The server broke the protocol.

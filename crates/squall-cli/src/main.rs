@@ -1,10 +1,13 @@
 //! `squall`: send mail and capture mail from the shell.
 
+mod accounts;
 mod bulk;
+mod check;
 mod conn;
 mod exit;
 mod output;
 mod send;
+mod sendmail;
 mod sink;
 
 use std::process::ExitCode;
@@ -30,9 +33,63 @@ enum Command {
     /// Run a capture server: every message is saved as an .eml file with a .json envelope.
     #[command(after_help = sink::EXAMPLES)]
     Sink(Box<sink::SinkArgs>),
+    /// Read a message on stdin and send it, as sendmail does (also when run as `sendmail`).
+    #[command(
+        after_help = sendmail::HELP,
+        disable_help_flag = true,
+        allow_hyphen_values = true
+    )]
+    Sendmail {
+        /// sendmail's options and recipients (see below).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// The accounts file: where it is, and whether an account works.
+    #[command(subcommand, after_help = check::EXAMPLES, long_about = ACCOUNTS_HELP)]
+    Config(check::ConfigCommand),
+    /// Print a shell completion script: squall completions bash > /etc/bash_completion.d/squall
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
+const ACCOUNTS_HELP: &str = r#"The accounts file: where it is, and whether an account works.
+
+The file ($XDG_CONFIG_HOME/squall/config.toml, else ~/.config/squall/config.toml,
+or --config PATH) names servers and their logins:
+
+  default = "work"
+
+  [accounts.work]
+  server = "mail.example.org"          # host, or host:port
+  port = 587                           # optional; default from tls (465 for implicit, else 587)
+  tls = "starttls"                     # none | opportunistic | starttls | implicit
+  user = "me@example.org"
+  password_command = "pass show mail"  # or password_env = "VAR", or password_file = "path"
+  auth = "plain"                       # optional: plain | login | cram-md5 | xoauth2
+  from = "Me <me@example.org>"         # default sender
+  ehlo = "laptop.example.org"          # optional
+  ca_file = "/etc/ssl/private-ca.pem"  # optional
+  timeout = 30                         # optional, seconds
+
+  [accounts.local]
+  server = "127.0.0.1:2525"
+  tls = "none"
+
+--server, --url and --account choose explicitly; otherwise SQUALL_URL, then the default account
+(`default`, or the only one). Errors name the file, the line and the key."#;
+
 fn main() -> ExitCode {
+    // Installed as (or linked to) `sendmail`: speak sendmail's command line.
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next().unwrap_or_default();
+    if std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == "sendmail")
+    {
+        return ExitCode::from(in_runtime(sendmail::run("sendmail", argv.collect())));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -41,19 +98,30 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("squall: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::SOFTWARE);
-        }
-    };
-    let code = runtime.block_on(async {
+    if let Command::Completions { shell } = cli.command {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut cmd, "squall", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    ExitCode::from(in_runtime(async {
         match cli.command {
             Command::Send(args) => send::run(*args).await,
             Command::Sink(args) => sink::run(*args).await,
             Command::Bulk(args) => bulk::run(*args).await,
+            Command::Sendmail { args } => sendmail::run("squall sendmail", args).await,
+            Command::Config(cmd) => check::run(cmd).await,
+            Command::Completions { .. } => exit::OK,
         }
-    });
-    ExitCode::from(code)
+    }))
+}
+
+/// Runs `work` on a multi-threaded tokio runtime and returns its exit code.
+fn in_runtime(work: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(work),
+        Err(e) => {
+            eprintln!("squall: cannot start the async runtime: {e}");
+            exit::SOFTWARE
+        }
+    }
 }

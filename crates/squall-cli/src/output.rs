@@ -3,7 +3,7 @@
 use serde::Serialize;
 use std::time::UNIX_EPOCH;
 
-use squall::{Attempt, AttemptOutcome, Error, Receipt, RecipientStatus, Reply};
+use squall::{Attempt, AttemptOutcome, Direction, Error, Receipt, RecipientStatus, Reply, TranscriptLine};
 
 #[derive(Serialize)]
 struct ReplyJson {
@@ -170,4 +170,59 @@ pub(crate) fn receipt_text(r: &Receipt) -> (String, Vec<String>) {
         .map(|x| format!("{} (other recipients were delivered)", x.explain()))
         .collect();
     (line, refusals)
+}
+
+/// Prints each transcript line to stderr, coloured on a terminal only (and not with `NO_COLOR`).
+/// Secrets are already redacted.
+pub(crate) fn transcript_printer() -> impl Fn(&TranscriptLine) + Send + Sync + 'static {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    move |line: &TranscriptLine| eprintln!("{}", paint(line, colour))
+}
+
+/// `C:` lines cyan, `S:` lines green, yellow or red by reply class, `*` lines dim.
+fn paint(line: &TranscriptLine, colour: bool) -> String {
+    if !colour {
+        return line.to_string();
+    }
+    let code = match line.direction {
+        Direction::Client => "36",
+        Direction::Server => match line.text.as_bytes().first() {
+            Some(b'2' | b'3') => "32",
+            Some(b'4') => "33",
+            _ => "31",
+        },
+        Direction::Info => "2",
+    };
+    format!("\x1b[{code}m{line}\x1b[0m")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transcript_colours_by_direction_and_reply_class() {
+        let line = |direction, text: &str| TranscriptLine {
+            direction,
+            text: text.into(),
+        };
+        assert_eq!(paint(&line(Direction::Client, "QUIT"), false), "C: QUIT");
+        assert_eq!(
+            paint(&line(Direction::Client, "QUIT"), true),
+            "\x1b[36mC: QUIT\x1b[0m"
+        );
+        assert_eq!(
+            paint(&line(Direction::Server, "250 ok"), true),
+            "\x1b[32mS: 250 ok\x1b[0m"
+        );
+        assert_eq!(
+            paint(&line(Direction::Server, "451 later"), true),
+            "\x1b[33mS: 451 later\x1b[0m"
+        );
+        assert_eq!(
+            paint(&line(Direction::Server, "550 no"), true),
+            "\x1b[31mS: 550 no\x1b[0m"
+        );
+    }
 }

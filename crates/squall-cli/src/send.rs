@@ -4,7 +4,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use squall::{Body, Client, Error, Message, Receipt, Tls};
+use squall::{Body, Client, Envelope, Error, Message, Receipt, Tls};
+use squall_proto::address::{Mailbox, ReversePath};
 use squall_sink::Sink;
 
 use crate::conn::ConnArgs;
@@ -14,15 +15,16 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall send --from me@example.org --to you@example.org --subject hi --body 'Hello!'
   squall send --server mail.example.org:587 --from me@example.org --to you@example.org --body-file note.txt
   squall send --url smtp://localhost:2525 --from a@example.org --to b@example.org --raw-file message.eml
-  squall send --from a@example.org --to b@example.org --attach report.pdf --json";
+  squall send --from a@example.org --to b@example.org --attach report.pdf --json
+  squall send --account work --to you@example.org --subject hi --body 'Hello!' --dry-run";
 
 #[derive(Args, Debug)]
 pub(crate) struct SendArgs {
     #[command(flatten)]
     conn: ConnArgs,
-    /// Sender (envelope and From header).
+    /// Sender (envelope and From header); default: the account's `from`.
     #[arg(long, value_name = "ADDR")]
-    from: String,
+    from: Option<String>,
     /// Recipient (To). Repeatable.
     #[arg(long, value_name = "ADDR", required = true)]
     to: Vec<String>,
@@ -56,9 +58,12 @@ pub(crate) struct SendArgs {
     /// Print the receipt (or the error) as one JSON object on stdout.
     #[arg(long)]
     json: bool,
-    /// Print the SMTP dialog to stderr (secrets redacted).
+    /// Print the SMTP dialog to stderr (secrets redacted; coloured on a terminal).
     #[arg(long)]
     transcript: bool,
+    /// Print the envelope and the message as they would be sent, and send nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 pub(crate) async fn run(args: SendArgs) -> u8 {
@@ -76,10 +81,23 @@ pub(crate) async fn run(args: SendArgs) -> u8 {
 }
 
 async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
-    let server = args.conn.server().map_err(|e| (exit::CONFIG, e))?;
-    let (body, to, message_id) = content(args).await?;
-    let (builder, capture) = match server {
-        Some(b) => (b, None),
+    let target = args.conn.target()?;
+    let from = match (&args.from, target.as_ref().and_then(|t| t.from.as_deref())) {
+        (Some(f), _) => f.clone(),
+        (None, Some(f)) => f.to_string(),
+        (None, None) => {
+            return Err((
+                exit::USAGE,
+                input_error("give the sender with --from ADDR (or `from` in the account)".into()),
+            ));
+        }
+    };
+    let (body, to, message_id) = content(args, &from).await?;
+    if args.dry_run {
+        return dry_run(args, &from, &to, body).await;
+    }
+    let (builder, capture) = match target {
+        Some(t) => (t.builder, None),
         None => {
             // Nothing configured: the built-in capture server, saving into a directory.
             let dir = std::env::var_os("SQUALL_CAPTURE_DIR")
@@ -99,10 +117,10 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
     };
     let mut builder = args.conn.apply(builder)?;
     if args.transcript {
-        builder = builder.transcript(|line| eprintln!("{line}"));
+        builder = builder.transcript(output::transcript_printer());
     }
     let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
-    let result = client.send(&args.from, &to, body).await;
+    let result = client.send(&from, &to, body).await;
     client.shutdown().await;
     let mut receipt = result.map_err(|e| (exit::for_error(&e), e))?;
     if receipt.message_id.is_none() {
@@ -114,7 +132,7 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
 }
 
 /// The body to send, the envelope recipients, and the Message-ID when squall made the message.
-async fn content(args: &SendArgs) -> Result<(Body, Vec<String>, Option<String>), (u8, Error)> {
+async fn content(args: &SendArgs, from: &str) -> Result<(Body, Vec<String>, Option<String>), (u8, Error)> {
     let mut to: Vec<String> = args.to.clone();
     if let Some(path) = &args.raw_file {
         to.extend(args.bcc.iter().cloned());
@@ -131,7 +149,7 @@ async fn content(args: &SendArgs) -> Result<(Body, Vec<String>, Option<String>),
         };
         return Ok((body, to, None));
     }
-    let mut b = Message::builder().from(&args.from);
+    let mut b = Message::builder().from(from);
     for t in &args.to {
         b = b.to(t);
     }
@@ -189,6 +207,51 @@ async fn content(args: &SendArgs) -> Result<(Body, Vec<String>, Option<String>),
     let message = b.build().map_err(|e| (exit::DATAERR, e))?;
     let id = message.message_id().to_string();
     Ok((Body::from(message.bytes()), to, Some(id)))
+}
+
+/// `--dry-run`: the envelope as SMTP would carry it, then the message, on stdout.
+async fn dry_run(args: &SendArgs, from: &str, to: &[String], body: Body) -> Result<u8, (u8, Error)> {
+    let envelope = Envelope::new(
+        from.parse::<ReversePath>().map_err(|e| {
+            (
+                exit::DATAERR,
+                input_error(format!("invalid sender {from:?}: {e}")),
+            )
+        })?,
+        to.iter()
+            .map(|t| t.parse::<Mailbox>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (exit::DATAERR, input_error(format!("invalid recipient: {e}"))))?,
+    )
+    .map_err(|_| (exit::USAGE, input_error("no recipient".into())))?;
+    let bytes = body.read_to_vec().await.map_err(|e| {
+        (
+            exit::NOINPUT,
+            input_error(format!("cannot read the message: {e}")),
+        )
+    })?;
+    let sender = match envelope.from() {
+        ReversePath::Null => String::new(),
+        ReversePath::Mailbox(m) => m.to_string(),
+    };
+    if args.json {
+        let v = serde_json::json!({
+            "mail_from": sender,
+            "rcpt_to": envelope.recipients().iter().map(|r| r.mailbox.to_string()).collect::<Vec<_>>(),
+            "message": String::from_utf8_lossy(&bytes),
+        });
+        println!("{v}");
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "MAIL FROM:<{sender}>");
+        for r in envelope.recipients() {
+            let _ = writeln!(out, "RCPT TO:<{}>", r.mailbox);
+        }
+        let _ = writeln!(out);
+        let _ = out.write_all(&bytes);
+        let _ = out.flush();
+    }
+    Ok(exit::OK)
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>, Error> {

@@ -2,46 +2,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use squall_sink::{Sink, SinkHandle};
 
-fn squall(args: &[&str], capture_dir: &Path) -> Output {
-    squall_env(args, &[], capture_dir)
-}
-
-fn squall_env(args: &[&str], env: &[(&str, &str)], capture_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_squall"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("SQUALL_CAPTURE_DIR", capture_dir)
-        .env_remove("SQUALL_URL")
-        .output()
-        .expect("the binary runs")
-}
-
-/// Runs the binary off the async runtime, so an in-process sink can answer it.
-async fn squall_async(args: Vec<String>) -> Output {
-    squall_async_env(args, Vec::new()).await
-}
-
-async fn squall_async_env(args: Vec<String>, env: Vec<(&'static str, &'static str)>) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        squall_env(&args, &env, dir.path())
-    })
-    .await
-    .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
+mod common;
+use common::{code, pki, squall, squall_async, squall_async_env, text};
 
 #[test]
 fn with_no_server_the_message_is_captured_and_says_so() {
@@ -126,7 +92,7 @@ fn usage_and_input_errors() {
         (
             vec!["send".into(), "--to".into(), "you@example.org".into()],
             64,
-            "required",
+            "give the sender with --from",
         ),
         (
             vec![
@@ -405,19 +371,6 @@ fn squall_sink_captures_until_stopped() {
 }
 
 /// A private CA and a certificate for localhost signed by it: (ca, cert, key) PEM.
-fn pki() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
-}
-
 #[tokio::test]
 async fn submission_with_starttls_and_auth() {
     let (ca, cert, key) = pki();
@@ -656,4 +609,67 @@ async fn bulk_without_retries_reports_each_failure_once() {
         .map(|u| (u["message"].as_u64().unwrap(), u["outcome"].as_str().unwrap()))
         .collect();
     assert_eq!(outcomes, [(2, "transient"), (3, "permanent"), (4, "ambiguous")]);
+}
+
+#[test]
+fn dry_run_prints_envelope_and_message_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "send",
+        "--server",
+        "127.0.0.1:1",
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.org",
+        "--bcc",
+        "hidden@example.org",
+        "--subject",
+        "preview",
+        "--body",
+        "hello",
+        "--dry-run",
+    ];
+    let o = squall(&args, dir.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with(
+            "MAIL FROM:<a@example.org>\nRCPT TO:<b@example.org>\nRCPT TO:<hidden@example.org>\n\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("Subject: preview\r\n") && out.contains("hello"),
+        "{out}"
+    );
+    assert!(!out.contains("Bcc"), "{out}");
+}
+
+#[test]
+fn completions_and_help_for_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let o = squall(&["completions", shell], dir.path());
+        assert_eq!(code(&o), 0, "{shell}");
+        assert!(
+            text(&o.stdout).contains("sendmail"),
+            "{shell}: the script knows the subcommands"
+        );
+    }
+    for sub in ["send", "bulk", "sink", "sendmail", "config"] {
+        let o = squall(&["help", sub], dir.path());
+        assert_eq!(code(&o), 0, "{sub}");
+        assert!(
+            text(&o.stdout).contains("Examples:"),
+            "squall help {sub}: {}",
+            text(&o.stdout)
+        );
+    }
+    let o = squall(&["sendmail", "--help"], dir.path());
+    assert!(
+        text(&o.stdout).contains("-t            also send to"),
+        "{}",
+        text(&o.stdout)
+    );
 }

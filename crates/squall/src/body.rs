@@ -36,6 +36,21 @@ impl Body {
         Ok(Self(Source::File(path.to_path_buf())))
     }
 
+    /// The whole content, read into memory (for a preview such as `squall send --dry-run`).
+    pub async fn read_to_vec(self) -> io::Result<Vec<u8>> {
+        use tokio::io::AsyncReadExt;
+        match self.0 {
+            Source::Bytes(b) => Ok(b.to_vec()),
+            Source::File(path) => tokio::fs::read(path).await,
+            Source::Reader(Some(mut r)) => {
+                let mut v = Vec::new();
+                r.read_to_end(&mut v).await?;
+                Ok(v)
+            }
+            Source::Reader(None) => Err(io::Error::other("the stream was already read")),
+        }
+    }
+
     /// The bytes, when the content is in memory.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match &self.0 {

@@ -44,7 +44,7 @@ pub use body::Body;
 pub use client::{Client, Submission};
 pub use config::{ClientBuilder, TranscriptFn};
 pub use error::{Error, ErrorKind, Stage};
-pub use message::{Message, MessageBuilder, NamedAddress};
+pub use message::{Message, MessageBuilder, NamedAddress, new_message_id};
 pub use probe::{ServerReport, TlsInfo};
 pub use receipt::{Attempt, AttemptOutcome, Receipt, RecipientStatus};
 pub use squall_proto::auth::Mechanism;

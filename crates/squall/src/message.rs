@@ -355,8 +355,9 @@ impl MessageBuilder {
     }
 }
 
-/// A Message-ID unique across processes and calls: time, process id, a counter.
-fn new_message_id(domain: &str) -> String {
+/// A fresh Message-ID (without the angle brackets) for a message from `domain`, unique across
+/// processes and calls: time, process id, a counter.
+pub fn new_message_id(domain: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

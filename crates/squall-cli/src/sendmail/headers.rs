@@ -1,0 +1,275 @@
+//! The message as sendmail receives it: where input ends, who it is for (`-t`), the Bcc field
+//! removed, and From, Date and Message-ID added when missing, as a submission server would.
+
+use mail_parser::{HeaderValue, MessageParser};
+
+/// The input up to a line holding only `.` (unless `ignore_dots`), as sendmail reads it.
+pub(crate) fn until_dot(input: &[u8], ignore_dots: bool) -> &[u8] {
+    if ignore_dots {
+        return input;
+    }
+    let mut start = 0;
+    while start < input.len() {
+        let end = input[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(input.len(), |i| start + i + 1);
+        let line = &input[start..end];
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line == b"." {
+            return &input[..start];
+        }
+        start = end;
+    }
+    input
+}
+
+/// Where the header section ends: the byte after its last field (before the blank line), or 0
+/// when the input does not start with a header field.
+fn header_end(msg: &[u8]) -> usize {
+    let mut start = 0;
+    while start < msg.len() {
+        let end = msg[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(msg.len(), |i| start + i + 1);
+        let line = &msg[start..end];
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let continuation = matches!(text.first(), Some(b' ' | b'\t')) && start > 0;
+        if text.is_empty() || !(continuation || is_field(text)) {
+            return start;
+        }
+        start = end;
+    }
+    start
+}
+
+/// `Name: value`, with a name of printable ASCII other than `:` (RFC 5322 §2.2).
+fn is_field(line: &[u8]) -> bool {
+    match line.iter().position(|&b| b == b':') {
+        Some(colon) if colon > 0 => line[..colon].iter().all(|&b| (33..=126).contains(&b)),
+        _ => false,
+    }
+}
+
+/// The fields of the header section, each with its continuation lines: (name, raw bytes).
+fn fields(header: &[u8]) -> Vec<(String, &[u8])> {
+    let mut out: Vec<(String, &[u8])> = Vec::new();
+    let mut start = 0;
+    let mut field_start = 0;
+    while start < header.len() {
+        let end = header[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(header.len(), |i| start + i + 1);
+        if !matches!(header[start], b' ' | b'\t') || start == 0 {
+            if start > 0 {
+                push_field(&mut out, &header[field_start..start]);
+            }
+            field_start = start;
+        }
+        start = end;
+    }
+    if field_start < header.len() {
+        push_field(&mut out, &header[field_start..]);
+    }
+    out
+}
+
+fn push_field<'a>(out: &mut Vec<(String, &'a [u8])>, raw: &'a [u8]) {
+    let name = raw.split(|&b| b == b':').next().unwrap_or_default();
+    out.push((String::from_utf8_lossy(name).trim().to_ascii_lowercase(), raw));
+}
+
+/// A message ready to go: its bytes and, with `-t`, the recipients its header names.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) header_recipients: Vec<String>,
+    /// The address in From, for a default envelope sender.
+    pub(crate) from_header: Option<String>,
+}
+
+/// Reads the recipients (when `extract`), strips Bcc and Resent-Bcc, and adds From, Date and
+/// Message-ID when missing.
+pub(crate) fn prepare(msg: &[u8], extract: bool, sender: &str, full_name: Option<&str>) -> Prepared {
+    let end = header_end(msg);
+    let (header, body) = msg.split_at(end);
+    let fields = fields(header);
+    let parsed = MessageParser::default().parse_headers(header);
+    let addresses = |name: &str| -> Vec<String> {
+        let Some(m) = &parsed else { return Vec::new() };
+        m.header_values(name)
+            .flat_map(|v| match v {
+                HeaderValue::Address(a) => a.iter().filter_map(|x| x.address()).map(str::to_string).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    // RFC 5322 §3.6.6: a resent message goes to the Resent- recipients only.
+    let resent = fields
+        .iter()
+        .any(|(n, _)| matches!(n.as_str(), "resent-to" | "resent-cc" | "resent-bcc"));
+    let header_recipients = if !extract {
+        Vec::new()
+    } else if resent {
+        ["Resent-To", "Resent-Cc", "Resent-Bcc"]
+            .iter()
+            .flat_map(|n| addresses(n))
+            .collect()
+    } else {
+        ["To", "Cc", "Bcc"].iter().flat_map(|n| addresses(n)).collect()
+    };
+    let from_header = addresses("From").into_iter().next();
+    let has = |name: &str| fields.iter().any(|(n, _)| n == name);
+
+    let mut out = Vec::with_capacity(msg.len() + 256);
+    if !has("from") {
+        let from = match full_name.map(quote_name) {
+            Some(name) => format!("From: {name} <{sender}>\r\n"),
+            None => format!("From: <{sender}>\r\n"),
+        };
+        out.extend_from_slice(from.as_bytes());
+    }
+    if !has("date") {
+        let date = mail_builder::headers::date::Date::now().to_rfc822();
+        out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
+    }
+    if !has("message-id") {
+        let domain = sender.rsplit_once('@').map_or("squall.localhost", |(_, d)| d);
+        out.extend_from_slice(format!("Message-ID: <{}>\r\n", squall::new_message_id(domain)).as_bytes());
+    }
+    for (name, raw) in &fields {
+        if name != "bcc" && name != "resent-bcc" {
+            out.extend_from_slice(raw);
+        }
+    }
+    if end == 0 || !body.starts_with(b"\n") && !body.starts_with(b"\r\n") {
+        // No header at all, or none ended by a blank line: separate what was added.
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(body);
+    Prepared {
+        bytes: out,
+        header_recipients,
+        from_header,
+    }
+}
+
+/// A display name as a quoted string when it holds anything but atom text and spaces.
+fn quote_name(name: &str) -> String {
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " !#$%&'*+-/=?^_`{|}~".contains(c));
+    if plain {
+        name.to_string()
+    } else {
+        let escaped: String = name
+            .chars()
+            .filter(|c| !c.is_control())
+            .flat_map(|c| match c {
+                '"' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("\"{escaped}\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    #[test]
+    fn a_lone_dot_ends_input_unless_told_otherwise() {
+        let input = b"Subject: x\n\nline\n.\nafter\n";
+        assert_eq!(until_dot(input, false), b"Subject: x\n\nline\n");
+        assert_eq!(until_dot(input, true), input);
+        assert_eq!(until_dot(b"a\r\n.\r\nb", false), b"a\r\n");
+        assert_eq!(
+            until_dot(b"a\n..\n.x\n", false),
+            b"a\n..\n.x\n",
+            "only a lone dot"
+        );
+        assert_eq!(until_dot(b".\n", false), b"");
+    }
+
+    #[test]
+    fn recipients_come_from_to_cc_and_bcc_and_bcc_is_removed() {
+        let m = b"From: Me <me@example.org>\nTo: A <a@example.org>, b@example.org\nCc: Group: c@example.org;\nBcc: hidden@example.org,\n  also-hidden@example.org\nSubject: hi\n\nBcc: this line is body\n";
+        let p = prepare(m, true, "me@example.org", None);
+        assert_eq!(
+            p.header_recipients,
+            [
+                "a@example.org",
+                "b@example.org",
+                "c@example.org",
+                "hidden@example.org",
+                "also-hidden@example.org"
+            ]
+        );
+        let out = text(&p.bytes);
+        assert!(!out.contains("hidden@example.org"), "{out}");
+        assert!(
+            out.contains("Bcc: this line is body"),
+            "the body is untouched: {out}"
+        );
+        assert!(
+            out.contains("To: A <a@example.org>, b@example.org\nCc: Group"),
+            "{out}"
+        );
+        assert!(
+            out.starts_with("Date: ") && out.contains("\r\nMessage-ID: <"),
+            "{out}"
+        );
+        assert!(!out.contains("From: <me"), "From was there already: {out}");
+        assert_eq!(p.from_header.as_deref(), Some("me@example.org"));
+    }
+
+    #[test]
+    fn resent_fields_take_over_when_present() {
+        let m = b"To: old@example.org\nResent-To: new@example.org\nResent-Bcc: secret@example.org\n\nx\n";
+        let p = prepare(m, true, "me@example.org", None);
+        assert_eq!(p.header_recipients, ["new@example.org", "secret@example.org"]);
+        assert!(!text(&p.bytes).contains("secret@"));
+    }
+
+    #[test]
+    fn missing_from_is_added_with_the_full_name() {
+        let p = prepare(
+            b"Subject: cron\n\nout\n",
+            false,
+            "root@host.example",
+            Some("Cron Daemon"),
+        );
+        let out = text(&p.bytes);
+        assert!(
+            out.starts_with("From: Cron Daemon <root@host.example>\r\n"),
+            "{out}"
+        );
+        assert!(out.ends_with("Subject: cron\n\nout\n"), "{out}");
+        let p = prepare(b"Subject: x\n\ny\n", false, "a@b.example", Some("O'Brien, Pat"));
+        assert!(
+            text(&p.bytes).starts_with("From: \"O'Brien, Pat\" <a@b.example>"),
+            "{}",
+            text(&p.bytes)
+        );
+        assert!(p.header_recipients.is_empty(), "no -t, no header recipients");
+    }
+
+    #[test]
+    fn a_body_without_a_header_gets_one() {
+        let p = prepare(b"just text\n", false, "a@b.example", None);
+        let out = text(&p.bytes);
+        assert!(
+            out.contains("Message-ID: <") && out.ends_with("\r\n\r\njust text\n"),
+            "{out}"
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! `squall sendmail`, also run as `sendmail`: a message on stdin, sent through the configured
+//! account, with sendmail's options and exit codes, so that cron, mutt, git send-email and PHP's
+//! mail() can use squall unchanged.
+
+mod args;
+mod headers;
+
+use std::ffi::OsString;
+
+use squall::{Error, NamedAddress};
+use tokio::io::AsyncReadExt;
+
+use crate::conn::ConnArgs;
+use crate::{exit, output};
+
+pub(crate) const HELP: &str = "Usage: squall sendmail [OPTIONS] [--] [RECIPIENT...] < message
+       sendmail [OPTIONS] [--] [RECIPIENT...] < message      (a link named sendmail)
+
+Reads an RFC 5322 message on stdin and sends it through the default account (or SQUALL_URL).
+Prints nothing on success; exit codes follow sysexits.h as sendmail's do.
+
+Options:
+  -t            also send to the addresses in To, Cc and Bcc (Bcc is removed before sending)
+  -i, -oi       a line holding only '.' does not end the message
+  -f ADDR       envelope sender (also -r); default: the account's from, else the From field
+  -F NAME       the sender's name, for a From field added when the message has none
+  -v            print the SMTP dialog to stderr
+  --account NAME, --config PATH, --server HOST[:PORT]   choose the server (squall's own)
+  Accepted and ignored: -odi -odb -oem -oep and other -o settings, -B TYPE, -h N, -L TAG,
+  -N DSN, -R RET, -V ENVID, -X FILE, -C FILE, -A X, -m -n -U -G, -bm.
+  Refused: -bp -bs -bd -bi -q and other modes: squall sendmail only sends.
+
+Examples:
+  printf 'Subject: hi\\n\\nhello\\n' | squall sendmail you@example.org
+  squall sendmail -t -i < message.eml
+  git send-email --sendmail-cmd='squall sendmail' --to list@example.org 0001-fix.patch";
+
+pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
+    let opts = match args::parse(argv) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{prog}: {e} (see {prog} --help)");
+            return exit::USAGE;
+        }
+    };
+    if opts.help {
+        println!("{HELP}");
+        return exit::OK;
+    }
+    match send(&opts).await {
+        Ok(code) => code,
+        Err((code, e)) => {
+            eprintln!("{prog}: {e}");
+            code
+        }
+    }
+}
+
+async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
+    let conn = ConnArgs::choose(opts.server.clone(), opts.account.clone(), opts.config.clone());
+    let Some(target) = conn.target()? else {
+        return Err((
+            exit::CONFIG,
+            Error::from_input(
+                "no server configured: set SQUALL_URL, or write an accounts file \
+                 (`squall config path` shows where; `squall config --help` shows how)",
+            ),
+        ));
+    };
+    let mut input = Vec::new();
+    tokio::io::stdin().read_to_end(&mut input).await.map_err(|e| {
+        (
+            exit::IOERR,
+            Error::from_input(format!("cannot read the message on stdin: {e}")),
+        )
+    })?;
+    let message = headers::until_dot(&input, opts.ignore_dots);
+    let account_from = target.from.as_deref().and_then(|f| NamedAddress::parse(f).ok());
+    // Read once for the From field's address when nothing else names the sender.
+    let from_field = headers::prepare(message, false, "", None).from_header;
+    let sender = opts
+        .sender
+        .clone()
+        .or_else(|| account_from.as_ref().map(|a| a.mailbox.to_string()))
+        .or(from_field)
+        .unwrap_or_else(local_sender);
+    let full_name = opts
+        .full_name
+        .clone()
+        .or_else(|| account_from.and_then(|a| a.name));
+    let prepared = headers::prepare(message, opts.extract, &sender, full_name.as_deref());
+    let mut recipients = opts.recipients.clone();
+    recipients.extend(prepared.header_recipients);
+    if recipients.is_empty() {
+        return Err((
+            exit::USAGE,
+            Error::from_input(
+                "no recipients: give them as arguments, or use -t to take them from the message",
+            ),
+        ));
+    }
+    let mut builder = conn.apply(target.builder)?;
+    if opts.verbose {
+        builder = builder.transcript(output::transcript_printer());
+    }
+    let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
+    let result = client.send(&sender, &recipients, prepared.bytes).await;
+    client.shutdown().await;
+    let receipt = result.map_err(|e| (exit::for_error(&e), e))?;
+    for r in &receipt.rejected {
+        eprintln!(
+            "squall sendmail: {} (other recipients were delivered)",
+            r.explain()
+        );
+    }
+    Ok(exit::for_receipt(&receipt))
+}
+
+/// `user@host` for the user running this, as sendmail does without `-f`.
+fn local_sender() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "root".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}")
+}

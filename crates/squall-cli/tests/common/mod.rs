@@ -1,0 +1,135 @@
+//! Running the `squall` binary as a user would, isolated from the caller's environment: no
+//! SQUALL_URL, and an empty config directory unless a test writes one.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use std::io::Write;
+
+/// One run of the binary.
+pub struct Run {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+    _home: tempfile::TempDir,
+}
+
+impl Run {
+    /// `squall ARGS…`.
+    pub fn new<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Self {
+        Self::program(env!("CARGO_BIN_EXE_squall"), args)
+    }
+
+    /// Another path to the binary (a `sendmail` link, say).
+    pub fn program<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: impl IntoIterator<Item = S>) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env_remove("SQUALL_URL")
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("SQUALL_CAPTURE_DIR", home.path().join("captured"));
+        Self {
+            cmd,
+            stdin: None,
+            _home: home,
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Writes `toml` as the default accounts file.
+    pub fn accounts(self, toml: &str) -> Self {
+        let dir = self.config_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), toml).unwrap();
+        self
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self._home.path().join(".config").join("squall")
+    }
+
+    pub fn home(&self) -> &Path {
+        self._home.path()
+    }
+
+    /// Runs to the end (blocking).
+    pub fn output(mut self) -> Output {
+        self.cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("the binary runs");
+        if let Some(bytes) = self.stdin.take() {
+            let mut pipe = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            });
+        }
+        child.wait_with_output().expect("the binary runs")
+    }
+
+    /// Runs off the async runtime, so that an in-process sink can answer it.
+    pub async fn run(self) -> Output {
+        tokio::task::spawn_blocking(move || self.output()).await.unwrap()
+    }
+}
+
+pub fn squall(args: &[&str], capture_dir: &Path) -> Output {
+    squall_env(args, &[], capture_dir)
+}
+
+pub fn squall_env(args: &[&str], env: &[(&str, &str)], capture_dir: &Path) -> Output {
+    let mut r = Run::new(args).env("SQUALL_CAPTURE_DIR", capture_dir);
+    for (k, v) in env {
+        r = r.env(k, v);
+    }
+    r.output()
+}
+
+pub async fn squall_async(args: Vec<String>) -> Output {
+    Run::new(args).run().await
+}
+
+pub async fn squall_async_env(args: Vec<String>, env: Vec<(&'static str, &'static str)>) -> Output {
+    let mut r = Run::new(args);
+    for (k, v) in env {
+        r = r.env(k, v);
+    }
+    r.run().await
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+/// A private CA and a certificate for localhost: (CA PEM, certificate PEM, key PEM).
+pub fn pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}

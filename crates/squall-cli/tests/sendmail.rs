@@ -1,0 +1,299 @@
+//! `squall sendmail` and the binary run as `sendmail`: what cron, mutt, PHP and git send-email
+//! rely on — recipients from the header, Bcc removed, the lone-dot rule, sysexits codes.
+
+use std::process::Output;
+
+use squall_sink::{Sink, SinkHandle};
+
+mod common;
+use common::{Run, code, text};
+
+async fn sink(faults: &[&str]) -> SinkHandle {
+    let mut b = Sink::builder();
+    for f in faults {
+        b = b.fault(f.parse().unwrap());
+    }
+    b.start().await.unwrap()
+}
+
+fn url(s: &SinkHandle) -> String {
+    format!("smtp://{}?tls=none", s.addr())
+}
+
+async fn sendmail(s: &SinkHandle, args: &[&str], message: &str) -> Output {
+    let mut argv = vec!["sendmail"];
+    argv.extend(args);
+    Run::new(argv)
+        .env("SQUALL_URL", url(s))
+        .stdin(message)
+        .run()
+        .await
+}
+
+const MESSAGE: &str = "From: Alice <alice@example.org>\nTo: Bob <bob@example.org>, carol@example.org\nCc: dave@example.org\nBcc: eve@example.org,\n  frank@example.org\nSubject: hello\n\nHi all.\n";
+
+#[tokio::test]
+async fn dash_t_sends_to_to_cc_and_bcc_and_removes_bcc() {
+    let s = sink(&[]).await;
+    let o = sendmail(&s, &["-t", "-i"], MESSAGE).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        o.stdout.is_empty() && o.stderr.is_empty(),
+        "sendmail is silent on success"
+    );
+    let m = s.messages().pop().unwrap();
+    assert_eq!(
+        m.rcpt_to,
+        [
+            "bob@example.org",
+            "carol@example.org",
+            "dave@example.org",
+            "eve@example.org",
+            "frank@example.org"
+        ]
+    );
+    assert_eq!(
+        m.mail_from, "alice@example.org",
+        "the From address is the sender by default"
+    );
+    let data = text(&m.data);
+    assert!(
+        !data.contains("Bcc") && !data.contains("eve@") && !data.contains("frank@"),
+        "{data}"
+    );
+    assert!(
+        data.contains("Cc: dave@example.org\r\nSubject: hello\r\n"),
+        "{data}"
+    );
+    assert!(
+        data.contains("\r\nDate: ") || data.starts_with("Date: "),
+        "a Date is added: {data}"
+    );
+    assert!(data.contains("Message-ID: <"), "a Message-ID is added: {data}");
+}
+
+#[tokio::test]
+async fn the_same_binary_run_as_sendmail() {
+    let s = sink(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("sendmail");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_squall"), &link).unwrap();
+    let o = Run::program(
+        &link,
+        [
+            "-oi",
+            "-f",
+            "cron@example.org",
+            "-F",
+            "Cron Daemon",
+            "--",
+            "root@example.org",
+        ],
+    )
+    .env("SQUALL_URL", url(&s))
+    .stdin("Subject: cron output\n\n/bin/true ran\n")
+    .run()
+    .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let m = s.messages().pop().unwrap();
+    assert_eq!(
+        (m.mail_from.as_str(), m.rcpt_to.as_slice()),
+        ("cron@example.org", &["root@example.org".to_string()][..])
+    );
+    assert!(
+        text(&m.data).starts_with("From: Cron Daemon <cron@example.org>\r\n"),
+        "{}",
+        text(&m.data)
+    );
+    // Its errors are signed with the name it was run as.
+    let o = Run::program(&link, ["-bp"]).run().await;
+    assert_eq!(code(&o), 64);
+    assert!(
+        text(&o.stderr).starts_with("sendmail: -bp is not supported"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_lone_dot_ends_the_message_unless_dash_i() {
+    let input = "Subject: dots\n\nfirst\n.\nafter the dot\n";
+    let s = sink(&[]).await;
+    assert_eq!(code(&sendmail(&s, &["x@example.org"], input).await), 0);
+    let cut = text(&s.take_messages()[0].data);
+    assert!(cut.ends_with("\r\nfirst\r\n"), "{cut:?}");
+    assert_eq!(code(&sendmail(&s, &["-i", "x@example.org"], input).await), 0);
+    let whole = text(&s.take_messages()[0].data);
+    assert!(
+        whole.ends_with("\r\nfirst\r\n.\r\nafter the dot\r\n"),
+        "the dot travels stuffed and arrives intact: {whole:?}"
+    );
+}
+
+#[tokio::test]
+async fn exit_codes_follow_sysexits() {
+    for (faults, args, expected, says) in [
+        (
+            &["rcpt=550 5.1.1 no such user"][..],
+            &["x@example.org"][..],
+            67,
+            "550 5.1.1 no such user",
+        ),
+        (
+            &["greeting=554 5.7.1 go away"][..],
+            &["x@example.org"][..],
+            69,
+            "554 5.7.1 go away",
+        ),
+        (
+            &["data-end=554 5.7.1 spam"][..],
+            &["x@example.org"][..],
+            65,
+            "554 5.7.1 spam",
+        ),
+        (
+            &["mail=451 4.3.0 busy"][..],
+            &["x@example.org"][..],
+            75,
+            "451 4.3.0 busy",
+        ),
+        (&[][..], &[][..], 64, "no recipients"),
+        (&[][..], &["-x", "x@example.org"][..], 64, "unknown option -x"),
+    ] {
+        let s = sink(faults).await;
+        let o = sendmail(&s, args, "Subject: x\n\ny\n").await;
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), expected, "{faults:?} {args:?}: {err}");
+        assert!(err.contains(says), "{faults:?} {args:?}: {err}");
+    }
+    // Some recipients refused, others delivered: 67, and it says who.
+    let s = sink(&["rcpt:bad@example.org=550 5.1.1 no such user"]).await;
+    let o = sendmail(&s, &["good@example.org", "bad@example.org"], "Subject: x\n\ny\n").await;
+    assert_eq!(code(&o), 67);
+    assert!(text(&o.stderr).contains("bad@example.org"), "{}", text(&o.stderr));
+    assert_eq!(s.messages()[0].rcpt_to, ["good@example.org"]);
+    // Nothing configured: EX_CONFIG, and where to configure.
+    let o = Run::new(["sendmail", "x@example.org"])
+        .stdin("Subject: x\n\ny\n")
+        .run()
+        .await;
+    assert_eq!(code(&o), 78);
+    assert!(
+        text(&o.stderr).contains("squall config path"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_default_account_and_its_from() {
+    let s = sink(&[]).await;
+    let accounts = format!(
+        "default = \"local\"\n[accounts.local]\nserver = \"{}\"\ntls = \"none\"\nfrom = \"Robot <robot@example.org>\"\n",
+        s.addr()
+    );
+    let o = Run::new(["sendmail", "x@example.org"])
+        .accounts(&accounts)
+        .stdin("Subject: from the account\n\nhi\n")
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let m = s.messages().pop().unwrap();
+    assert_eq!(m.mail_from, "robot@example.org");
+    assert!(
+        text(&m.data).starts_with("From: Robot <robot@example.org>\r\n"),
+        "{}",
+        text(&m.data)
+    );
+}
+
+/// git send-email hands each patch to `squall sendmail` (needs git's send-email, which
+/// scripts/test.sh installs with the git-email package).
+#[tokio::test]
+async fn git_send_email_delivers_a_patch() {
+    if !git_send_email_available() {
+        assert!(
+            std::env::var_os("SQUALL_PEERS_REQUIRED").is_none(),
+            "git send-email is missing although scripts/test.sh should have installed git-email"
+        );
+        eprintln!("skipped: git send-email is not installed");
+        return;
+    }
+    let s = sink(&[]).await;
+    let repo = tempfile::tempdir().unwrap();
+    let (dir, sink_url) = (repo.path().to_path_buf(), url(&s));
+    let git = move |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&dir)
+            .env("HOME", &dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.org")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.org")
+            .env("SQUALL_URL", &sink_url)
+            .env("XDG_CONFIG_HOME", dir.join(".config"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+        o
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.path().join("README"), "one\n").unwrap();
+    git(&["add", "README"]);
+    git(&["commit", "-q", "-m", "first"]);
+    std::fs::write(repo.path().join("README"), "one\ntwo\n.\nthree\n").unwrap();
+    git(&["commit", "-q", "-a", "-m", "Add a line with a lone dot"]);
+    git(&["format-patch", "-q", "-1", "-o", "out"]);
+    let cmd = format!("{} sendmail", env!("CARGO_BIN_EXE_squall"));
+    let patch = std::fs::read_dir(repo.path().join("out"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let patch = patch.to_str().unwrap().to_string();
+    tokio::task::spawn_blocking(move || {
+        git(&[
+            "send-email",
+            "--sendmail-cmd",
+            &cmd,
+            "--from",
+            "Ada <ada@example.org>",
+            "--to",
+            "list@example.org",
+            "--cc",
+            "reviewer@example.org",
+            "--confirm=never",
+            "--suppress-cc=all",
+            "--quiet",
+            &patch,
+        ]);
+    })
+    .await
+    .unwrap();
+    let m = s.messages().pop().expect("the patch arrived");
+    assert_eq!(m.mail_from, "ada@example.org");
+    let mut rcpts = m.rcpt_to.clone();
+    rcpts.sort();
+    assert_eq!(rcpts, ["list@example.org", "reviewer@example.org"]);
+    let data = text(&m.data);
+    assert!(
+        data.contains("Subject: [PATCH] Add a line with a lone dot"),
+        "{data}"
+    );
+    assert!(
+        data.contains("\r\n+two\r\n+.\r\n+three\r\n"),
+        "the diff arrives intact: {data}"
+    );
+}
+
+fn git_send_email_available() -> bool {
+    std::process::Command::new("git")
+        .args(["send-email", "-h"])
+        .output()
+        .is_ok_and(|o| {
+            text(&o.stdout).contains("send-email") || text(&o.stderr).contains("usage: git send-email")
+        })
+}
