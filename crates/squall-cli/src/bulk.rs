@@ -169,9 +169,16 @@ impl Summary {
             self.retried += 1;
         }
         let (outcome, error) = match result {
-            Ok(r) if r.rejected.is_empty() => {
+            Ok(r) if r.is_complete() => {
                 self.delivered += 1;
                 return;
+            }
+            Ok(r) if !r.ambiguous.is_empty() => {
+                self.ambiguous += 1;
+                (
+                    "ambiguous",
+                    format!("may or may not have reached {}", r.ambiguous.join(", ")),
+                )
             }
             Ok(r) => {
                 self.partially_rejected += 1;

@@ -53,11 +53,11 @@ pub(crate) fn for_error(e: &Error) -> u8 {
 }
 
 /// The exit code for a delivered message: 67 if a recipient was refused for good, 75 if one
-/// was refused only for now.
+/// was refused only for now or may not have it.
 pub(crate) fn for_receipt(r: &Receipt) -> u8 {
     if r.rejected.iter().any(|x| x.reply.is_permanent()) {
         NOUSER
-    } else if !r.rejected.is_empty() {
+    } else if !r.rejected.is_empty() || !r.ambiguous.is_empty() {
         TEMPFAIL
     } else {
         OK

@@ -90,6 +90,8 @@ fn attempts(list: &[Attempt]) -> Vec<AttemptJson> {
 struct ReceiptJson {
     accepted: Vec<RecipientJson>,
     rejected: Vec<RecipientJson>,
+    /// Lost after the content on a retry: they may or may not have it.
+    ambiguous: Vec<String>,
     queue_id: Option<String>,
     message_id: Option<String>,
     reply: ReplyJson,
@@ -120,6 +122,7 @@ pub(crate) fn receipt_json(r: &Receipt, captured_to: Option<String>) -> String {
     serde_json::to_string(&ReceiptJson {
         accepted: recipients(&r.accepted),
         rejected: recipients(&r.rejected),
+        ambiguous: r.ambiguous.clone(),
         queue_id: r.queue_id.clone(),
         message_id: r.message_id.clone(),
         reply: (&r.reply).into(),
@@ -164,11 +167,16 @@ pub(crate) fn receipt_text(r: &Receipt) -> (String, Vec<String>) {
     if r.attempts.len() > 1 {
         line.push_str(&format!(" after {} attempts", r.attempts.len()));
     }
-    let refusals = r
+    let mut refusals: Vec<String> = r
         .rejected
         .iter()
         .map(|x| format!("{} (other recipients were delivered)", x.explain()))
         .collect();
+    refusals.extend(r.ambiguous.iter().map(|a| {
+        format!(
+            "<{a}> may or may not have the message: the connection was lost after it was sent              (resending may deliver it twice)"
+        )
+    }));
     (line, refusals)
 }
 

@@ -19,6 +19,7 @@ use crate::connection;
 use crate::error::{Error, ErrorKind, Stage, What};
 use crate::message::Message;
 use crate::receipt::{Attempt, Receipt, RecipientStatus};
+use crate::retry;
 
 /// An SMTP client: a queue of messages delivered over connections it opens when needed.
 ///
@@ -204,7 +205,7 @@ impl Client {
             done,
             submitted: now,
             queued: now,
-            deadline: self.shared.config.retry.deadline.map(|d| now + d),
+            deadline: self.shared.config.retry.deadline.and_then(|d| now.checked_add(d)),
             message_id,
             attempts: Vec::new(),
             delivered: Vec::new(),
@@ -295,10 +296,13 @@ impl Shared {
 
     /// Queues a job and makes sure a connection will take it; false once the client is closing.
     fn push(self: &Arc<Self>, job: Job) -> bool {
-        if self.lock().closing {
+        let mut st = self.lock();
+        if st.closing {
             return false;
         }
-        self.enqueue(job);
+        self.enqueue(&mut st, job);
+        drop(st);
+        self.wake.notify_one();
         true
     }
 
@@ -308,14 +312,18 @@ impl Shared {
         let shared = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            shared.lock().retrying -= 1;
-            shared.enqueue(job);
+            // One step, so that shutdown never sees the job in neither place.
+            let mut st = shared.lock();
+            st.retrying -= 1;
+            shared.enqueue(&mut st, job);
+            drop(st);
+            shared.wake.notify_one();
         });
     }
 
-    fn enqueue(self: &Arc<Self>, mut job: Job) {
+    /// Adds `job` to the queue and opens a connection for it if one is due (callers wake one).
+    fn enqueue(self: &Arc<Self>, st: &mut State, mut job: Job) {
         job.queued = Instant::now();
-        let mut st = self.lock();
         st.jobs.push_back(job);
         // A new connection only when queued messages outnumber the open ones: a lone send
         // reuses the connection that is there.
@@ -323,35 +331,12 @@ impl Shared {
             st.connections += 1;
             tokio::spawn(connection::worker(self.clone()));
         }
-        drop(st);
-        self.wake.notify_one();
     }
 
     /// The next job, if any and if the rate limit allows it now.
     pub(crate) fn pop(&self) -> Pop {
-        let mut expired = Vec::new();
-        let pop = self.pop_unexpired(&mut expired);
-        for job in expired {
-            let _ = job.done.send(Err(Error::new(
-                ErrorKind::Transient,
-                Stage::Prepare,
-                What::Deadline,
-            )
-            .with_attempts(job.attempts)));
-        }
-        pop
-    }
-
-    fn pop_unexpired(&self, expired: &mut Vec<Job>) -> Pop {
+        self.expire(None);
         let mut st = self.lock();
-        let now = Instant::now();
-        while st
-            .jobs
-            .front()
-            .is_some_and(|j| j.deadline.is_some_and(|d| d <= now))
-        {
-            expired.extend(st.jobs.pop_front());
-        }
         if st.jobs.is_empty() {
             return Pop::Empty;
         }
@@ -361,9 +346,41 @@ impl Shared {
             if slot > now {
                 return Pop::Wait(slot);
             }
-            st.next_slot = Some(slot + interval);
+            st.next_slot = slot.checked_add(interval);
         }
         st.jobs.pop_front().map_or(Pop::Empty, Pop::Job)
+    }
+
+    /// Fails the queued jobs whose deadline has passed, with the error `why` builds (what kept
+    /// them from being sent), else a plain deadline error.
+    pub(crate) fn expire(&self, why: Option<&dyn Fn() -> Error>) {
+        if self.config.retry.deadline.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        for job in self.take_jobs(|j| j.deadline.is_some_and(|d| d <= now)) {
+            let error = why.map_or_else(
+                || Error::new(ErrorKind::Transient, Stage::Prepare, What::Deadline),
+                |f| f(),
+            );
+            retry::give_up(job, error);
+        }
+    }
+
+    /// The earliest deadline among queued jobs.
+    pub(crate) fn earliest_deadline(&self) -> Option<Instant> {
+        self.lock().jobs.iter().filter_map(|j| j.deadline).min()
+    }
+
+    /// Removes and returns the queued jobs that `pick` selects, keeping the others in order.
+    fn take_jobs(&self, pick: impl Fn(&Job) -> bool) -> VecDeque<Job> {
+        let mut st = self.lock();
+        if !st.jobs.iter().any(&pick) {
+            return VecDeque::new();
+        }
+        let (taken, kept) = std::mem::take(&mut st.jobs).into_iter().partition(|j| pick(j));
+        st.jobs = kept;
+        taken
     }
 
     /// Puts jobs that were never started back at the front, in order.
@@ -394,16 +411,8 @@ impl Shared {
     /// Fails the jobs queued before `since` with the error `make` builds (a connection begun
     /// then could not be set up). Later ones get a connection attempt of their own.
     pub(crate) fn fail_queued(&self, since: Instant, make: impl Fn() -> Error) {
-        let failed: VecDeque<Job> = {
-            let mut st = self.lock();
-            let (failed, kept) = std::mem::take(&mut st.jobs)
-                .into_iter()
-                .partition(|j| j.queued <= since);
-            st.jobs = kept;
-            failed
-        };
-        for job in failed {
-            let _ = job.done.send(Err(make()));
+        for job in self.take_jobs(|j| j.queued <= since) {
+            retry::give_up(job, make());
         }
     }
 

@@ -354,10 +354,11 @@ impl ClientBuilder {
         }
         let rate_interval = match self.rate {
             None => None,
-            Some(r) if r.is_finite() && r > 0.0 => Some(Duration::from_secs_f64(1.0 / r)),
+            // At least one a day: slower than that is no rate limit anyone means.
+            Some(r) if r.is_finite() && r >= 1.0 / 86_400.0 => Some(Duration::from_secs_f64(1.0 / r)),
             Some(r) => {
                 return Err(config_err(format!(
-                    "the rate limit must be a positive number of messages per second, not {r}"
+                    "the rate limit must be a number of messages per second of at least 1/86400 (one a day), not {r}"
                 )));
             }
         };

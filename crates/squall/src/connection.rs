@@ -60,7 +60,13 @@ pub(crate) async fn worker(shared: Arc<Shared>) {
                 failures += 1;
                 let policy = shared.config.retry;
                 if setup.kind == ErrorKind::Transient && failures < policy.attempts {
-                    tokio::time::sleep(crate::retry::backoff(&policy, failures)).await;
+                    // Waiting, but not past a queued message's deadline.
+                    let mut wake = Instant::now() + crate::retry::backoff(&policy, failures);
+                    if let Some(d) = shared.earliest_deadline() {
+                        wake = wake.min(d);
+                    }
+                    tokio::time::sleep_until(wake.into()).await;
+                    shared.expire(Some(&*setup.make));
                 } else {
                     shared.fail_queued(began, &*setup.make);
                     failures = 0;
@@ -258,6 +264,7 @@ impl Conn<'_> {
         loop {
             self.hand_over_jobs();
             self.check_idle();
+            self.open_stream().await;
             if self.handle_events().await {
                 break;
             }
@@ -392,9 +399,10 @@ impl Conn<'_> {
             self.shared.requeue(requeue);
         }
         if closed {
+            // The session reports every message before it closes; this is a safety net.
             for (_, f) in self.flights.drain() {
                 let e = Error::new(ErrorKind::Transient, Stage::Mail, What::ConnectionLost(None));
-                let _ = f.job.done.send(Err(e.with_server(&self.server)));
+                retry::give_up(f.job, e.with_server(&self.server));
             }
         }
         closed
@@ -486,29 +494,42 @@ impl Conn<'_> {
         true
     }
 
-    /// The stream body the session wants now, if there is one and the socket keeps up.
-    /// A file is opened, or a stream taken (a stream can be read only once), on first use.
-    fn wanted_stream(&mut self) -> Option<MessageId> {
+    /// Opens the file (or takes the stream) of the body the session wants next, on first use;
+    /// one that cannot be read aborts that message (before the events are handled, so that the
+    /// outcome is seen in this same pass).
+    async fn open_stream(&mut self) {
+        let Some(id) = self.session.poll_body() else {
+            return;
+        };
+        let Some(f) = self.flights.get_mut(&id) else {
+            return;
+        };
+        if f.stream.is_some() {
+            return;
+        }
+        let opened: Result<Box<dyn AsyncRead + Send + Unpin>, String> = match &mut f.job.body.0 {
+            Source::Bytes(_) => return,
+            Source::File(path) => match tokio::fs::File::open(&*path).await {
+                Ok(file) => Ok(Box::new(file)),
+                Err(e) => Err(format!("cannot open {}: {e}", path.display())),
+            },
+            Source::Reader(r) => r.take().ok_or_else(|| "the stream was already read".to_string()),
+        };
+        match opened {
+            Ok(stream) => f.stream = Some(stream),
+            Err(why) => {
+                let _ = self.session.abort_body(id, why);
+            }
+        }
+    }
+
+    /// The stream body the session wants now, if it is open and the socket keeps up.
+    fn wanted_stream(&self) -> Option<MessageId> {
         if self.pending_write() >= WRITE_HIGH_WATER {
             return None;
         }
         let id = self.session.poll_body()?;
-        let f = self.flights.get_mut(&id)?;
-        if f.stream.is_none() {
-            match &mut f.job.body.0 {
-                Source::Bytes(_) => return None,
-                Source::File(path) => match std::fs::File::open(&*path) {
-                    Ok(file) => f.stream = Some(Box::new(tokio::fs::File::from_std(file))),
-                    Err(e) => {
-                        let why = format!("cannot open {}: {e}", path.display());
-                        let _ = self.session.abort_body(id, why);
-                        return None;
-                    }
-                },
-                Source::Reader(r) => f.stream = r.take(),
-            }
-        }
-        Some(id)
+        self.flights.get(&id)?.stream.is_some().then_some(id)
     }
 
     fn check_idle(&mut self) {
@@ -547,10 +568,13 @@ impl Conn<'_> {
         let pending = self.wpos < self.wbuf.len();
         let flush = self.needs_flush && !pending;
         let stream = self.wanted_stream();
-        let want_jobs = !self.quitting
+        // Only a connection that would take a job waits for the wake-up (it wakes one waiter).
+        let want_jobs = !self.probe
+            && !self.quitting
+            && !self.used_up()
             && self.session.accepts_mail()
             && self.rate_wait.is_none()
-            && self.session.in_flight() < self.lookahead;
+            && self.session.in_flight() < self.shared.fair_share(self.lookahead);
         let deadline = self.deadline().map(tokio::time::Instant::from_std);
         let Some((rd, wr)) = self.io.as_mut() else {
             return Wake::Timer;

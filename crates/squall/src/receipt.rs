@@ -31,6 +31,9 @@ pub struct Receipt {
     pub accepted: Vec<RecipientStatus>,
     /// Recipients the server refused; they did not get the message.
     pub rejected: Vec<RecipientStatus>,
+    /// Recipients whose last attempt (a retry) was lost after its content was sent and before
+    /// the server's verdict: they may or may not have the message.
+    pub ambiguous: Vec<String>,
     /// The final reply after the content.
     pub reply: Reply,
     /// The server's queue id, when its final reply names one.
@@ -48,7 +51,7 @@ pub struct Receipt {
 impl Receipt {
     /// True when every recipient was accepted.
     pub fn is_complete(&self) -> bool {
-        self.rejected.is_empty()
+        self.rejected.is_empty() && self.ambiguous.is_empty()
     }
 }
 

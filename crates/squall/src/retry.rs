@@ -111,20 +111,43 @@ pub(crate) fn after_failure(
     finish(job, Some(error))
 }
 
+/// Gives up on `job` with `error` (its connection could not be set up, its deadline passed):
+/// the caller still learns what earlier attempts delivered.
+pub(crate) fn give_up(job: Job, error: Error) {
+    if let Next::Finish(job, result) = finish(job, Some(error)) {
+        let _ = job.done.send(result);
+    }
+}
+
 /// The outcome: a receipt if any recipient got the message in any attempt, else the error.
 fn finish(mut job: Job, error: Option<Error>) -> Next {
     let delivered = std::mem::take(&mut job.delivered);
     let result = match (job.final_reply.take(), error) {
-        (Some(reply), _) if !delivered.is_empty() => Ok(Receipt {
-            rejected: job.refused.clone(),
-            accepted: delivered,
-            queue_id: job.queue_id.take(),
-            reply,
-            message_id: job.message_id.clone(),
-            size: job.size,
-            elapsed: job.submitted.elapsed(),
-            attempts: std::mem::take(&mut job.attempts),
-        }),
+        (Some(reply), error) if !delivered.is_empty() => {
+            // The last attempt was lost after its content: its recipients may have it.
+            let ambiguous: Vec<String> = match &error {
+                Some(e) if e.is_ambiguous() => job
+                    .envelope
+                    .recipients()
+                    .iter()
+                    .map(|r| r.mailbox.to_string())
+                    .filter(|a| !delivered.iter().any(|d| &d.address == a))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            job.refused.retain(|r| !ambiguous.contains(&r.address));
+            Ok(Receipt {
+                rejected: job.refused.clone(),
+                ambiguous,
+                accepted: delivered,
+                queue_id: job.queue_id.take(),
+                reply,
+                message_id: job.message_id.clone(),
+                size: job.size,
+                elapsed: job.submitted.elapsed(),
+                attempts: std::mem::take(&mut job.attempts),
+            })
+        }
         (_, Some(e)) => Err(e.with_attempts(std::mem::take(&mut job.attempts))),
         // Delivered to nobody without an error: every recipient was refused at RCPT but the
         // message itself was accepted (cannot happen with a conforming server); say so.

@@ -447,3 +447,106 @@ async fn a_connection_closed_by_the_server_while_idle_is_replaced() {
     assert_eq!(s.connections(), 3);
     assert_eq!(s.delivered(), 3);
 }
+
+/// Delivered to some recipients, then the retry for the rest cannot even connect: the caller
+/// still gets the receipt for those who have it (and must not resend to them).
+#[tokio::test]
+async fn a_partial_delivery_survives_a_failed_retry() {
+    let s = plain_sink(&["rcpt#1:c@example.net=451 4.2.1 busy"], true).await;
+    let c = Client::builder("127.0.0.1")
+        .port(s.addr().port())
+        .tls(Tls::None)
+        .retries(1)
+        .retry_backoff(Duration::from_millis(300), Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let send = c
+        .submit("a@example.org", ["b@example.net", "c@example.net"], body("x", ""))
+        .unwrap();
+    s.wait_for(1, Duration::from_secs(5)).await.unwrap();
+    s.stop();
+    let r = tokio::time::timeout(Duration::from_secs(10), send)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(addresses(&r.accepted), ["b@example.net"]);
+    assert_eq!(addresses(&r.rejected), ["c@example.net"]);
+    assert!(!r.is_complete());
+    assert_eq!(
+        r.attempts.len(),
+        1,
+        "the retry never reached a server: {:?}",
+        r.attempts
+    );
+}
+
+/// The retry for the rest is lost after its content: those recipients are ambiguous, not
+/// refused.
+#[tokio::test]
+async fn an_ambiguous_retry_is_reported_per_recipient() {
+    let s = plain_sink(
+        &["rcpt#1:c@example.net=451 4.2.1 busy", "data-end#2=disconnect"],
+        true,
+    )
+    .await;
+    let r = plain_client(&s, true)
+        .send("a@example.org", ["b@example.net", "c@example.net"], body("x", ""))
+        .await
+        .unwrap();
+    assert_eq!(addresses(&r.accepted), ["b@example.net"]);
+    assert_eq!(r.ambiguous, ["c@example.net"]);
+    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+    assert_eq!(r.attempts.len(), 2);
+}
+
+/// A file that disappears before it is sent fails that message at once, with DATA as with BDAT.
+#[tokio::test]
+async fn an_unreadable_file_fails_fast() {
+    for chunking in [false, true] {
+        let s = plain_sink(&[], chunking).await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.eml");
+        std::fs::write(&path, "Subject: gone\r\n\r\nx\r\n").unwrap();
+        let b = squall::Body::file(&path).await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let started = Instant::now();
+        let e = plain_client(&s, true)
+            .send("a@example.org", ["b@example.net"], b)
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "chunking {chunking}: {:?}",
+            started.elapsed()
+        );
+        assert!(e.to_string().contains("cannot open"), "{e}");
+        assert_eq!(s.delivered(), 0);
+    }
+}
+
+/// The deadline also bounds waiting for a server that cannot be reached, and the error says
+/// why it could not be sent.
+#[tokio::test]
+async fn the_deadline_bounds_connection_retries() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = Client::builder("127.0.0.1")
+        .port(port)
+        .tls(Tls::None)
+        .retries(20)
+        .retry_backoff(Duration::from_millis(100), Duration::from_millis(200))
+        .message_deadline(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = c.send("a@example.org", ["b@example.net"], "x").await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.stage(), squall::Stage::Connect, "{e}");
+}

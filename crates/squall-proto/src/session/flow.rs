@@ -320,7 +320,7 @@ impl ClientSession {
             _ => None,
         };
         if let Some(stage) = setup_stage {
-            self.refusal.get_or_insert((stage, cause.clone()));
+            self.setup_lost = Some((stage, cause.clone()));
         }
         for (id, _) in std::mem::take(&mut self.queue) {
             match setup_stage {

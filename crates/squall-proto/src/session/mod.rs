@@ -115,6 +115,9 @@ pub struct ClientSession {
     quit_requested: bool,
     /// Why the session is ending, once a setup step has refused it.
     refusal: Option<(Stage, Cause)>,
+    /// Setup could not finish (timeout, lost connection, protocol error); messages handed over
+    /// later were never attempted, unlike after a refusal.
+    setup_lost: Option<(Stage, Cause)>,
     events: VecDeque<Event>,
     next_id: u64,
     last_reply: Instant,
@@ -163,6 +166,7 @@ impl ClientSession {
             bdat_since_rset: false,
             quit_requested: false,
             refusal: None,
+            setup_lost: None,
             events: VecDeque::new(),
             next_id: 0,
             last_reply: now,
@@ -195,7 +199,10 @@ impl ClientSession {
     /// Why the session could not be set up: the stage (greeting, EHLO, STARTTLS or AUTH) and
     /// the cause, once it is ending for that reason. Messages handed over then fail with it.
     pub fn setup_failure(&self) -> Option<(Stage, &Cause)> {
-        self.refusal.as_ref().map(|(stage, cause)| (*stage, cause))
+        self.refusal
+            .as_ref()
+            .or(self.setup_lost.as_ref())
+            .map(|(stage, cause)| (*stage, cause))
     }
 
     /// Whether the session is over.
