@@ -52,3 +52,9 @@ pub use squall_proto::ehlo::Capabilities;
 pub use squall_proto::envelope::Envelope;
 pub use squall_proto::reply::{EnhancedCode, Reply, ReplyCode};
 pub use squall_proto::session::{Direction, Timeouts, TlsMode as Tls, TranscriptLine};
+
+/// The README's Rust examples, compiled as doctests (and the capture-server one run), so that
+/// they cannot rot.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

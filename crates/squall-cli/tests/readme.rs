@@ -1,0 +1,266 @@
+//! Every shell example in the README runs and succeeds, against local sinks standing in for the
+//! servers it names, so the front door cannot rot. (Its Rust examples are doctests of the squall
+//! crate.) An example that is neither run nor listed in SKIPPED fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use squall_sink::{Sink, SinkHandle};
+
+mod common;
+use common::pki;
+
+const README: &str = include_str!("../../../README.md");
+const PASSWORD: &str = "app-password";
+
+/// Examples not run here, and why.
+const SKIPPED: &[(&str, &str)] = &[
+    ("scripts/test.sh", "this is the suite that runs this test"),
+    (
+        "cargo install cargo-fuzz",
+        "fuzzing needs a nightly-only sanitizer build and minutes",
+    ),
+    (
+        "cd fuzz",
+        "fuzzing needs a nightly-only sanitizer build and minutes",
+    ),
+    (
+        "cargo run --release -p squall-bench",
+        "the benchmarks take minutes; CI runs the tests",
+    ),
+    (
+        "git send-email",
+        "tests/sendmail.rs sends a real patch with git send-email",
+    ),
+    (
+        "ln -s",
+        "tests/sendmail.rs runs the binary through a link named sendmail",
+    ),
+];
+
+/// The commands of every ```sh block: continuation lines joined, blank lines dropped.
+fn examples() -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    let mut pending: Option<(usize, String)> = None;
+    for (i, line) in README.lines().enumerate() {
+        if line.starts_with("```") {
+            in_sh = line == "```sh";
+            continue;
+        }
+        if !in_sh || line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (start, mut text) = pending.take().unwrap_or((i + 1, String::new()));
+        match line.strip_suffix('\\') {
+            Some(head) => {
+                text.push_str(head);
+                pending = Some((start, text));
+            }
+            None => {
+                text.push_str(line);
+                out.push((start, text));
+            }
+        }
+    }
+    out
+}
+
+/// The sinks the examples' servers are mapped to.
+struct Servers {
+    plain: SinkHandle,
+    submission: SinkHandle,
+    smtps: SinkHandle,
+    ca: PathBuf,
+}
+
+impl Servers {
+    async fn start(dir: &Path) -> Self {
+        let (ca, cert, key) = pki();
+        let ca_path = dir.join("ca.pem");
+        std::fs::write(&ca_path, ca).unwrap();
+        std::fs::write(dir.join("cert.pem"), &cert).unwrap();
+        std::fs::write(dir.join("key.pem"), &key).unwrap();
+        let secure = |implicit: bool| {
+            let mut b = Sink::builder()
+                .tls_pem(cert.as_bytes(), key.as_bytes())
+                .unwrap()
+                .implicit_tls(implicit)
+                .require_tls(true);
+            for user in ["me", "me@example.org", "me@gmail.com", "me@fastmail.com"] {
+                b = b.user(user, PASSWORD);
+            }
+            b.keep_messages(false).start()
+        };
+        Self {
+            plain: Sink::builder().keep_messages(false).start().await.unwrap(),
+            submission: secure(false).await.unwrap(),
+            smtps: secure(true).await.unwrap(),
+            ca: ca_path,
+        }
+    }
+
+    /// The example with its servers replaced by the local ones.
+    fn rewrite(&self, cmd: &str) -> String {
+        let mut cmd = cmd.replace("cargo run --release -p squall-cli -- ", "squall ");
+        let plain = self.plain.addr().to_string();
+        cmd = cmd.replace(
+            "--url smtp://localhost:2525",
+            &format!("--url smtp://{plain}?tls=none"),
+        );
+        if cmd.starts_with("squall sink") {
+            cmd = cmd.replace("--listen 127.0.0.1:2525", "");
+            return format!("timeout --preserve-status -s INT 2 {cmd} --listen 127.0.0.1:0");
+        }
+        cmd = cmd.replace("--generate 100000", "--generate 300");
+        let words: Vec<&str> = cmd.split(' ').collect();
+        let Some(at) = words.iter().position(|w| *w == "--server") else {
+            return cmd;
+        };
+        let server = words[at + 1];
+        let replacement = if !cmd.contains("--user") {
+            format!("{plain} --tls none")
+        } else if server.ends_with(":465") {
+            format!(
+                "localhost:{} --tls implicit --ca-file {}",
+                self.smtps.addr().port(),
+                self.ca.display()
+            )
+        } else {
+            format!(
+                "localhost:{} --ca-file {}",
+                self.submission.addr().port(),
+                self.ca.display()
+            )
+        };
+        cmd.replacen(
+            &format!("--server {server}"),
+            &format!("--server {replacement}"),
+            1,
+        )
+    }
+
+    /// Accounts named as in the README: `work` (the default, a submission server) and `local`.
+    fn accounts(&self) -> String {
+        format!(
+            "default = \"work\"\n\n[accounts.work]\nserver = \"localhost:{}\"\ntls = \"starttls\"\n\
+             ca_file = \"{}\"\nuser = \"me@example.org\"\npassword_command = \"echo {PASSWORD}\"\n\
+             from = \"Me <me@example.org>\"\n\n[accounts.local]\nserver = \"{}\"\ntls = \"none\"\n",
+            self.submission.addr().port(),
+            self.ca.display(),
+            self.plain.addr()
+        )
+    }
+}
+
+/// The files the examples name.
+fn fixtures(work: &Path, home: &Path) {
+    std::fs::write(work.join("report.txt"), "The report.\n").unwrap();
+    std::fs::write(work.join("note.txt"), "A note.\n").unwrap();
+    std::fs::write(work.join("report.pdf"), b"%PDF-1.4\n%fake\n").unwrap();
+    std::fs::write(
+        work.join("message.eml"),
+        "From: Me <me@example.org>\nTo: you@example.org\nBcc: hidden@example.org\nSubject: raw\n\nRaw.\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(work.join("outbox")).unwrap();
+    for i in 0..3 {
+        std::fs::write(
+            work.join(format!("outbox/{i}.eml")),
+            format!("Subject: {i}\n\nbulk {i}\n"),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(home.join(".config/squall")).unwrap();
+    std::fs::write(home.join(".config/fastmail-password"), format!("{PASSWORD}\n")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shell_example_in_the_readme_works() {
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let servers = Servers::start(work.path()).await;
+    fixtures(work.path(), home.path());
+    std::fs::write(home.path().join(".config/squall/config.toml"), servers.accounts()).unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_squall"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    let mut exports: Vec<(String, String)> = Vec::new();
+    for (line, example) in examples() {
+        if let Some((_, why)) = SKIPPED.iter().find(|(prefix, _)| example.starts_with(prefix)) {
+            eprintln!("README:{line}: not run here: {why}");
+            continue;
+        }
+        if let Some(assignment) = example.strip_prefix("export ") {
+            let (k, v) = assignment.split_once('=').expect("export NAME=VALUE");
+            exports.push((k.to_string(), v.trim_matches('\'').to_string()));
+            continue;
+        }
+        let known = ["squall ", "cargo run --release -p squall-cli -- ", "printf "];
+        if !known.iter().any(|k| example.starts_with(k)) {
+            failures.push(format!(
+                "README:{line}: an example this test does not know how to run: {example}"
+            ));
+            continue;
+        }
+        let cmd = servers.rewrite(&example);
+        let mut c = Command::new("sh");
+        c.args(["-c", &cmd])
+            .current_dir(work.path())
+            .env("PATH", &path)
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("SQUALL_URL")
+            .env("SQUALL_CAPTURE_DIR", work.path().join("captured"))
+            .env("PW", PASSWORD)
+            .env("SMTP_PASSWORD", PASSWORD)
+            .env("ACCESS_TOKEN", PASSWORD)
+            .envs(exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null());
+        let started = Instant::now();
+        let o = tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap();
+        ran += 1;
+        let ok = o.status.success()
+            && (!cmd.contains("squall sink") || String::from_utf8_lossy(&o.stdout).contains("listening on"));
+        if !ok || started.elapsed() > Duration::from_secs(60) {
+            failures.push(format!(
+                "README:{line}: {example}\n  ran: {cmd}\n  status {:?} after {:?}\n  stdout: {}\n  stderr: {}",
+                o.status.code(),
+                started.elapsed(),
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+    }
+    assert!(ran >= 20, "only {ran} examples ran: is the README parsed right?");
+    assert!(
+        failures.is_empty(),
+        "{} README examples failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The accounts file shown in the README parses.
+#[test]
+fn the_readme_accounts_file_parses() {
+    let start = README.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let toml = &README[start..start + README[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, toml).unwrap();
+    let o = common::Run::new(["config", "path", "--config", file.to_str().unwrap()]).output();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
