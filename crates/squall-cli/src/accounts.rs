@@ -21,8 +21,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde::Deserialize;
-use squall::{ClientBuilder, Mechanism, NamedAddress, Tls};
+use squall::{ClientBuilder, NamedAddress};
 use toml::Spanned;
+
+use crate::conn::{AuthArg, TlsArg, login};
 
 /// Where the accounts file is looked for when `--config` is not given.
 pub(crate) fn default_path() -> Option<PathBuf> {
@@ -55,24 +57,6 @@ impl fmt::Display for ConfigError {
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum TlsSetting {
-    None,
-    Opportunistic,
-    Starttls,
-    Implicit,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-enum AuthSetting {
-    Plain,
-    Login,
-    CramMd5,
-    Xoauth2,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileToml {
@@ -86,12 +70,12 @@ struct FileToml {
 struct AccountToml {
     server: Spanned<String>,
     port: Option<u16>,
-    tls: Option<TlsSetting>,
+    tls: Option<TlsArg>,
     user: Option<Spanned<String>>,
     password_command: Option<Spanned<String>>,
     password_env: Option<Spanned<String>>,
     password_file: Option<Spanned<PathBuf>>,
-    auth: Option<AuthSetting>,
+    auth: Option<AuthArg>,
     from: Option<Spanned<String>>,
     ehlo: Option<Spanned<String>>,
     ca_file: Option<PathBuf>,
@@ -112,9 +96,9 @@ pub(crate) struct Account {
     pub(crate) name: String,
     server: String,
     port: Option<u16>,
-    tls: Option<TlsSetting>,
+    tls: Option<TlsArg>,
     login: Option<(String, PasswordSource)>,
-    auth: Option<AuthSetting>,
+    auth: Option<AuthArg>,
     /// The default sender.
     pub(crate) from: Option<String>,
     ehlo: Option<String>,
@@ -291,12 +275,7 @@ impl Account {
     pub(crate) fn builder(&self) -> Result<ClientBuilder, String> {
         let mut b = ClientBuilder::server(&self.server).map_err(|e| format!("server: {e}"))?;
         if let Some(tls) = self.tls {
-            b = b.tls(match tls {
-                TlsSetting::None => Tls::None,
-                TlsSetting::Opportunistic => Tls::Opportunistic,
-                TlsSetting::Starttls => Tls::StartTls,
-                TlsSetting::Implicit => Tls::Implicit,
-            });
+            b = b.tls(tls.into());
         }
         if let Some(port) = self.port {
             b = b.port(port);
@@ -314,18 +293,7 @@ impl Account {
             let secret = source
                 .read()
                 .map_err(|e| format!("the password for account {:?}: {e}", self.name))?;
-            b = match self.auth {
-                Some(AuthSetting::Xoauth2) => b.oauth2(user, &secret),
-                _ => b.credentials(user, &secret),
-            };
-            if let Some(m) = self.auth {
-                b = b.mechanism(Mechanism::from_name(match m {
-                    AuthSetting::Plain => "PLAIN",
-                    AuthSetting::Login => "LOGIN",
-                    AuthSetting::CramMd5 => "CRAM-MD5",
-                    AuthSetting::Xoauth2 => "XOAUTH2",
-                }));
-            }
+            b = login(b, user, &secret, self.auth);
         }
         Ok(b)
     }

@@ -240,17 +240,9 @@ struct Undelivered {
 }
 
 pub(crate) async fn run(args: BulkArgs) -> u8 {
-    match bulk(&args).await {
-        Ok(code) => code,
-        Err((code, e)) => {
-            if args.json {
-                println!("{}", crate::output::error_json(&e));
-            } else {
-                eprintln!("squall bulk: {e}");
-            }
-            code
-        }
-    }
+    bulk(&args)
+        .await
+        .unwrap_or_else(|e| crate::output::fail(args.json, "squall bulk", e))
 }
 
 async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {

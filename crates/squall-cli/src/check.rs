@@ -45,14 +45,7 @@ pub(crate) async fn run(cmd: ConfigCommand) -> u8 {
         ConfigCommand::Path { config } => path(config),
         ConfigCommand::Check(args) => match check(&args).await {
             Ok(()) => exit::OK,
-            Err((code, e)) => {
-                if args.json {
-                    println!("{}", output::error_json(&e));
-                } else {
-                    eprintln!("squall: {e}");
-                }
-                code
-            }
+            Err(e) => output::fail(args.json, "squall", e),
         },
     }
 }

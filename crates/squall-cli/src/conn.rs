@@ -4,13 +4,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use serde::Deserialize;
 use squall::{Client, ClientBuilder, Error, Mechanism, Tls};
 
 use crate::accounts::Accounts;
 use crate::exit;
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum TlsArg {
+/// A TLS mode, as a flag (`--tls`) or in the accounts file (`tls = …`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TlsArg {
     /// Never use TLS.
     None,
     /// STARTTLS when offered.
@@ -21,13 +24,43 @@ enum TlsArg {
     Implicit,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum AuthArg {
+impl From<TlsArg> for Tls {
+    fn from(t: TlsArg) -> Self {
+        match t {
+            TlsArg::None => Self::None,
+            TlsArg::Opportunistic => Self::Opportunistic,
+            TlsArg::Starttls => Self::StartTls,
+            TlsArg::Implicit => Self::Implicit,
+        }
+    }
+}
+
+/// A SASL mechanism, as a flag (`--auth`) or in the accounts file (`auth = …`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum AuthArg {
     Plain,
     Login,
     #[value(name = "cram-md5")]
     CramMd5,
     Xoauth2,
+}
+
+/// Logs in as `user` with `secret`: a password, or with XOAUTH2 an access token.
+pub(crate) fn login(b: ClientBuilder, user: &str, secret: &str, auth: Option<AuthArg>) -> ClientBuilder {
+    let b = match auth {
+        Some(AuthArg::Xoauth2) => b.oauth2(user, secret),
+        _ => b.credentials(user, secret),
+    };
+    match auth {
+        None => b,
+        Some(m) => b.mechanism(Mechanism::from_name(match m {
+            AuthArg::Plain => "PLAIN",
+            AuthArg::Login => "LOGIN",
+            AuthArg::CramMd5 => "CRAM-MD5",
+            AuthArg::Xoauth2 => "XOAUTH2",
+        })),
+    }
 }
 
 /// Server, TLS and login flags.
@@ -159,12 +192,7 @@ impl ConnArgs {
             b = b.ehlo(name);
         }
         if let Some(t) = self.tls {
-            b = b.tls(match t {
-                TlsArg::None => Tls::None,
-                TlsArg::Opportunistic => Tls::Opportunistic,
-                TlsArg::Starttls => Tls::StartTls,
-                TlsArg::Implicit => Tls::Implicit,
-            });
+            b = b.tls(t.into());
         }
         if let Some(secs) = self.timeout {
             let d = Duration::try_from_secs_f64(secs)
@@ -210,18 +238,7 @@ impl ConnArgs {
                     ));
                 }
             };
-            b = match self.auth {
-                Some(AuthArg::Xoauth2) => b.oauth2(user, &secret),
-                _ => b.credentials(user, &secret),
-            };
-            if let Some(m) = self.auth {
-                b = b.mechanism(Mechanism::from_name(match m {
-                    AuthArg::Plain => "PLAIN",
-                    AuthArg::Login => "LOGIN",
-                    AuthArg::CramMd5 => "CRAM-MD5",
-                    AuthArg::Xoauth2 => "XOAUTH2",
-                }));
-            }
+            b = login(b, user, &secret, self.auth);
         }
         if let Some(ca) = &self.ca_file {
             b = b.ca_file(ca);

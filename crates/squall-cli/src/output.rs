@@ -155,6 +155,17 @@ pub(crate) fn error_json(e: &Error) -> String {
     .to_string()
 }
 
+/// Reports a failed command: `{"error": …}` on stdout with `--json`, else `who: error` on
+/// stderr. Returns the exit code.
+pub(crate) fn fail(json: bool, who: &str, (code, e): (u8, Error)) -> u8 {
+    if json {
+        println!("{}", error_json(&e));
+    } else {
+        eprintln!("{who}: {e}");
+    }
+    code
+}
+
 /// The receipt for people: who got it, the server's words, refusals with advice.
 pub(crate) fn receipt_text(r: &Receipt) -> (String, Vec<String>) {
     let to: Vec<&str> = r.accepted.iter().map(|a| a.address.as_str()).collect();

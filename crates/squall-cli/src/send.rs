@@ -67,17 +67,9 @@ pub(crate) struct SendArgs {
 }
 
 pub(crate) async fn run(args: SendArgs) -> u8 {
-    match send(&args).await {
-        Ok(code) => code,
-        Err((code, e)) => {
-            if args.json {
-                println!("{}", output::error_json(&e));
-            } else {
-                eprintln!("squall: {e}");
-            }
-            code
-        }
-    }
+    send(&args)
+        .await
+        .unwrap_or_else(|e| output::fail(args.json, "squall", e))
 }
 
 async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {

@@ -4,7 +4,7 @@
 use squall_sink::{Sink, SinkHandle};
 
 mod common;
-use common::{Run, code, pki, text};
+use common::{Run, code, text};
 
 const PASSWORD: &str = "s3cret-pw";
 
@@ -120,18 +120,7 @@ async fn a_broken_file_is_named_with_its_line_and_key() {
 
 #[tokio::test]
 async fn config_check_reports_tls_and_auth_and_sends_nothing() {
-    let (ca, cert, key) = pki();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, ca).unwrap();
-    let s = Sink::builder()
-        .tls_pem(cert.as_bytes(), key.as_bytes())
-        .unwrap()
-        .require_tls(true)
-        .user("me@example.org", PASSWORD)
-        .start()
-        .await
-        .unwrap();
+    let (s, _dir, ca_file) = common::submission_sink("me@example.org", PASSWORD).await;
     let account = |password_command: &str| {
         format!(
             "[accounts.sub]\nserver = \"localhost:{}\"\ntls = \"starttls\"\nca_file = \"{}\"\nuser = \"me@example.org\"\npassword_command = \"{password_command}\"\n",

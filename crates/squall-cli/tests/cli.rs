@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use squall_sink::{Sink, SinkHandle};
 
 mod common;
-use common::{code, pki, squall, squall_async, squall_async_env, text};
+use common::{code, squall, squall_async, squall_async_env, text};
 
 #[test]
 fn with_no_server_the_message_is_captured_and_says_so() {
@@ -373,18 +373,7 @@ fn squall_sink_captures_until_stopped() {
 /// A private CA and a certificate for localhost signed by it: (ca, cert, key) PEM.
 #[tokio::test]
 async fn submission_with_starttls_and_auth() {
-    let (ca, cert, key) = pki();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, ca).unwrap();
-    let s = Sink::builder()
-        .tls_pem(cert.as_bytes(), key.as_bytes())
-        .unwrap()
-        .require_tls(true)
-        .user("joe", "s3cret")
-        .start()
-        .await
-        .unwrap();
+    let (s, dir, ca_file) = common::submission_sink("joe", "s3cret").await;
     let server = format!("localhost:{}", s.addr().port());
     let args = |extra: &[&str]| -> Vec<String> {
         [

@@ -35,14 +35,14 @@ pub(crate) fn after_delivery(
     started: (SystemTime, Instant),
     policy: &RetryPolicy,
 ) -> Next {
-    job.attempts.push(Attempt {
-        started: started.0,
-        elapsed: started.1.elapsed(),
-        outcome: AttemptOutcome::Delivered {
+    record(
+        &mut job,
+        started,
+        AttemptOutcome::Delivered {
             accepted: d.accepted.len(),
             refused: d.rejected.len(),
         },
-    });
+    );
     for a in d.accepted {
         let a = RecipientStatus::from_proto(a);
         job.refused.retain(|r| r.address != a.address);
@@ -76,17 +76,17 @@ pub(crate) fn after_failure(
     started: (SystemTime, Instant),
     policy: &RetryPolicy,
 ) -> Next {
-    job.attempts.push(Attempt {
-        started: started.0,
-        elapsed: started.1.elapsed(),
-        outcome: AttemptOutcome::Failed {
+    record(
+        &mut job,
+        started,
+        AttemptOutcome::Failed {
             stage: error.stage(),
             reply: error.reply().cloned(),
             kind: error.kind(),
             ambiguous: error.is_ambiguous(),
             why: error.summary(),
         },
-    });
+    );
     let mut refused_for_good = Vec::new();
     for r in f.rejected {
         if r.reply.is_permanent() {
@@ -157,6 +157,15 @@ fn finish(mut job: Job, error: Option<Error>) -> Next {
         )),
     };
     Next::Finish(job, result)
+}
+
+/// Adds an attempt that began at `started` and ended now.
+fn record(job: &mut Job, started: (SystemTime, Instant), outcome: AttemptOutcome) {
+    job.attempts.push(Attempt {
+        started: started.0,
+        elapsed: started.1.elapsed(),
+        outcome,
+    });
 }
 
 /// Keeps the latest refusal of each recipient.

@@ -133,3 +133,23 @@ pub fn pki() -> (String, String, String) {
         .unwrap();
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
+
+/// A submission sink (STARTTLS required, then AUTH as `user`) and a CA file that trusts it.
+pub async fn submission_sink(
+    user: &str,
+    password: &str,
+) -> (squall_sink::SinkHandle, tempfile::TempDir, PathBuf) {
+    let (ca, cert, key) = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let sink = squall_sink::Sink::builder()
+        .tls_pem(cert.as_bytes(), key.as_bytes())
+        .unwrap()
+        .require_tls(true)
+        .user(user, password)
+        .start()
+        .await
+        .unwrap();
+    (sink, dir, ca_file)
+}
