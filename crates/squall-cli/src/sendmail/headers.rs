@@ -3,47 +3,46 @@
 
 use mail_parser::{HeaderValue, MessageParser};
 
+/// Each line of `buf` as (offset where it starts, its text without the line end).
+fn lines(buf: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= buf.len() {
+            return None;
+        }
+        let end = buf[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(buf.len(), |i| start + i + 1);
+        let line = &buf[start..end];
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let at = start;
+        start = end;
+        Some((at, text))
+    })
+}
+
 /// The input up to a line holding only `.` (unless `ignore_dots`), as sendmail reads it.
 pub(crate) fn until_dot(input: &[u8], ignore_dots: bool) -> &[u8] {
     if ignore_dots {
         return input;
     }
-    let mut start = 0;
-    while start < input.len() {
-        let end = input[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(input.len(), |i| start + i + 1);
-        let line = &input[start..end];
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line == b"." {
-            return &input[..start];
-        }
-        start = end;
+    match lines(input).find(|(_, text)| *text == b".") {
+        Some((at, _)) => &input[..at],
+        None => input,
     }
-    input
 }
 
 /// Where the header section ends: the byte after its last field (before the blank line), or 0
 /// when the input does not start with a header field.
 fn header_end(msg: &[u8]) -> usize {
-    let mut start = 0;
-    while start < msg.len() {
-        let end = msg[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(msg.len(), |i| start + i + 1);
-        let line = &msg[start..end];
-        let text = line.strip_suffix(b"\n").unwrap_or(line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let continuation = matches!(text.first(), Some(b' ' | b'\t')) && start > 0;
-        if text.is_empty() || !(continuation || is_field(text)) {
-            return start;
-        }
-        start = end;
-    }
-    start
+    lines(msg)
+        .find(|&(at, text)| {
+            let continuation = matches!(text.first(), Some(b' ' | b'\t')) && at > 0;
+            text.is_empty() || !(continuation || is_field(text))
+        })
+        .map_or(msg.len(), |(at, _)| at)
 }
 
 /// `Name: value`, with a name of printable ASCII other than `:` (RFC 5322 §2.2).
@@ -57,20 +56,12 @@ fn is_field(line: &[u8]) -> bool {
 /// The fields of the header section, each with its continuation lines: (name, raw bytes).
 fn fields(header: &[u8]) -> Vec<(String, &[u8])> {
     let mut out: Vec<(String, &[u8])> = Vec::new();
-    let mut start = 0;
     let mut field_start = 0;
-    while start < header.len() {
-        let end = header[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(header.len(), |i| start + i + 1);
-        if !matches!(header[start], b' ' | b'\t') || start == 0 {
-            if start > 0 {
-                push_field(&mut out, &header[field_start..start]);
-            }
-            field_start = start;
+    for (at, text) in lines(header) {
+        if at > 0 && !matches!(text.first(), Some(b' ' | b'\t')) {
+            push_field(&mut out, &header[field_start..at]);
+            field_start = at;
         }
-        start = end;
     }
     if field_start < header.len() {
         push_field(&mut out, &header[field_start..]);
