@@ -47,12 +47,18 @@ enum Command {
     /// The accounts file: where it is, and whether an account works.
     #[command(subcommand, after_help = check::EXAMPLES, long_about = ACCOUNTS_HELP)]
     Config(check::ConfigCommand),
-    /// Print a shell completion script: squall completions bash > /etc/bash_completion.d/squall
+    /// Print a shell completion script for bash, zsh or fish.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
 }
+
+const COMPLETIONS_EXAMPLES: &str = "Examples:
+  squall completions bash > ~/.local/share/bash-completion/completions/squall
+  squall completions zsh > ~/.zfunc/_squall      # with fpath+=(~/.zfunc) in ~/.zshrc
+  squall completions fish > ~/.config/fish/completions/squall.fish";
 
 const ACCOUNTS_HELP: &str = r#"The accounts file: where it is, and whether an account works.
 

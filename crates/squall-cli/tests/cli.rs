@@ -646,7 +646,7 @@ fn completions_and_help_for_every_subcommand() {
             "{shell}: the script knows the subcommands"
         );
     }
-    for sub in ["send", "bulk", "sink", "sendmail", "config"] {
+    for sub in ["send", "bulk", "sink", "sendmail", "config", "completions"] {
         let o = squall(&["help", sub], dir.path());
         assert_eq!(code(&o), 0, "{sub}");
         assert!(
