@@ -276,7 +276,8 @@ fn report(args: &SendArgs, r: &Receipt, captured: Option<&Path>) {
     }
     if let Some(p) = captured {
         println!(
-            "No server was given (--server, --url or SQUALL_URL), so the message went to squall's \
+            "No server was given (--server, --url, --account, SQUALL_URL or a default account in \
+             `squall config path`), so the message went to squall's \
              built-in capture server instead of being sent.\nSaved: {}",
             p.display()
         );
