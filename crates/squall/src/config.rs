@@ -260,10 +260,11 @@ impl ClientBuilder {
         self.retries(0)
     }
 
-    /// The first retry delay and the largest one.
+    /// The first retry delay and the largest one (both at most a day).
     pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.retry.backoff = first;
-        self.retry.max_backoff = max.max(first);
+        const DAY: Duration = Duration::from_secs(86_400);
+        self.retry.backoff = first.min(DAY);
+        self.retry.max_backoff = max.max(first).min(DAY);
         self
     }
 
