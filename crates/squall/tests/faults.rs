@@ -286,10 +286,13 @@ async fn plain_sink(faults: &[&str], chunking: bool) -> SinkHandle {
     b.start().await.unwrap()
 }
 
+/// A client for a plain sink on this loopback port, with squall's defaults.
+fn plain_builder(port: u16) -> squall::ClientBuilder {
+    Client::builder("127.0.0.1").port(port).tls(Tls::None)
+}
+
 fn plain_client(s: &SinkHandle, retries: bool) -> Client {
-    let b = Client::builder("127.0.0.1")
-        .port(s.addr().port())
-        .tls(Tls::None)
+    let b = plain_builder(s.addr().port())
         .timeout(TIMEOUT)
         .max_connections(1)
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(100));
@@ -399,9 +402,7 @@ async fn a_421_mid_batch_requeues_what_was_not_finished() {
 #[tokio::test]
 async fn the_message_deadline_bounds_the_retries() {
     let s = plain_sink(&["greeting=451 4.3.2 busy"], true).await;
-    let c = Client::builder("127.0.0.1")
-        .port(s.addr().port())
-        .tls(Tls::None)
+    let c = plain_builder(s.addr().port())
         .retries(20)
         .retry_backoff(Duration::from_millis(100), Duration::from_millis(200))
         .message_deadline(Duration::from_millis(700))
@@ -430,9 +431,7 @@ async fn a_connection_closed_by_the_server_while_idle_is_replaced() {
         .start()
         .await
         .unwrap();
-    let c = Client::builder("127.0.0.1")
-        .port(s.addr().port())
-        .tls(Tls::None)
+    let c = plain_builder(s.addr().port())
         .idle_timeout(Duration::from_secs(30))
         .no_retry()
         .build()
@@ -453,9 +452,7 @@ async fn a_connection_closed_by_the_server_while_idle_is_replaced() {
 #[tokio::test]
 async fn a_partial_delivery_survives_a_failed_retry() {
     let s = plain_sink(&["rcpt#1:c@example.net=451 4.2.1 busy"], true).await;
-    let c = Client::builder("127.0.0.1")
-        .port(s.addr().port())
-        .tls(Tls::None)
+    let c = plain_builder(s.addr().port())
         .retries(1)
         .retry_backoff(Duration::from_millis(300), Duration::from_millis(300))
         .build()
@@ -533,9 +530,7 @@ async fn the_deadline_bounds_connection_retries() {
         .local_addr()
         .unwrap()
         .port();
-    let c = Client::builder("127.0.0.1")
-        .port(port)
-        .tls(Tls::None)
+    let c = plain_builder(port)
         .retries(20)
         .retry_backoff(Duration::from_millis(100), Duration::from_millis(200))
         .message_deadline(Duration::from_millis(700))

@@ -6,8 +6,8 @@
 use squall::{ErrorKind, Message};
 
 mod common;
-use common::corpus;
 use common::peers::{Peer, aiosmtpd_message, peer, unique, wait_for_file};
+use common::{corpus, recorder};
 
 /// The content smtp-sink dumped for the message to `rcpt`: its own header lines and Received
 /// field removed, its LF line ends and appended blank line undone (it is not byte-exact).
@@ -136,13 +136,8 @@ async fn aiosmtpd_partial_delivery_is_reported() {
 #[tokio::test]
 async fn aiosmtpd_helo_fallback() {
     let Some(p) = peer("AIOSMTPD_HELO") else { return };
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = lines.clone();
-    let c = p
-        .client()
-        .transcript(move |l| log.lock().unwrap().push(l.to_string()))
-        .build()
-        .unwrap();
+    let (lines, log) = recorder();
+    let c = p.client().transcript(log).build().unwrap();
     let to = unique("helo");
     c.send("sender@example.org", [to.as_str()], "Subject: helo\r\n\r\nhi\r\n")
         .await
@@ -233,13 +228,8 @@ async fn smtp_sink_receives_the_corpus() {
 #[tokio::test]
 async fn smtp_sink_pipelined_concurrent_sends_share_one_connection() {
     let Some(p) = peer("SMTP_SINK") else { return };
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = lines.clone();
-    let c = p
-        .client()
-        .transcript(move |l| log.lock().unwrap().push(l.to_string()))
-        .build()
-        .unwrap();
+    let (lines, log) = recorder();
+    let c = p.client().transcript(log).build().unwrap();
     let mut tasks = Vec::new();
     let mut rcpts = Vec::new();
     for i in 0..100 {

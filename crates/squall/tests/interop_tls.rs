@@ -2,24 +2,11 @@
 //! AUTH, and a Postfix daemon (STARTTLS, CHUNKING, SASL AUTH, implicit TLS). Certificates come
 //! from a private CA that `scripts/test.sh` makes with openssl.
 
-use std::sync::{Arc, Mutex};
-
 use squall::{ErrorKind, Mechanism, Stage, Tls};
 
 mod common;
 use common::peers::{aiosmtpd_message, peer, postfix_message, unique};
-
-/// Collects the transcript.
-fn recorder() -> (
-    Arc<Mutex<Vec<String>>>,
-    impl Fn(&squall::TranscriptLine) + Send + Sync + 'static,
-) {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let l = lines.clone();
-    (lines, move |x: &squall::TranscriptLine| {
-        l.lock().unwrap().push(x.to_string())
-    })
-}
+use common::recorder;
 
 #[tokio::test]
 async fn aiosmtpd_starttls_with_required_auth() {

@@ -1,14 +1,13 @@
 //! End to end against squall-sink, in process: what the client reports must match what the
 //! server stored, byte for byte.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use squall::{Body, Client, ErrorKind, Message, Stage, Tls};
 use squall_sink::{Sink, SinkBuilder, SinkHandle};
 
 mod common;
-use common::corpus;
+use common::{corpus, recorder};
 
 async fn sink(b: SinkBuilder) -> SinkHandle {
     b.start().await.expect("sink starts")
@@ -237,11 +236,10 @@ async fn a_lost_connection_fails_only_what_was_in_flight() {
 #[tokio::test]
 async fn idle_connections_quit_and_the_next_message_reconnects() {
     let s = sink(Sink::builder()).await;
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let log = lines.clone();
+    let (lines, log) = recorder();
     let c = client(&s)
         .idle_timeout(Duration::from_millis(100))
-        .transcript(move |l| log.lock().unwrap().push(l.to_string()))
+        .transcript(log)
         .build()
         .unwrap();
     c.send("a@example.org", ["b@example.net"], "x").await.unwrap();
@@ -363,12 +361,8 @@ async fn a_silent_server_times_out_with_the_stage() {
 #[tokio::test]
 async fn transcript_shows_the_dialog() {
     let s = sink(Sink::builder()).await;
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let log = lines.clone();
-    let c = client(&s)
-        .transcript(move |l| log.lock().unwrap().push(l.to_string()))
-        .build()
-        .unwrap();
+    let (lines, log) = recorder();
+    let c = client(&s).transcript(log).build().unwrap();
     c.send("a@example.org", ["b@example.net"], "Subject: t\r\n\r\nt\r\n")
         .await
         .unwrap();

@@ -2,15 +2,15 @@
 //! every unsafe situation is refused before anything private is sent.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use squall::{Client, ClientBuilder, ErrorKind, Mechanism, Stage, Tls};
 use squall_sink::{Sink, SinkBuilder, SinkHandle};
 
 mod common;
-use common::{TestPki, pki};
+use common::{TestPki, pki, recorder};
 
 const PASSWORD: &str = "hunter2-s3cret";
 
@@ -53,18 +53,6 @@ fn submission(b: SinkBuilder) -> SinkBuilder {
     b.require_tls(true)
         .user("joe", PASSWORD)
         .user("joe@example.org", "ya29.token")
-}
-
-/// Collects the transcript.
-fn recorder() -> (
-    Arc<Mutex<Vec<String>>>,
-    impl Fn(&squall::TranscriptLine) + Send + Sync + 'static,
-) {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let l = lines.clone();
-    (lines, move |x: &squall::TranscriptLine| {
-        l.lock().unwrap().push(x.to_string())
-    })
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 
 pub(crate) mod peers;
 
+use std::sync::{Arc, Mutex};
+
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
 /// A private CA and a server certificate it signed.
@@ -55,4 +57,16 @@ pub(crate) fn corpus() -> Vec<(&'static str, Vec<u8>)> {
         ("998-octet line", long.into_bytes()),
         ("bare line ends", b"Subject: lf\n\nline\n.dot\rcr\n".to_vec()),
     ]
+}
+
+/// A transcript callback, and the lines it collects (each as `C: …`, `S: …`).
+pub(crate) fn recorder() -> (
+    Arc<Mutex<Vec<String>>>,
+    impl Fn(&squall::TranscriptLine) + Send + Sync + 'static,
+) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let l = lines.clone();
+    (lines, move |x: &squall::TranscriptLine| {
+        l.lock().unwrap().push(x.to_string())
+    })
 }
