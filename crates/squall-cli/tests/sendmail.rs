@@ -70,6 +70,10 @@ async fn dash_t_sends_to_to_cc_and_bcc_and_removes_bcc() {
         "a Date is added: {data}"
     );
     assert!(data.contains("Message-ID: <"), "a Message-ID is added: {data}");
+    // Without -t the header names nobody: only the arguments get it.
+    let o = sendmail(&s, &["-i", "zed@example.org"], MESSAGE).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(s.messages().pop().unwrap().rcpt_to, ["zed@example.org"]);
 }
 
 #[tokio::test]

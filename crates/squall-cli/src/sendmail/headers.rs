@@ -74,78 +74,91 @@ fn push_field<'a>(out: &mut Vec<(String, &'a [u8])>, raw: &'a [u8]) {
     out.push((String::from_utf8_lossy(name).trim().to_ascii_lowercase(), raw));
 }
 
-/// A message ready to go: its bytes and, with `-t`, the recipients its header names.
-#[derive(Debug)]
-pub(crate) struct Prepared {
-    pub(crate) bytes: Vec<u8>,
-    pub(crate) header_recipients: Vec<String>,
-    /// The address in From, for a default envelope sender.
-    pub(crate) from_header: Option<String>,
+/// A message read once: its header fields (raw and parsed) and its body.
+pub(crate) struct Message<'a> {
+    /// Where the header section ends (0: there is none).
+    end: usize,
+    fields: Vec<(String, &'a [u8])>,
+    body: &'a [u8],
+    parsed: Option<mail_parser::Message<'a>>,
 }
 
-/// Reads the recipients (when `extract`), strips Bcc and Resent-Bcc, and adds From, Date and
-/// Message-ID when missing.
-pub(crate) fn prepare(msg: &[u8], extract: bool, sender: &str, full_name: Option<&str>) -> Prepared {
-    let end = header_end(msg);
-    let (header, body) = msg.split_at(end);
-    let fields = fields(header);
-    let parsed = MessageParser::default().parse_headers(header);
-    let addresses = |name: &str| -> Vec<String> {
-        let Some(m) = &parsed else { return Vec::new() };
+impl<'a> Message<'a> {
+    pub(crate) fn read(msg: &'a [u8]) -> Self {
+        let end = header_end(msg);
+        let (header, body) = msg.split_at(end);
+        Self {
+            end,
+            fields: fields(header),
+            body,
+            parsed: MessageParser::default().parse_headers(header),
+        }
+    }
+
+    /// The addresses in every field called `name`.
+    fn addresses(&self, name: &str) -> Vec<String> {
+        let Some(m) = &self.parsed else { return Vec::new() };
         m.header_values(name)
             .flat_map(|v| match v {
                 HeaderValue::Address(a) => a.iter().filter_map(|x| x.address()).map(str::to_string).collect(),
                 _ => Vec::new(),
             })
             .collect()
-    };
-    // RFC 5322 §3.6.6: a resent message goes to the Resent- recipients only.
-    let resent = fields
-        .iter()
-        .any(|(n, _)| matches!(n.as_str(), "resent-to" | "resent-cc" | "resent-bcc"));
-    let header_recipients = if !extract {
-        Vec::new()
-    } else if resent {
-        ["Resent-To", "Resent-Cc", "Resent-Bcc"]
-            .iter()
-            .flat_map(|n| addresses(n))
-            .collect()
-    } else {
-        ["To", "Cc", "Bcc"].iter().flat_map(|n| addresses(n)).collect()
-    };
-    let from_header = addresses("From").into_iter().next();
-    let has = |name: &str| fields.iter().any(|(n, _)| n == name);
+    }
 
-    let mut out = Vec::with_capacity(msg.len() + 256);
-    if !has("from") {
-        let from = match full_name.map(quote_name) {
-            Some(name) => format!("From: {name} <{sender}>\r\n"),
-            None => format!("From: <{sender}>\r\n"),
+    fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|(n, _)| n == name)
+    }
+
+    /// The address in From, for a default envelope sender.
+    pub(crate) fn sender_address(&self) -> Option<String> {
+        self.addresses("From").into_iter().next()
+    }
+
+    /// What `-t` sends to: To, Cc and Bcc, or only the Resent- fields when there are any
+    /// (RFC 5322 §3.6.6).
+    pub(crate) fn recipients(&self) -> Vec<String> {
+        let resent = ["resent-to", "resent-cc", "resent-bcc"]
+            .iter()
+            .any(|n| self.has(n));
+        let names = if resent {
+            ["Resent-To", "Resent-Cc", "Resent-Bcc"]
+        } else {
+            ["To", "Cc", "Bcc"]
         };
-        out.extend_from_slice(from.as_bytes());
+        names.iter().flat_map(|n| self.addresses(n)).collect()
     }
-    if !has("date") {
-        let date = mail_builder::headers::date::Date::now().to_rfc822();
-        out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
-    }
-    if !has("message-id") {
-        let domain = sender.rsplit_once('@').map_or("squall.localhost", |(_, d)| d);
-        out.extend_from_slice(format!("Message-ID: <{}>\r\n", squall::new_message_id(domain)).as_bytes());
-    }
-    for (name, raw) in &fields {
-        if name != "bcc" && name != "resent-bcc" {
-            out.extend_from_slice(raw);
+
+    /// The bytes to send: Bcc and Resent-Bcc removed; From, Date and Message-ID added when
+    /// missing.
+    pub(crate) fn to_send(&self, sender: &str, full_name: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.end + self.body.len() + 256);
+        if !self.has("from") {
+            let from = match full_name.map(quote_name) {
+                Some(name) => format!("From: {name} <{sender}>\r\n"),
+                None => format!("From: <{sender}>\r\n"),
+            };
+            out.extend_from_slice(from.as_bytes());
         }
-    }
-    if end == 0 || !body.starts_with(b"\n") && !body.starts_with(b"\r\n") {
-        // No header at all, or none ended by a blank line: separate what was added.
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(body);
-    Prepared {
-        bytes: out,
-        header_recipients,
-        from_header,
+        if !self.has("date") {
+            let date = mail_builder::headers::date::Date::now().to_rfc822();
+            out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
+        }
+        if !self.has("message-id") {
+            let domain = sender.rsplit_once('@').map_or("squall.localhost", |(_, d)| d);
+            out.extend_from_slice(format!("Message-ID: <{}>\r\n", squall::new_message_id(domain)).as_bytes());
+        }
+        for (name, raw) in &self.fields {
+            if name != "bcc" && name != "resent-bcc" {
+                out.extend_from_slice(raw);
+            }
+        }
+        if self.end == 0 || !self.body.starts_with(b"\n") && !self.body.starts_with(b"\r\n") {
+            // No header at all, or none ended by a blank line: separate what was added.
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(self.body);
+        out
     }
 }
 
@@ -194,9 +207,9 @@ mod tests {
     #[test]
     fn recipients_come_from_to_cc_and_bcc_and_bcc_is_removed() {
         let m = b"From: Me <me@example.org>\nTo: A <a@example.org>, b@example.org\nCc: Group: c@example.org;\nBcc: hidden@example.org,\n  also-hidden@example.org\nSubject: hi\n\nBcc: this line is body\n";
-        let p = prepare(m, true, "me@example.org", None);
+        let m = Message::read(m);
         assert_eq!(
-            p.header_recipients,
+            m.recipients(),
             [
                 "a@example.org",
                 "b@example.org",
@@ -205,7 +218,7 @@ mod tests {
                 "also-hidden@example.org"
             ]
         );
-        let out = text(&p.bytes);
+        let out = text(&m.to_send("me@example.org", None));
         assert!(!out.contains("hidden@example.org"), "{out}");
         assert!(
             out.contains("Bcc: this line is body"),
@@ -220,44 +233,33 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("From: <me"), "From was there already: {out}");
-        assert_eq!(p.from_header.as_deref(), Some("me@example.org"));
+        assert_eq!(m.sender_address().as_deref(), Some("me@example.org"));
     }
 
     #[test]
     fn resent_fields_take_over_when_present() {
         let m = b"To: old@example.org\nResent-To: new@example.org\nResent-Bcc: secret@example.org\n\nx\n";
-        let p = prepare(m, true, "me@example.org", None);
-        assert_eq!(p.header_recipients, ["new@example.org", "secret@example.org"]);
-        assert!(!text(&p.bytes).contains("secret@"));
+        let m = Message::read(m);
+        assert_eq!(m.recipients(), ["new@example.org", "secret@example.org"]);
+        assert!(!text(&m.to_send("me@example.org", None)).contains("secret@"));
     }
 
     #[test]
     fn missing_from_is_added_with_the_full_name() {
-        let p = prepare(
-            b"Subject: cron\n\nout\n",
-            false,
-            "root@host.example",
-            Some("Cron Daemon"),
-        );
-        let out = text(&p.bytes);
+        let out =
+            text(&Message::read(b"Subject: cron\n\nout\n").to_send("root@host.example", Some("Cron Daemon")));
         assert!(
             out.starts_with("From: Cron Daemon <root@host.example>\r\n"),
             "{out}"
         );
         assert!(out.ends_with("Subject: cron\n\nout\n"), "{out}");
-        let p = prepare(b"Subject: x\n\ny\n", false, "a@b.example", Some("O'Brien, Pat"));
-        assert!(
-            text(&p.bytes).starts_with("From: \"O'Brien, Pat\" <a@b.example>"),
-            "{}",
-            text(&p.bytes)
-        );
-        assert!(p.header_recipients.is_empty(), "no -t, no header recipients");
+        let out = text(&Message::read(b"Subject: x\n\ny\n").to_send("a@b.example", Some("O'Brien, Pat")));
+        assert!(out.starts_with("From: \"O'Brien, Pat\" <a@b.example>"), "{out}");
     }
 
     #[test]
     fn a_body_without_a_header_gets_one() {
-        let p = prepare(b"just text\n", false, "a@b.example", None);
-        let out = text(&p.bytes);
+        let out = text(&Message::read(b"just text\n").to_send("a@b.example", None));
         assert!(
             out.contains("Message-ID: <") && out.ends_with("\r\n\r\njust text\n"),
             "{out}"

@@ -76,21 +76,21 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
     })?;
     let message = headers::until_dot(&input, opts.ignore_dots);
     let account_from = target.from.as_deref().and_then(|f| NamedAddress::parse(f).ok());
-    // Read once for the From field's address when nothing else names the sender.
-    let from_field = headers::prepare(message, false, "", None).from_header;
+    let parsed = headers::Message::read(message);
     let sender = opts
         .sender
         .clone()
         .or_else(|| account_from.as_ref().map(|a| a.mailbox.to_string()))
-        .or(from_field)
+        .or_else(|| parsed.sender_address())
         .unwrap_or_else(local_sender);
     let full_name = opts
         .full_name
         .clone()
         .or_else(|| account_from.and_then(|a| a.name));
-    let prepared = headers::prepare(message, opts.extract, &sender, full_name.as_deref());
     let mut recipients = opts.recipients.clone();
-    recipients.extend(prepared.header_recipients);
+    if opts.extract {
+        recipients.extend(parsed.recipients());
+    }
     if recipients.is_empty() {
         return Err((
             exit::USAGE,
@@ -104,7 +104,8 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
         builder = builder.transcript(output::transcript_printer());
     }
     let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
-    let result = client.send(&sender, &recipients, prepared.bytes).await;
+    let bytes = parsed.to_send(&sender, full_name.as_deref());
+    let result = client.send(&sender, &recipients, bytes).await;
     client.shutdown().await;
     let receipt = result.map_err(|e| (exit::for_error(&e), e))?;
     for r in &receipt.rejected {
