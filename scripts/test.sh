@@ -20,6 +20,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "module dependencies form a DAG (cargo-modules + tsort)"
+scripts/check-modules.sh
+
 step "fuzz targets build"
 # cargo-fuzz needs nightly flags; the targets are plain binaries, so check they compile with the
 # same cfg the fuzzer uses (no sanitizer needed for that).

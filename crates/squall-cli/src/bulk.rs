@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use squall::{Error, ErrorKind, Receipt, RecipientStatus};
+use squall::{Error, ErrorKind, Receipt, RecipientReply};
 use tokio::task::JoinSet;
 
 use crate::conn::ConnArgs;
@@ -177,12 +177,19 @@ impl Summary {
                 self.ambiguous += 1;
                 (
                     "ambiguous",
-                    format!("may or may not have reached {}", r.ambiguous.join(", ")),
+                    format!(
+                        "may or may not have reached {}",
+                        r.ambiguous
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 )
             }
             Ok(r) => {
                 self.partially_rejected += 1;
-                let refused: Vec<String> = r.rejected.iter().map(RecipientStatus::explain).collect();
+                let refused: Vec<String> = r.rejected.iter().map(RecipientReply::to_string).collect();
                 ("partial", refused.join("; "))
             }
             Err(e) if e.is_ambiguous() => {

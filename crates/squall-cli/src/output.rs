@@ -3,7 +3,7 @@
 use serde::Serialize;
 use std::time::UNIX_EPOCH;
 
-use squall::{Attempt, AttemptOutcome, Direction, Error, Receipt, RecipientStatus, Reply, TranscriptLine};
+use squall::{Attempt, AttemptOutcome, Direction, Error, Receipt, RecipientReply, Reply, TranscriptLine};
 
 #[derive(Serialize)]
 struct ReplyJson {
@@ -29,10 +29,10 @@ struct RecipientJson {
     reply: ReplyJson,
 }
 
-fn recipients(list: &[RecipientStatus]) -> Vec<RecipientJson> {
+fn recipients(list: &[RecipientReply]) -> Vec<RecipientJson> {
     list.iter()
         .map(|r| RecipientJson {
-            address: r.address.clone(),
+            address: r.recipient.to_string(),
             reply: (&r.reply).into(),
         })
         .collect()
@@ -122,7 +122,7 @@ pub(crate) fn receipt_json(r: &Receipt, captured_to: Option<String>) -> String {
     serde_json::to_string(&ReceiptJson {
         accepted: recipients(&r.accepted),
         rejected: recipients(&r.rejected),
-        ambiguous: r.ambiguous.clone(),
+        ambiguous: r.ambiguous.iter().map(ToString::to_string).collect(),
         queue_id: r.queue_id.clone(),
         message_id: r.message_id.clone(),
         reply: (&r.reply).into(),
@@ -168,7 +168,7 @@ pub(crate) fn fail(json: bool, who: &str, (code, e): (u8, Error)) -> u8 {
 
 /// The receipt for people: who got it, the server's words, refusals with advice.
 pub(crate) fn receipt_text(r: &Receipt) -> (String, Vec<String>) {
-    let to: Vec<&str> = r.accepted.iter().map(|a| a.address.as_str()).collect();
+    let to: Vec<&str> = r.accepted.iter().map(|a| a.recipient.as_str()).collect();
     let mut line = format!(
         "delivered to {} ({}) in {} ms",
         to.join(", "),
@@ -181,11 +181,11 @@ pub(crate) fn receipt_text(r: &Receipt) -> (String, Vec<String>) {
     let mut refusals: Vec<String> = r
         .rejected
         .iter()
-        .map(|x| format!("{} (other recipients were delivered)", x.explain()))
+        .map(|x| format!("{x} (other recipients were delivered)"))
         .collect();
     refusals.extend(r.ambiguous.iter().map(|a| {
         format!(
-            "<{a}> may or may not have the message: the connection was lost after it was sent              (resending may deliver it twice)"
+            "<{a}> may or may not have the message: the connection was lost after it was sent (resending may deliver it twice)"
         )
     }));
     (line, refusals)

@@ -164,6 +164,25 @@ impl fmt::Display for Mailbox {
     }
 }
 
+/// A mailbox equals the address text it was parsed from (exactly, case included).
+impl PartialEq<str> for Mailbox {
+    fn eq(&self, other: &str) -> bool {
+        self.addr == other
+    }
+}
+
+impl PartialEq<&str> for Mailbox {
+    fn eq(&self, other: &&str) -> bool {
+        self.addr == *other
+    }
+}
+
+impl PartialEq<String> for Mailbox {
+    fn eq(&self, other: &String) -> bool {
+        &self.addr == other
+    }
+}
+
 impl fmt::Debug for Mailbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<{}>", self.addr)
@@ -252,10 +271,19 @@ pub struct EhloName(String);
 
 impl EhloName {
     /// A host name such as `mail.example.org`, or an address literal such as `[192.0.2.1]`.
+    /// ASCII only: a name with non-ASCII labels must be given as its IDNA A-label
+    /// (`xn--…`), since EHLO comes before any SMTPUTF8 could be agreed on.
     pub fn parse(s: &str) -> Result<Self, AddressError> {
         check_forbidden(s)?;
         if s.is_empty() {
             return Err(AddressError::Empty);
+        }
+        if let Some((at, ch)) = s.char_indices().find(|(_, c)| !c.is_ascii()) {
+            return Err(AddressError::InvalidCharacter {
+                ch,
+                at,
+                place: "in an EHLO name (give a non-ASCII name as its IDNA A-label, xn--…)",
+            });
         }
         check_domain(s, 0)?;
         Ok(Self(s.to_string()))
@@ -574,6 +602,9 @@ mod tests {
         assert!(EhloName::parse("client.example.org").is_ok());
         assert!(EhloName::parse("[IPv6:::1]").is_ok());
         assert!(EhloName::parse("two words").is_err());
+        let e = EhloName::parse("mail.bücher.example").unwrap_err().to_string();
+        assert!(e.contains("A-label"), "{e}");
+        assert!(EhloName::parse("mail.xn--bcher-kva.example").is_ok());
         assert!(EhloName::parse("").is_err());
     }
 }

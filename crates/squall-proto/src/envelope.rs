@@ -19,12 +19,23 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// An envelope with default options.
+    /// An envelope with default options. Each address gets one RCPT: a repeat (To and Bcc
+    /// naming the same person, say) is dropped, keeping the first, whose DSN options count.
+    /// Addresses compare without regard to ASCII case, as mail systems treat them in practice.
     pub fn new<R: Into<Recipient>>(
         from: impl Into<ReversePath>,
         recipients: impl IntoIterator<Item = R>,
     ) -> Result<Self, NoRecipients> {
-        let recipients: Vec<Recipient> = recipients.into_iter().map(Into::into).collect();
+        let mut unique: Vec<Recipient> = Vec::new();
+        for r in recipients.into_iter().map(Into::<Recipient>::into) {
+            let seen = unique
+                .iter()
+                .any(|x| x.mailbox.as_str().eq_ignore_ascii_case(r.mailbox.as_str()));
+            if !seen {
+                unique.push(r);
+            }
+        }
+        let recipients = unique;
         if recipients.is_empty() {
             return Err(NoRecipients);
         }
@@ -66,5 +77,28 @@ impl Envelope {
         self.options.smtputf8
             || self.from.needs_smtputf8()
             || self.recipients.iter().any(|r| r.mailbox.needs_smtputf8())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::Mailbox;
+
+    #[test]
+    fn each_address_gets_one_rcpt() {
+        let m = |s| Mailbox::parse(s).unwrap();
+        let e = Envelope::new(
+            ReversePath::parse("a@example.org").unwrap(),
+            [
+                m("b@example.org"),
+                m("c@example.org"),
+                m("B@Example.org"),
+                m("b@example.org"),
+            ],
+        )
+        .unwrap();
+        let to: Vec<&str> = e.recipients().iter().map(|r| r.mailbox.as_str()).collect();
+        assert_eq!(to, ["b@example.org", "c@example.org"]);
     }
 }

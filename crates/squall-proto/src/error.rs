@@ -21,6 +21,17 @@ pub enum LocalError {
         /// The server's limit.
         limit: u64,
     },
+    /// Content whose size was not known in advance grew past the server's SIZE limit while it was
+    /// sent; it was stopped there, and nothing of it is delivered.
+    #[error(
+        "the message grew past the {limit} bytes the server accepts (stopped after {size} bytes; its full size was not known in advance)"
+    )]
+    MessageGrewTooLarge {
+        /// The size reached when it was stopped.
+        size: u64,
+        /// The server's limit.
+        limit: u64,
+    },
     /// A non-ASCII address or `SMTPUTF8` request, and the server does not offer SMTPUTF8.
     #[error("the message needs SMTPUTF8 (non-ASCII addresses or headers) but the server does not offer it")]
     SmtpUtf8Unsupported,
@@ -52,6 +63,10 @@ pub enum PolicyError {
     /// Credentials are configured and the session is not encrypted.
     #[error("refusing to send credentials over an unencrypted connection")]
     AuthNeedsTls,
+    /// Credentials are configured and the session is encrypted, but the server's certificate could
+    /// not be verified (opportunistic TLS): whoever is in the path could read them.
+    #[error("refusing to send credentials over TLS whose certificate could not be verified")]
+    AuthNeedsVerifiedTls,
     /// Credentials are configured and the server offers no AUTH.
     #[error("credentials are configured but the server does not offer AUTH{}",
         if *.tls { "" } else { " (many servers offer it only after STARTTLS)" })]

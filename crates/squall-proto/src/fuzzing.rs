@@ -11,7 +11,7 @@ use crate::address::{EhloName, Mailbox, ReversePath};
 use crate::auth::Credentials;
 use crate::data::{DataDecoder, DecodeStatus};
 use crate::envelope::Envelope;
-use crate::session::{ClientSession, Event, MessageId, SessionConfig, TlsMode};
+use crate::session::{Certificate, ClientSession, Event, MessageId, SessionConfig, Tls};
 
 /// Something the server or the application does.
 #[derive(Clone, Debug)]
@@ -30,8 +30,8 @@ pub enum Op {
     Finish,
     /// Abandon that body.
     Abort,
-    /// The driver finished a TLS handshake.
-    Tls,
+    /// The driver finished a TLS handshake, with this standing of the certificate.
+    Tls(Certificate),
     /// The application asks to quit.
     Quit,
     /// The transport ends.
@@ -85,7 +85,8 @@ impl Op {
                 }
                 20 | 21 => Self::Finish,
                 22 => Self::Abort,
-                23 | 24 => Self::Tls,
+                23 => Self::Tls(Certificate::Verified),
+                24 => Self::Tls(Certificate::Unverified),
                 25 => Self::Reply(REPLIES[usize::from(arg) % REPLIES.len()]),
                 26 => {
                     let n = usize::from(arg % 32).min(data.len().saturating_sub(1));
@@ -111,7 +112,12 @@ pub struct FakeServer {
     owed: VecDeque<String>,
     data: Option<DataDecoder>,
     bdat_left: usize,
+    bdat_last: bool,
     sasl: bool,
+    /// The content of the message being received.
+    content: Vec<u8>,
+    /// Every message content received in full (DATA decoded, BDAT chunks joined).
+    messages: Vec<Vec<u8>>,
 }
 
 impl FakeServer {
@@ -128,19 +134,22 @@ impl FakeServer {
         loop {
             if self.bdat_left > 0 {
                 let n = self.bdat_left.min(self.buf.len());
-                self.buf.drain(..n);
+                self.content.extend(self.buf.drain(..n));
                 self.bdat_left -= n;
                 if self.bdat_left > 0 {
                     return;
                 }
+                if std::mem::take(&mut self.bdat_last) {
+                    self.messages.push(std::mem::take(&mut self.content));
+                }
             }
             if let Some(d) = &mut self.data {
-                let mut content = Vec::new();
-                match d.decode(&self.buf, &mut content) {
+                match d.decode(&self.buf, &mut self.content) {
                     DecodeStatus::Done { consumed } => {
                         self.buf.drain(..consumed);
                         self.data = None;
                         self.owed.push_back(".".into());
+                        self.messages.push(std::mem::take(&mut self.content));
                     }
                     DecodeStatus::NeedMore => {
                         self.buf.clear();
@@ -162,14 +171,25 @@ impl FakeServer {
                 line.split_whitespace().next().unwrap_or("").to_ascii_uppercase()
             };
             if verb == "BDAT" {
-                self.bdat_left = line
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
+                let mut words = line.split_whitespace().skip(1);
+                self.bdat_left = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                self.bdat_last = words.next().is_some_and(|w| w.eq_ignore_ascii_case("LAST"));
+                if self.bdat_left == 0 && std::mem::take(&mut self.bdat_last) {
+                    self.messages.push(std::mem::take(&mut self.content));
+                }
             }
             self.owed.push_back(verb);
         }
+    }
+
+    /// The command the oldest owed reply answers (`GREETING`, `EHLO`, `.` for the end of data…).
+    pub fn owed(&self) -> Option<&str> {
+        self.owed.front().map(String::as_str)
+    }
+
+    /// Every message content received in full.
+    pub fn messages(&self) -> &[Vec<u8>] {
+        &self.messages
     }
 
     /// A plausible reply to the oldest owed command, picked by `k` (mostly positive).
@@ -231,21 +251,23 @@ impl FakeServer {
 /// A session configuration from a number: half of them plain, which any server lets through.
 pub fn config(n: u8) -> SessionConfig {
     let tls = [
-        TlsMode::None,
-        TlsMode::None,
-        TlsMode::None,
-        TlsMode::Opportunistic,
-        TlsMode::StartTls,
-        TlsMode::Implicit,
+        Tls::None,
+        Tls::None,
+        Tls::None,
+        Tls::Opportunistic,
+        Tls::StartTls,
+        Tls::Implicit,
     ][usize::from(n % 6)];
-    let mut c = SessionConfig::new(EhloName::parse("client.example").expect("valid name"))
+    let mut c = SessionConfig::new()
+        .ehlo_name(EhloName::parse("client.example").expect("valid name"))
         .tls(tls)
         .pipelining(n & 8 != 0)
         .chunking(n & 16 != 0)
         .bdat_chunk_size(1024)
         .max_in_flight(usize::from(n >> 6) + 1)
         .transcript(true);
-    if n & 32 != 0 && tls != TlsMode::None {
+    if n & 32 != 0 && tls != Tls::None {
+        c = c.allow_insecure_auth(n & 4 != 0);
         c = c.credentials(Credentials::password("u", "p").expect("valid credentials"));
     }
     c
@@ -271,12 +293,16 @@ pub struct Harness {
     outcomes: HashMap<MessageId, usize>,
     closed: usize,
     events_after_close: usize,
+    /// Where the client's output stood when an unverified TLS session began.
+    unverified_from: Option<usize>,
+    insecure_auth: bool,
 }
 
 impl Harness {
     /// A fresh session that has just connected.
     pub fn new(config: SessionConfig) -> Self {
         let now = Instant::now();
+        let insecure_auth = config.allows_insecure_auth();
         Self {
             session: ClientSession::new(config, now),
             server: FakeServer::new(),
@@ -287,6 +313,8 @@ impl Harness {
             outcomes: HashMap::new(),
             closed: 0,
             events_after_close: 0,
+            unverified_from: None,
+            insecure_auth,
         }
     }
 
@@ -343,8 +371,11 @@ impl Harness {
                     s.abort_body(id, "test").expect("poll_body said it is wanted");
                 }
             }
-            Op::Tls => {
-                let _ = s.handle_tls_established();
+            Op::Tls(certificate) => {
+                let upgraded = s.handle_tls_established(certificate).is_ok();
+                if upgraded && certificate == Certificate::Unverified {
+                    self.unverified_from = Some(self.sent.len());
+                }
             }
             Op::Quit => s.quit(),
             Op::Eof => s.handle_eof(),
@@ -361,7 +392,7 @@ impl Harness {
         self.apply(Op::Quit);
         for _ in 0..100 {
             self.apply(Op::Finish);
-            self.apply(Op::Tls);
+            self.apply(Op::Tls(Certificate::Verified));
             self.apply(Op::Answer(0));
         }
         self.apply(Op::Eof);
@@ -386,6 +417,13 @@ impl Harness {
             if bare {
                 return Err(format!("bare CR or LF at byte {i} of the client's output"));
             }
+        }
+        // Credentials never cross TLS whose certificate did not verify, unless allowed.
+        if let Some(from) = self.unverified_from
+            && !self.insecure_auth
+            && self.sent[from..].windows(5).any(|w| w == b"AUTH ")
+        {
+            return Err("AUTH was sent over TLS whose certificate did not verify".into());
         }
         Ok(self)
     }

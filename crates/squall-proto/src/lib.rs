@@ -11,11 +11,11 @@
 //! use std::time::Instant;
 //! use squall_proto::address::{EhloName, Mailbox, ReversePath};
 //! use squall_proto::envelope::Envelope;
-//! use squall_proto::session::{Event, SessionConfig, TlsMode};
+//! use squall_proto::session::{Event, SessionConfig, Tls};
 //! use squall_proto::ClientSession;
 //!
 //! let now = Instant::now();
-//! let config = SessionConfig::new(EhloName::parse("client.example").unwrap()).tls(TlsMode::None);
+//! let config = SessionConfig::new().ehlo_name(EhloName::parse("client.example").unwrap()).tls(Tls::None);
 //! let mut session = ClientSession::new(config, now);
 //! let to = Mailbox::parse("rcpt@example.net").unwrap();
 //! let id = session.send_mail(Envelope::new(ReversePath::parse("me@example.org").unwrap(), [to]).unwrap());
@@ -65,6 +65,7 @@
 //! [squall]: https://example.invalid/squall
 
 pub mod address;
+pub mod advice;
 pub mod auth;
 pub mod command;
 pub mod data;
@@ -77,6 +78,6 @@ pub mod session;
 
 pub use session::ClientSession;
 
-#[cfg(any(test, fuzzing))]
+#[cfg(any(test, fuzzing, feature = "__fake-server"))]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -17,10 +17,10 @@
 //! S~: / C~:          the same without CRLF, with escapes (\r \n \t \\ \0 \xHH)
 //! S*N: / C*N: / C~*N:  the text repeated N times
 //! E: delivered #0 …  the next event, formatted as in `fmt_event`
-//! send: FROM -> TO, TO ; size=N body=8bit|binary smtputf8 ret=full|hdrs envid=X
+//! send: FROM -> TO, TO ; size=N body=8bit|binary prefer-8bit smtputf8 ret=full|hdrs envid=X
 //!                       notify=success,failure|never orcpt require-tls
 //! body #N: text      content with escapes;  body #N *K: text  repeats it K times
-//! finish #N | abort #N reason | quit | tls | eof
+//! finish #N | abort #N reason | quit | tls | tls unverified | eof
 //! advance: SECS      move the clock and call handle_timeout
 //! T: SECS            poll_timeout() is SECS from now (or `T: none`)
 //! L: C: …            the next transcript line (with config transcript=on)
@@ -35,7 +35,7 @@ use squall_proto::address::{EhloName, Mailbox, ReversePath};
 use squall_proto::auth::{Credentials, Mechanism};
 use squall_proto::envelope::Envelope;
 use squall_proto::params::{BodyType, EnvelopeId, MailOptions, Notify, OriginalRecipient, Recipient, Ret};
-use squall_proto::session::{Cause, CloseReason, Event, FailureKind, MessageId, SessionConfig, TlsMode};
+use squall_proto::session::{Cause, Certificate, CloseReason, Event, MessageId, SessionConfig, Tls};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
@@ -54,7 +54,7 @@ enum Step {
     Finish(u64),
     Abort(u64, String),
     Quit,
-    Tls,
+    Tls(Certificate),
     Eof,
     Advance(u64),
     Timeout(Option<u64>),
@@ -185,7 +185,11 @@ fn parse(script: &str) -> (String, Vec<Step>) {
                         steps.push(Step::Abort(id, words.collect::<Vec<_>>().join(" ")));
                     }
                     "quit" => steps.push(Step::Quit),
-                    "tls" => steps.push(Step::Tls),
+                    "tls" => steps.push(Step::Tls(match words.next() {
+                        None => Certificate::Verified,
+                        Some("unverified") => Certificate::Unverified,
+                        Some(other) => panic!("tls {other:?}: expected nothing or unverified"),
+                    })),
                     "eof" => steps.push(Step::Eof),
                     other => panic!("unknown script line {other:?}"),
                 }
@@ -212,16 +216,18 @@ fn make_config(spec: &str) -> SessionConfig {
             ehlo = v.clone();
         }
     }
-    let mut c = SessionConfig::new(EhloName::parse(&ehlo).unwrap()).tls(TlsMode::None);
+    let mut c = SessionConfig::new()
+        .ehlo_name(EhloName::parse(&ehlo).unwrap())
+        .tls(Tls::None);
     for (k, v) in kv {
         let on = v == "on";
         c = match k.as_str() {
             "ehlo" => c,
             "tls" => c.tls(match v.as_str() {
-                "none" => TlsMode::None,
-                "opportunistic" => TlsMode::Opportunistic,
-                "starttls" => TlsMode::StartTls,
-                "implicit" => TlsMode::Implicit,
+                "none" => Tls::None,
+                "opportunistic" => Tls::Opportunistic,
+                "starttls" => Tls::StartTls,
+                "implicit" => Tls::Implicit,
                 _ => panic!("tls={v}"),
             }),
             "pipelining" => c.pipelining(on),
@@ -272,6 +278,7 @@ fn make_envelope(spec: &str) -> Envelope {
                 }
             }
             "smtputf8" => options.smtputf8 = true,
+            "prefer-8bit" => options.prefer_8bitmime = true,
             "ret" => options.ret = Some(if v == "full" { Ret::Full } else { Ret::Headers }),
             "envid" => options.envid = Some(EnvelopeId::new(v).unwrap()),
             "require-tls" => options.require_tls = true,
@@ -343,12 +350,7 @@ fn fmt_event(e: &Event) -> String {
             s
         }
         Event::Failed(f) => {
-            let kind = match f.kind() {
-                FailureKind::Transient => "transient",
-                FailureKind::Permanent => "permanent",
-                FailureKind::Local => "local",
-            };
-            let mut s = format!("failed {} {} {kind} {}", f.id, f.stage, fmt_cause(&f.cause));
+            let mut s = format!("failed {} {} {} {}", f.id, f.stage, f.kind(), fmt_cause(&f.cause));
             if !f.accepted.is_empty() {
                 write!(s, " accepted={}", fmt_rcpts(&f.accepted)).unwrap();
             }
@@ -443,7 +445,7 @@ fn run(script: &str, mode: Mode) -> Result<(), String> {
                         let next = steps[at + 1..]
                             .iter()
                             .enumerate()
-                            .take_while(|(_, s)| !matches!(s, Step::Tls | Step::Eof))
+                            .take_while(|(_, s)| !matches!(s, Step::Tls(_) | Step::Eof))
                             .find(|(_, s)| matches!(s, Step::Server(_)));
                         let mut input = rest.to_vec();
                         if let Some((off, Step::Server(next))) = next {
@@ -492,9 +494,9 @@ fn run(script: &str, mode: Mode) -> Result<(), String> {
                 .abort_body(r.ids[*id as usize], why.clone())
                 .map_err(|e| format!("step {at}: {e}"))?,
             Step::Quit => r.session.quit(),
-            Step::Tls => {
+            Step::Tls(certificate) => {
                 r.session
-                    .handle_tls_established()
+                    .handle_tls_established(*certificate)
                     .map_err(|e| format!("step {at}: {e}"))?;
             }
             Step::Eof => r.session.handle_eof(),

@@ -1,25 +1,40 @@
-//! Message content: bytes in memory, or a stream read piece by piece as it is sent.
+//! Message content: bytes in memory, a file, or a stream read piece by piece as it is sent.
 
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::io::AsyncRead;
+use squall_proto::data::{Profile, Scanner, profile};
+use squall_proto::params::{BodyType, MailOptions};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The content of a message: a complete RFC 5322 message (headers, blank line, body).
 ///
-/// From bytes it is sent as is; from a reader ([`Body::from_reader`], [`Body::file`]) it is read in
-/// pieces while it is sent, so a large message is never held whole in memory. Either way line
-/// ends are normalised to CRLF and lines starting with `.` are protected on the wire.
+/// From bytes it is sent as is; from a file ([`Body::file`]) or a reader ([`Body::from_reader`])
+/// it is read in pieces while it is sent, so a large message is never held whole in memory.
+/// Line ends are normalised to CRLF and lines starting with `.` are protected on the wire; only
+/// binary content (a NUL, or a line over 998 octets) sent to a server that offers BINARYMIME
+/// goes byte for byte.
+///
+/// Bytes and files are measured before sending, so MAIL declares their exact `SIZE=` and their
+/// `BODY=` type, and a server's limits refuse them before any content is sent. A stream's size is
+/// unknown: it declares 8BITMIME when the server offers it, and is stopped with a clear error if
+/// it turns out too large, or 8-bit for a server without 8BITMIME.
 pub struct Body(pub(crate) Source);
 
 pub(crate) enum Source {
     Bytes(Arc<[u8]>),
     /// Opened for each attempt, so a retry can read it again.
-    File(PathBuf),
+    File(FileBody),
     /// Read once: `None` once sending it began, after which it cannot be retried.
     Reader(Option<Box<dyn AsyncRead + Send + Unpin>>),
+}
+
+pub(crate) struct FileBody {
+    pub(crate) path: PathBuf,
+    /// Measured when the body was made.
+    profile: Profile,
 }
 
 impl Body {
@@ -29,19 +44,31 @@ impl Body {
     }
 
     /// Content read from a file while it is sent (and read again if the message is retried).
-    /// Fails now if the file cannot be opened.
+    /// The file is read through once now, to measure it (its size and whether it is 8-bit, for
+    /// MAIL to declare); fails now if it cannot be read.
     pub async fn file(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref();
-        tokio::fs::File::open(path).await?;
-        Ok(Self(Source::File(path.to_path_buf())))
+        let mut file = tokio::fs::File::open(path).await?;
+        let mut scanner = Scanner::new();
+        let mut buf = vec![0; 256 * 1024];
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            scanner.push(&buf[..n]);
+        }
+        Ok(Self(Source::File(FileBody {
+            path: path.to_path_buf(),
+            profile: scanner.finish(),
+        })))
     }
 
     /// The whole content, read into memory (for a preview such as `squall send --dry-run`).
     pub async fn read_to_vec(self) -> io::Result<Vec<u8>> {
-        use tokio::io::AsyncReadExt;
         match self.0 {
             Source::Bytes(b) => Ok(b.to_vec()),
-            Source::File(path) => tokio::fs::read(path).await,
+            Source::File(f) => tokio::fs::read(f.path).await,
             Source::Reader(Some(mut r)) => {
                 let mut v = Vec::new();
                 r.read_to_end(&mut v).await?;
@@ -58,13 +85,51 @@ impl Body {
             Source::File(_) | Source::Reader(_) => None,
         }
     }
+
+    /// The size a receiver stores (line ends normalised), when known before sending.
+    pub fn size(&self) -> Option<u64> {
+        self.profile().map(|p| p.size)
+    }
+
+    fn profile(&self) -> Option<Profile> {
+        match &self.0 {
+            Source::Bytes(b) => Some(profile(b)),
+            Source::File(f) => Some(f.profile),
+            Source::Reader(_) => None,
+        }
+    }
+
+    /// The MAIL options this content needs: exact size and body type when known; for a stream,
+    /// 8BITMIME when the server offers it.
+    pub(crate) fn mail_options(&self) -> MailOptions {
+        let Some(p) = self.profile() else {
+            return MailOptions {
+                prefer_8bitmime: true,
+                ..MailOptions::default()
+            };
+        };
+        MailOptions {
+            size: Some(p.size),
+            body: if p.eight_bit {
+                BodyType::EightBitMime
+            } else {
+                BodyType::SevenBit
+            },
+            smtputf8: p.utf8_headers,
+            prefer_binarymime: p.binary,
+            // A file is read again when sent: if it changed to 8-bit meanwhile, the server
+            // should have been told it may be.
+            prefer_8bitmime: matches!(self.0, Source::File(_)),
+            ..MailOptions::default()
+        }
+    }
 }
 
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Source::Bytes(b) => write!(f, "Body(<{} bytes>)", b.len()),
-            Source::File(p) => write!(f, "Body(<file {}>)", p.display()),
+            Source::File(file) => write!(f, "Body(<file {}>)", file.path.display()),
             Source::Reader(_) => f.write_str("Body(<stream>)"),
         }
     }
@@ -97,5 +162,33 @@ impl From<String> for Body {
 impl From<&str> for Body {
     fn from(s: &str) -> Self {
         s.as_bytes().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_declares_its_exact_size_and_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.eml");
+        // LF line ends: the receiver stores CRLF, so the size is more than the file's.
+        std::fs::write(&path, "Subject: x\n\nGrüße\n".as_bytes()).unwrap();
+        let b = Body::file(&path).await.unwrap();
+        let o = b.mail_options();
+        assert_eq!(
+            o.size,
+            Some(squall_proto::data::normalized_len(
+                "Subject: x\n\nGrüße\n".as_bytes()
+            ))
+        );
+        assert_eq!(o.body, BodyType::EightBitMime);
+        assert!(o.prefer_8bitmime);
+        let s = Body::from_reader(&b"x"[..]).mail_options();
+        assert_eq!(
+            (s.size, s.body, s.prefer_8bitmime),
+            (None, BodyType::SevenBit, true)
+        );
     }
 }

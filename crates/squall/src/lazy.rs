@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// Reading takes `&self` (the cache fills in place, safely across threads); changing the source
 /// takes `&mut self`, so a read can never see a value older than the source.
-pub struct Derived<S, T> {
+pub(crate) struct Derived<S, T> {
     source: S,
     compute: fn(&S) -> T,
     value: OnceLock<T>,
@@ -23,7 +23,7 @@ pub struct Derived<S, T> {
 
 impl<S, T> Derived<S, T> {
     /// Wraps `source`; nothing is computed yet.
-    pub fn new(source: S, compute: fn(&S) -> T) -> Self {
+    pub(crate) fn new(source: S, compute: fn(&S) -> T) -> Self {
         Self {
             source,
             compute,
@@ -33,18 +33,18 @@ impl<S, T> Derived<S, T> {
     }
 
     /// The source, to read.
-    pub fn source(&self) -> &S {
+    pub(crate) fn source(&self) -> &S {
         &self.source
     }
 
     /// Changes the source and marks the value stale. Nothing is computed until the next read.
-    pub fn update<R>(&mut self, change: impl FnOnce(&mut S) -> R) -> R {
+    pub(crate) fn update<R>(&mut self, change: impl FnOnce(&mut S) -> R) -> R {
         self.value.take();
         change(&mut self.source)
     }
 
     /// The value, computed now if the source changed since it was last computed.
-    pub fn get(&self) -> &T {
+    pub(crate) fn get(&self) -> &T {
         self.value.get_or_init(|| {
             self.computations.fetch_add(1, Ordering::Relaxed);
             (self.compute)(&self.source)
@@ -52,12 +52,12 @@ impl<S, T> Derived<S, T> {
     }
 
     /// Whether the next [`get`](Self::get) will compute.
-    pub fn is_stale(&self) -> bool {
+    pub(crate) fn is_stale(&self) -> bool {
         self.value.get().is_none()
     }
 
     /// How many times the value was computed (for tests and diagnostics).
-    pub fn computations(&self) -> u64 {
+    pub(crate) fn computations(&self) -> u64 {
         self.computations.load(Ordering::Relaxed)
     }
 }

@@ -26,32 +26,49 @@
 //! The protocol itself lives in the sans-IO crate [`squall_proto`]; this crate moves bytes, owns
 //! time and TLS, and keeps the queue.
 
-mod body;
+// Modules, from the public API down: each uses only modules below it, never one above (checked
+// by `scripts/check-modules.sh`). The API (client, builder, url, probe) sits on the pool (queue,
+// workers, retries), which runs drivers (one connection each) over connections that `connect`
+// sets up; the vocabulary (config, error, receipt, body, job, message, tls, transport) is at the
+// bottom. `lazy` is an internal building block of `message` (a value recomputed on read after a
+// change), not API: it is private.
+mod builder;
 mod client;
-mod config;
-mod connection;
-mod error;
-pub mod lazy;
-mod message;
 mod probe;
-mod receipt;
-mod retry;
-mod tls;
-mod transport;
 mod url;
 
+mod pool;
+
+mod connect;
+mod driver;
+
+mod body;
+mod config;
+mod error;
+mod job;
+mod lazy;
+mod message;
+mod receipt;
+mod tls;
+mod transport;
+
 pub use body::Body;
+pub use builder::ClientBuilder;
 pub use client::{Client, Submission};
-pub use config::{ClientBuilder, TranscriptFn};
-pub use error::{Error, ErrorKind, Stage};
+pub use config::TranscriptFn;
+pub use error::Error;
 pub use message::{Message, MessageBuilder, NamedAddress, new_message_id};
-pub use probe::{ServerReport, TlsInfo};
-pub use receipt::{Attempt, AttemptOutcome, Receipt, RecipientStatus};
+pub use probe::ServerReport;
+pub use receipt::{Attempt, AttemptOutcome, Receipt};
+pub use squall_proto::address::Mailbox;
 pub use squall_proto::auth::Mechanism;
 pub use squall_proto::ehlo::Capabilities;
 pub use squall_proto::envelope::Envelope;
 pub use squall_proto::reply::{EnhancedCode, Reply, ReplyCode};
-pub use squall_proto::session::{Direction, Timeouts, TlsMode as Tls, TranscriptLine};
+pub use squall_proto::session::{
+    Certificate, Direction, ErrorKind, RecipientReply, Stage, Timeouts, Tls, TranscriptLine,
+};
+pub use tls::TlsInfo;
 
 /// The README's Rust examples, compiled as doctests (and the capture-server one run), so that
 /// they cannot rot.

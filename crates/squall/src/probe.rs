@@ -1,18 +1,20 @@
-//! [`Client::probe`]: set up a session as a send would, report what the server offers, send
-//! nothing. What `squall config check` shows.
+//! The probe: set up a session as a send would, report what the server offers, send nothing.
+//! What `squall config check` shows.
 
-use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rustls::ProtocolVersion;
 use squall_proto::auth::Mechanism;
 use squall_proto::ehlo::Capabilities;
 use squall_proto::reply::Reply;
-use tokio_rustls::client::TlsStream;
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
-use crate::client::Client;
-use crate::connection;
+use crate::config::Config;
+use crate::connect;
+use crate::driver::{Driver, Feed, Link, Settled, Take};
 use crate::error::Error;
+use crate::job::Job;
+use crate::tls::TlsInfo;
 
 /// What a server showed while a session was set up with it.
 #[derive(Clone, Debug)]
@@ -32,46 +34,56 @@ pub struct ServerReport {
     pub elapsed: Duration,
 }
 
-/// A TLS session's parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// `TLS 1.3` or `TLS 1.2`.
-    pub version: String,
-    /// The negotiated cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
-    pub cipher: String,
-}
-
-impl TlsInfo {
-    pub(crate) fn of<T>(tls: &TlsStream<T>) -> Self {
-        let (_, conn) = tls.get_ref();
-        let version = match conn.protocol_version() {
-            Some(ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
-            Some(ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
-            Some(v) => format!("{v:?}"),
-            None => "unknown".to_string(),
-        };
-        let cipher = conn
-            .negotiated_cipher_suite()
-            .and_then(|c| c.suite().as_str())
-            .unwrap_or("unknown");
-        Self {
-            version,
-            cipher: cipher.to_string(),
-        }
+/// Connects, sets up, and QUITs as soon as the session is ready.
+pub(crate) async fn run(config: &Config) -> Result<ServerReport, Error> {
+    let started = Instant::now();
+    let (io, session, link) = connect::open(config, || {}).await?;
+    let link = Driver::new(config, io, session, link)
+        .run(&mut Nothing::default())
+        .await
+        .map_err(|f| f.error)?;
+    match link {
+        Link {
+            server,
+            greeting: Some(greeting),
+            capabilities: Some(capabilities),
+            tls,
+            authenticated,
+            ready_at: Some(ready),
+        } => Ok(ServerReport {
+            server,
+            greeting,
+            capabilities,
+            tls,
+            authenticated,
+            elapsed: ready.duration_since(started),
+        }),
+        _ => Err(Error::new(
+            squall_proto::session::ErrorKind::Transient,
+            squall_proto::session::Stage::Greeting,
+            crate::error::What::Internal("the session was ready without a greeting and capabilities"),
+        )),
     }
 }
 
-impl fmt::Display for TlsInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.version, self.cipher)
-    }
-}
+/// A feed with no messages: the session QUITs once it is ready.
+#[derive(Default)]
+struct Nothing(Notify);
 
-impl Client {
-    /// Connects with this client's settings, goes through the greeting, EHLO, STARTTLS and AUTH
-    /// exactly as a send would, then says QUIT without sending anything. The error, if setup
-    /// fails, is the one a send would have met.
-    pub async fn probe(&self) -> Result<ServerReport, Error> {
-        connection::probe(self.shared()).await
+impl Feed for Nothing {
+    fn take(&mut self, _held: usize) -> Take {
+        Take::Full
     }
+
+    fn linger(&mut self, _since: Instant) -> Option<Instant> {
+        None
+    }
+
+    fn changed(&self) -> Notified<'_> {
+        self.0.notified()
+    }
+
+    fn settled(&mut self, _job: Job, _how: Settled, _link: &Link) {}
+
+    fn requeue(&mut self, _jobs: Vec<Job>) {}
 }

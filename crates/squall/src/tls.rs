@@ -1,74 +1,223 @@
 //! TLS with rustls: certificates checked against the webpki roots and the system store (plus a
 //! private CA when given), the host name verified, SNI sent.
+//!
+//! Opportunistic TLS (RFC 7435) must stay encrypted when the certificate does not verify, and say
+//! so. Its handshake therefore accepts any certificate (signatures are still checked), and the
+//! certificate is verified right after it with the same verifier the strict modes use, so the
+//! answer ([`TlsInfo::certificate`]) is exactly what a strict handshake would have decided.
+//!
+//! The root store costs about 15 M instructions to load (parsing the bundled and the system
+//! roots): it is loaded on the first handshake, once per process, never for cleartext.
 
+use std::fmt;
 use std::io;
-use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, ProtocolVersion, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio::net::TcpStream;
+use squall_proto::session::Certificate;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::error::{Error, ErrorKind, Stage, What};
+/// A TLS session's parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsInfo {
+    /// `TLS 1.3` or `TLS 1.2`.
+    pub version: String,
+    /// The negotiated cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: String,
+    /// Whether the server's certificate was verified. Only opportunistic TLS (or the explicit
+    /// `dangerously_skip_certificate_verification`) goes on with an unverified one.
+    pub certificate: Certificate,
+    /// Why the certificate did not verify, when it did not.
+    pub problem: Option<String>,
+}
+
+impl TlsInfo {
+    /// Whether the server's certificate was verified.
+    pub fn is_verified(&self) -> bool {
+        self.certificate == Certificate::Verified
+    }
+}
+
+impl fmt::Display for TlsInfo {
+    /// `TLS 1.3 TLS13_AES_256_GCM_SHA384, certificate verified`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.version, self.cipher)?;
+        match &self.problem {
+            None => f.write_str(", certificate verified"),
+            Some(why) => write!(f, ", certificate NOT verified ({why})"),
+        }
+    }
+}
 
 /// Everything needed to start TLS with one server.
 pub(crate) struct TlsSetup {
-    connector: TlsConnector,
     name: ServerName<'static>,
+    extra_roots: Vec<CertificateDer<'static>>,
+    skip_verify: bool,
+    connectors: OnceLock<Result<Connectors, String>>,
+}
+
+struct Connectors {
+    /// Refuses a certificate that does not verify.
+    strict: TlsConnector,
+    /// Accepts any certificate (signatures still checked); `verifier` judges it afterwards.
+    lenient: TlsConnector,
+    verifier: Arc<WebPkiServerVerifier>,
 }
 
 impl TlsSetup {
-    pub(crate) fn new(host: &str, ca_file: Option<&Path>, skip_verify: bool) -> Result<Self, Error> {
-        let config_err = |msg: String| Error::new(ErrorKind::Local, Stage::Prepare, What::Input(msg));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| config_err(format!("TLS setup failed: {e}")))?;
-        let config = if skip_verify {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-                .with_no_client_auth()
-        } else {
-            let mut roots = RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            if let Some(path) = ca_file {
-                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                    .and_then(|it| it.collect::<Result<_, _>>())
-                    .map_err(|e| {
-                        config_err(format!(
-                            "cannot read CA certificates from {}: {e}",
-                            path.display()
-                        ))
-                    })?;
-                if certs.is_empty() {
-                    return Err(config_err(format!("{} holds no PEM certificate", path.display())));
-                }
-                for c in certs {
-                    roots.add(c).map_err(|e| {
-                        config_err(format!("unusable CA certificate in {}: {e}", path.display()))
-                    })?;
-                }
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        };
+    /// Checks the host name and reads the private CA file now, so that mistakes show when the
+    /// client is built (the error says what is wrong); the root store waits for the first
+    /// handshake.
+    pub(crate) fn new(
+        host: &str,
+        ca_file: Option<&std::path::Path>,
+        skip_verify: bool,
+    ) -> Result<Self, String> {
         let name = ServerName::try_from(host.to_string())
-            .map_err(|_| config_err(format!("{host:?} is not a valid TLS server name")))?;
+            .map_err(|_| format!("{host:?} is not a valid TLS server name"))?;
+        let mut extra_roots = Vec::new();
+        if let Some(path) = ca_file {
+            extra_roots = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<_, _>>())
+                .map_err(|e| format!("cannot read CA certificates from {}: {e}", path.display()))?;
+            if extra_roots.is_empty() {
+                return Err(format!("{} holds no PEM certificate", path.display()));
+            }
+            let mut check = RootCertStore::empty();
+            for c in &extra_roots {
+                check
+                    .add(c.clone())
+                    .map_err(|e| format!("unusable CA certificate in {}: {e}", path.display()))?;
+            }
+        }
         Ok(Self {
-            connector: TlsConnector::from(Arc::new(config)),
             name,
+            extra_roots,
+            skip_verify,
+            connectors: OnceLock::new(),
         })
     }
 
-    /// Runs the client handshake over `tcp`.
-    pub(crate) async fn connect(&self, tcp: TcpStream) -> io::Result<TlsStream<TcpStream>> {
-        self.connector.connect(self.name.clone(), tcp).await
+    fn connectors(&self) -> io::Result<&Connectors> {
+        self.connectors
+            .get_or_init(|| Connectors::new(&self.extra_roots))
+            .as_ref()
+            .map_err(|e| io::Error::other(e.clone()))
+    }
+
+    /// Runs the client handshake over `stream`. `lenient` (opportunistic TLS) goes on when the
+    /// certificate does not verify; either way the result says whether it did. With verification
+    /// switched off, every mode is lenient.
+    pub(crate) async fn handshake<S>(&self, stream: S, lenient: bool) -> io::Result<(TlsStream<S>, TlsInfo)>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let c = self.connectors()?;
+        let lenient = lenient || self.skip_verify;
+        let connector = if lenient { &c.lenient } else { &c.strict };
+        let tls = connector.connect(self.name.clone(), stream).await?;
+        let problem = if lenient {
+            self.judge(&tls, &c.verifier)
+        } else {
+            None
+        };
+        let info = describe(&tls, problem);
+        Ok((tls, info))
+    }
+
+    /// What the session may assume of a handshake's certificate: verified, or trusted because
+    /// the caller switched verification off.
+    pub(crate) fn trust(&self, info: &TlsInfo) -> Certificate {
+        if self.skip_verify {
+            Certificate::Verified
+        } else {
+            info.certificate
+        }
+    }
+
+    /// Verifies the certificate of a finished handshake, as a strict handshake would have.
+    fn judge<S>(&self, tls: &TlsStream<S>, verifier: &WebPkiServerVerifier) -> Option<String> {
+        let (_, conn) = tls.get_ref();
+        let Some((end_entity, intermediates)) = conn.peer_certificates().and_then(|c| c.split_first()) else {
+            return Some("the server sent no certificate".into());
+        };
+        verifier
+            .verify_server_cert(end_entity, intermediates, &self.name, &[], UnixTime::now())
+            .err()
+            .map(|e| e.to_string())
+    }
+}
+
+impl Connectors {
+    fn new(extra_roots: &[CertificateDer<'static>]) -> Result<Self, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = (*system_roots()).clone();
+        for c in extra_roots {
+            roots.add(c.clone()).map_err(|e| e.to_string())?;
+        }
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+        let config = |v: Arc<dyn ServerCertVerifier>| -> Result<TlsConnector, String> {
+            let c = ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("TLS setup failed: {e}"))?
+                .dangerous()
+                .with_custom_certificate_verifier(v)
+                .with_no_client_auth();
+            Ok(TlsConnector::from(Arc::new(c)))
+        };
+        Ok(Self {
+            strict: config(verifier.clone())?,
+            lenient: config(Arc::new(AcceptAnyCertificate(provider.clone())))?,
+            verifier,
+        })
+    }
+}
+
+/// The Mozilla roots and the system store, loaded once per process.
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            Arc::new(roots)
+        })
+        .clone()
+}
+
+fn describe<S>(tls: &TlsStream<S>, problem: Option<String>) -> TlsInfo {
+    let (_, conn) = tls.get_ref();
+    let version = match conn.protocol_version() {
+        Some(ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
+        Some(ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "unknown".to_string(),
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .and_then(|c| c.suite().as_str())
+        .unwrap_or("unknown");
+    TlsInfo {
+        version,
+        cipher: cipher.to_string(),
+        certificate: if problem.is_none() {
+            Certificate::Verified
+        } else {
+            Certificate::Unverified
+        },
+        problem,
     }
 }
 

@@ -4,10 +4,10 @@
 //! password are percent-decoded; `smtps` means implicit TLS (port 465 by default); `tls` is one
 //! of `none`, `opportunistic`, `starttls`, `implicit`.
 
-use crate::config::ClientBuilder;
+use crate::builder::ClientBuilder;
 use crate::error::Error;
 use squall_proto::auth::Mechanism;
-use squall_proto::session::TlsMode;
+use squall_proto::session::Tls;
 
 /// Parses a URL into a builder (nothing is connected).
 pub(crate) fn parse(url: &str) -> Result<ClientBuilder, Error> {
@@ -35,7 +35,7 @@ pub(crate) fn parse(url: &str) -> Result<ClientBuilder, Error> {
         b = b.port(port);
     }
     if implicit {
-        b = b.tls(TlsMode::Implicit);
+        b = b.tls(Tls::Implicit);
     }
     if let Some(info) = userinfo {
         let (user, pass) = info
@@ -50,10 +50,10 @@ pub(crate) fn parse(url: &str) -> Result<ClientBuilder, Error> {
         let v = percent_decode(v).ok_or_else(|| bad("bad percent-encoding in the query"))?;
         b = match k {
             "tls" => b.tls(match v.as_str() {
-                "none" => TlsMode::None,
-                "opportunistic" => TlsMode::Opportunistic,
-                "starttls" => TlsMode::StartTls,
-                "implicit" => TlsMode::Implicit,
+                "none" => Tls::None,
+                "opportunistic" => Tls::Opportunistic,
+                "starttls" => Tls::StartTls,
+                "implicit" => Tls::Implicit,
                 _ => return Err(bad("tls must be none, opportunistic, starttls or implicit")),
             }),
             "auth" => b.mechanism(Mechanism::from_name(&v)),
@@ -153,15 +153,18 @@ mod tests {
         let b = parse("smtps://joe%40example.org:p%40ss@mail.example.org").unwrap();
         let c = b.resolve().unwrap();
         assert_eq!(
-            (c.host.as_str(), c.port, c.tls),
-            ("mail.example.org", 465, TlsMode::Implicit)
+            (c.host.as_str(), c.port, c.session.get_tls()),
+            ("mail.example.org", 465, Tls::Implicit)
         );
-        assert_eq!(c.credentials.as_ref().unwrap().username(), "joe@example.org");
+        assert!(c.session.has_credentials());
         let c = parse("smtp://[::1]:2525?tls=none&ehlo=me.example")
             .unwrap()
             .resolve()
             .unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.tls), ("::1", 2525, TlsMode::None));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.session.get_tls()),
+            ("::1", 2525, Tls::None)
+        );
         for bad in [
             "http://x",
             "smtp://",

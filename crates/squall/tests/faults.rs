@@ -300,8 +300,8 @@ fn plain_client(s: &SinkHandle, retries: bool) -> Client {
     b.build().unwrap()
 }
 
-fn addresses(list: &[squall::RecipientStatus]) -> Vec<&str> {
-    list.iter().map(|r| r.address.as_str()).collect()
+fn addresses(list: &[squall::RecipientReply]) -> Vec<&str> {
+    list.iter().map(|r| r.recipient.as_str()).collect()
 }
 
 /// Per recipient: a refused one does not fail the others; a 4yz one is retried alone, so

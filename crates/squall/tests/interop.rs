@@ -106,15 +106,15 @@ async fn aiosmtpd_partial_delivery_is_reported() {
         .await
         .unwrap();
     assert_eq!(r.accepted.len(), 1);
-    assert_eq!(r.accepted[0].address, ok);
+    assert_eq!(r.accepted[0].recipient, ok);
     let codes: Vec<u16> = r.rejected.iter().map(|x| x.reply.code().value()).collect();
     assert_eq!(codes, [550, 451]);
     assert!(
         r.rejected[0]
-            .explain()
+            .to_string()
             .contains("the address does not exist there"),
         "{}",
-        r.rejected[0].explain()
+        r.rejected[0].to_string()
     );
     let (_, meta) = aiosmtpd_message(&p, &ok);
     assert_eq!(meta["rcpt_tos"], serde_json::json!([ok]));
@@ -130,7 +130,7 @@ async fn aiosmtpd_partial_delivery_is_reported() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Permanent);
     assert!(e.is_recipients());
-    assert_eq!(e.rejected()[0].address, bad);
+    assert_eq!(e.rejected()[0].recipient, bad);
 }
 
 #[tokio::test]
@@ -197,7 +197,7 @@ async fn aiosmtpd_many_concurrent_sends() {
     for t in tasks {
         let (i, to, r) = t.await.unwrap();
         let r = r.unwrap();
-        assert_eq!(r.accepted[0].address, to);
+        assert_eq!(r.accepted[0].recipient, to);
         let (eml, meta) = aiosmtpd_message(&p, &to);
         assert_eq!(eml, format!("Subject: {i}\r\n\r\n{i}\r\n").into_bytes());
         assert_eq!(meta["id"].as_str(), r.queue_id.as_deref());

@@ -113,11 +113,11 @@ async fn a_refused_recipient_does_not_fail_the_message() {
         .await
         .unwrap();
     assert!(!r.is_complete());
-    let accepted: Vec<&str> = r.accepted.iter().map(|a| a.address.as_str()).collect();
+    let accepted: Vec<&str> = r.accepted.iter().map(|a| a.recipient.as_str()).collect();
     assert_eq!(accepted, ["ok1@example.net", "ok2@example.net"]);
     assert_eq!(r.rejected.len(), 1);
     assert_eq!(
-        r.rejected[0].explain(),
+        r.rejected[0].to_string(),
         "the server refused recipient <bad@example.net>: 550 5.1.1 <bad@example.net>: user unknown — \
          the address does not exist there; check the spelling"
     );
@@ -198,7 +198,7 @@ async fn many_concurrent_sends_each_get_their_receipt() {
     }
     for t in tasks {
         let (i, r) = t.await.unwrap();
-        assert_eq!(r.accepted[0].address, format!("r{i}@example.net"));
+        assert_eq!(r.accepted[0].recipient, format!("r{i}@example.net"));
         let stored = s
             .messages()
             .into_iter()

@@ -109,10 +109,7 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
     client.shutdown().await;
     let receipt = result.map_err(|e| (exit::for_error(&e), e))?;
     for r in &receipt.rejected {
-        eprintln!(
-            "squall sendmail: {} (other recipients were delivered)",
-            r.explain()
-        );
+        eprintln!("squall sendmail: {r} (other recipients were delivered)");
     }
     Ok(exit::for_receipt(&receipt))
 }

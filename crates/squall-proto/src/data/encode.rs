@@ -24,6 +24,9 @@ impl LineEnds {
 
     /// Normalises `input` into `out` (or only counts it when `out` is `None`), doubling a `.` at
     /// the start of each line when `stuff` is set.
+    ///
+    /// Content that is already CRLF text passes through in spans: bytes are copied once per run
+    /// between things that need changing (a bare CR or LF, a line-leading dot), not per line.
     fn push(&mut self, input: &[u8], mut out: Option<&mut Vec<u8>>, stuff: bool) {
         let mut emit = |bytes: &[u8], len: &mut u64, counted: bool| {
             if counted {
@@ -34,44 +37,50 @@ impl LineEnds {
             }
         };
         let mut i = 0;
-        while i < input.len() {
-            if self.pending_cr {
-                self.pending_cr = false;
-                emit(b"\r\n", &mut self.len, true);
-                self.at_line_start = true;
-                if input[i] == b'\n' {
-                    i += 1;
-                    continue;
-                }
-            }
-            if self.at_line_start && stuff && input[i] == b'.' {
-                emit(b".", &mut self.len, false);
-            }
-            match memchr2(b'\r', b'\n', &input[i..]) {
-                None => {
-                    emit(&input[i..], &mut self.len, true);
-                    self.at_line_start = false;
-                    i = input.len();
-                }
-                Some(j) => {
-                    if j > 0 {
-                        emit(&input[i..i + j], &mut self.len, true);
-                        self.at_line_start = false;
-                    }
-                    let newline = input[i + j];
-                    i += j + 1;
-                    if newline == b'\r' && i == input.len() {
-                        self.pending_cr = true;
-                    } else {
-                        if newline == b'\r' && input[i] == b'\n' {
-                            i += 1;
-                        }
-                        emit(b"\r\n", &mut self.len, true);
-                        self.at_line_start = true;
-                    }
-                }
+        if self.pending_cr && !input.is_empty() {
+            // A CR ended the last piece: it ends a line whatever follows.
+            self.pending_cr = false;
+            emit(b"\r\n", &mut self.len, true);
+            self.at_line_start = true;
+            if input[0] == b'\n' {
+                i = 1;
             }
         }
+        // `input[span..i]` passes through unchanged and is not emitted yet.
+        let mut span = i;
+        while i < input.len() {
+            if self.at_line_start && stuff && input[i] == b'.' {
+                emit(&input[span..i], &mut self.len, true);
+                emit(b".", &mut self.len, false);
+                span = i;
+            }
+            let Some(k) = memchr2(b'\r', b'\n', &input[i..]) else {
+                self.at_line_start = false;
+                i = input.len();
+                break;
+            };
+            let j = i + k;
+            match (input[j], input.get(j + 1)) {
+                (b'\r', Some(b'\n')) => i = j + 2,
+                (b'\r', None) => {
+                    // Whether this CR has its LF is known only with the next piece.
+                    emit(&input[span..j], &mut self.len, true);
+                    self.pending_cr = true;
+                    span = input.len();
+                    i = input.len();
+                    break;
+                }
+                _ => {
+                    // A bare CR or LF: it becomes CRLF.
+                    emit(&input[span..j], &mut self.len, true);
+                    emit(b"\r\n", &mut self.len, true);
+                    i = j + 1;
+                    span = i;
+                }
+            }
+            self.at_line_start = true;
+        }
+        emit(&input[span..i], &mut self.len, true);
     }
 
     /// The total once finished: an open last line gains a CRLF.

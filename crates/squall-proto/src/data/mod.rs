@@ -10,9 +10,11 @@
 
 mod decode;
 mod encode;
+mod profile;
 
 pub use decode::{DataDecoder, DecodeStatus};
 pub use encode::{CrlfNormalizer, DotStuffer};
+pub use profile::{Profile, Scanner, profile};
 
 /// The content a receiver stores for `body`: line ends normalised to CRLF, and a final CRLF added
 /// when the body is not empty and does not end with one. For tests and for callers that need the

@@ -6,8 +6,8 @@
 //! says no while that buffer is full, which bounds memory to about one chunk.
 
 use super::ClientSession;
-use super::event::{Cause, CloseReason, MessageId, Stage};
-use super::state::{Expect, Transfer, TxState};
+use super::event::MessageId;
+use super::state::{Expect, Transfer};
 use crate::command::Command;
 use crate::data::{CrlfNormalizer, DotStuffer};
 use crate::error::{LocalError, UsageError};
@@ -35,10 +35,12 @@ pub(crate) struct BodyWriter {
     encoder: Encoder,
     /// Without pipelining, each BDAT chunk waits for its reply before the next.
     pub(crate) paused: bool,
+    /// The content was declared 7-bit to a server without 8BITMIME: 8-bit bytes stop it.
+    seven_bit_only: bool,
 }
 
 impl BodyWriter {
-    pub(crate) fn new(id: MessageId, transfer: Transfer, body: BodyType) -> Self {
+    pub(crate) fn new(id: MessageId, transfer: Transfer, body: BodyType, seven_bit_only: bool) -> Self {
         let encoder = match transfer {
             Transfer::Data => Encoder::Data(DotStuffer::new()),
             Transfer::Bdat => Encoder::Bdat {
@@ -51,6 +53,7 @@ impl BodyWriter {
             id,
             encoder,
             paused: false,
+            seven_bit_only,
         }
     }
 
@@ -100,6 +103,10 @@ impl ClientSession {
     pub fn write_body(&mut self, id: MessageId, data: &[u8]) -> Result<(), UsageError> {
         let chunk_size = self.config.bdat_chunk_size;
         let b = wanted(&mut self.body, id)?;
+        if b.seven_bit_only && !data.is_ascii() {
+            self.content_abandoned(id, LocalError::EightBitUnsupported);
+            return Ok(());
+        }
         let full_chunk = match &mut b.encoder {
             Encoder::Data(s) => {
                 s.push(data, &mut self.outbox.buf);
@@ -144,9 +151,6 @@ impl ClientSession {
                     .transcript
                     .info(|| format!("[{size} bytes of message content]"));
                 self.outbox.send_raw(b"", Expect::DataEnd(id), ".");
-                if let Some(tx) = self.active.iter_mut().find(|t| t.id == id) {
-                    tx.owed += 1;
-                }
             }
             Encoder::Bdat {
                 normalizer,
@@ -159,10 +163,7 @@ impl ClientSession {
                 self.send_chunk(id, chunk, true);
             }
         }
-        if let Some(tx) = self.active.iter_mut().find(|t| t.id == id) {
-            tx.size = size;
-            tx.state = TxState::Sent;
-        }
+        self.content_sent(id, size);
         self.pump();
         Ok(())
     }
@@ -174,38 +175,19 @@ impl ClientSession {
         if self.body.as_ref().is_none_or(|b| b.id != id) {
             return Err(UsageError::BodyNotWanted(id));
         }
-        self.abandon_body(id, LocalError::BodyAborted(reason.into()));
+        self.content_abandoned(id, LocalError::BodyAborted(reason.into()));
         Ok(())
     }
 
-    /// Abandons the body when it has outgrown the server's SIZE limit.
+    /// Abandons the body when it has outgrown the server's SIZE limit. (A message whose size was
+    /// declared and too large never starts: this is content that grew past what was known.)
     fn over_limit(&mut self, id: MessageId, size: u64) -> bool {
         match self.caps.as_ref().and_then(|c| c.size_limit()) {
             Some(limit) if size > limit => {
-                self.abandon_body(id, LocalError::MessageTooLarge { size, limit });
+                self.content_abandoned(id, LocalError::MessageGrewTooLarge { size, limit });
                 true
             }
             _ => false,
-        }
-    }
-
-    fn abandon_body(&mut self, id: MessageId, error: LocalError) {
-        let Some(b) = self.body.take() else { return };
-        let Some(idx) = self.active.iter().position(|t| t.id == id) else {
-            return;
-        };
-        let tx = &mut self.active[idx];
-        tx.fail(Stage::Data, Cause::Local(error));
-        tx.state = TxState::Sent;
-        match b.transfer() {
-            Transfer::Bdat => {
-                self.reset_after(id);
-                self.settle(idx);
-                self.pump();
-            }
-            // DATA has no abort: a dot would deliver a truncated message. Only closing works, and
-            // nothing else is owed at this point (the 354 was the last reply owed).
-            Transfer::Data => self.abort_all(CloseReason::BodyAborted),
         }
     }
 
@@ -219,14 +201,12 @@ impl ClientSession {
         self.outbox
             .transcript
             .info(|| format!("[{size} bytes of message content]"));
-        if let Some(tx) = self.active.iter_mut().find(|t| t.id == id) {
-            tx.owed += 1;
-            if !last
-                && !tx.pipelined
-                && let Some(b) = self.body.as_mut()
-            {
-                b.paused = true;
-            }
+        let pipelined = self.active.iter().any(|t| t.id == id && t.pipelined);
+        if !last
+            && !pipelined
+            && let Some(b) = self.body.as_mut()
+        {
+            b.paused = true;
         }
     }
 }

@@ -8,11 +8,13 @@ use crate::reply::ReplyLimits;
 
 /// When to use TLS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum TlsMode {
+pub enum Tls {
     /// Never upgrade; the session stays in cleartext.
     None,
-    /// Upgrade with STARTTLS when the server offers it; go on in cleartext when it does not or
-    /// when it refuses the upgrade.
+    /// Opportunistic TLS (RFC 7435): upgrade with STARTTLS when the server offers it, and stay
+    /// encrypted even when its certificate does not verify (the driver reports which with
+    /// [`Certificate`](super::Certificate)); go on in cleartext when the server does not offer
+    /// STARTTLS or refuses it. Credentials are sent only over a verified connection.
     Opportunistic,
     /// Upgrade with STARTTLS, and fail before any MAIL when that is impossible (RFC 3207 §4 lets an
     /// attacker strip STARTTLS from the EHLO reply; this mode does not let that downgrade pass).
@@ -86,10 +88,13 @@ impl Timeouts {
 }
 
 /// Everything a [`ClientSession`](super::ClientSession) needs to know before it starts.
+///
+/// Each option has its one default here; a driver keeps a `SessionConfig` as the template for its
+/// connections and sets only what differs per connection (the EHLO name, fresh credentials).
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
     pub(crate) ehlo_name: EhloName,
-    pub(crate) tls: TlsMode,
+    pub(crate) tls: Tls,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) mechanism: Option<Mechanism>,
     pub(crate) allow_insecure_auth: bool,
@@ -102,13 +107,21 @@ pub struct SessionConfig {
     pub(crate) transcript: bool,
 }
 
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SessionConfig {
-    /// Defaults: required STARTTLS, no AUTH, PIPELINING and CHUNKING used when offered, RFC
-    /// timeouts, 256 KiB BDAT chunks, up to 8 BDAT messages in flight, no transcript.
-    pub fn new(ehlo_name: EhloName) -> Self {
+    /// Defaults: EHLO `[127.0.0.1]` (set the real name or address literal with
+    /// [`ehlo_name`](Self::ehlo_name)), required STARTTLS, no AUTH, PIPELINING and CHUNKING used
+    /// when offered, RFC timeouts, 256 KiB BDAT chunks, up to 32 BDAT messages in flight, no
+    /// transcript.
+    pub fn new() -> Self {
         Self {
-            ehlo_name,
-            tls: TlsMode::default(),
+            ehlo_name: EhloName::from_ip([127, 0, 0, 1].into()),
+            tls: Tls::default(),
             credentials: None,
             mechanism: None,
             allow_insecure_auth: false,
@@ -116,14 +129,21 @@ impl SessionConfig {
             pipelining: true,
             chunking: true,
             bdat_chunk_size: 256 * 1024,
-            max_in_flight: 8,
+            max_in_flight: 32,
             reply_limits: ReplyLimits::default(),
             transcript: false,
         }
     }
 
+    /// The name given in EHLO: the client's host name, or the address literal of its address
+    /// (RFC 5321 §4.1.4).
+    pub fn ehlo_name(mut self, name: EhloName) -> Self {
+        self.ehlo_name = name;
+        self
+    }
+
     /// When to use TLS.
-    pub fn tls(mut self, mode: TlsMode) -> Self {
+    pub fn tls(mut self, mode: Tls) -> Self {
         self.tls = mode;
         self
     }
@@ -171,7 +191,9 @@ impl SessionConfig {
     }
 
     /// How many BDAT messages may await their final reply at once on a pipelining server (at
-    /// least 1). With DATA at most two are ever open: one awaiting its final reply, one starting.
+    /// least 1): enough that a connection 10 ms away is limited by the server and the bandwidth,
+    /// not by round trips. Each is at risk of an ambiguous outcome if the connection drops before
+    /// its reply. With DATA at most two are ever open: one awaiting its final reply, one starting.
     pub fn max_in_flight(mut self, messages: usize) -> Self {
         self.max_in_flight = messages.max(1);
         self
@@ -190,8 +212,34 @@ impl SessionConfig {
         self
     }
 
-    /// The configured timeouts (the driver applies `data_block` to its writes).
+    /// The timeouts (the driver applies [`Timeouts::data_block`] to its writes and
+    /// [`Timeouts::tls_handshake`] to its handshakes).
     pub fn get_timeouts(&self) -> &Timeouts {
         &self.timeouts
+    }
+
+    /// The TLS mode.
+    pub fn get_tls(&self) -> Tls {
+        self.tls
+    }
+
+    /// Whether credentials may cross an unencrypted or unverified connection.
+    pub fn allows_insecure_auth(&self) -> bool {
+        self.allow_insecure_auth
+    }
+
+    /// Whether credentials are configured.
+    pub fn has_credentials(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    /// How many BDAT messages may await their verdict at once.
+    pub fn get_max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+
+    /// Whether a transcript is recorded.
+    pub fn get_transcript(&self) -> bool {
+        self.transcript
     }
 }

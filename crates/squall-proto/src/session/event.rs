@@ -26,9 +26,19 @@ impl fmt::Display for MessageId {
 }
 
 /// Where in the dialog something happened.
+///
+/// The session itself reports the stages from [`Greeting`](Self::Greeting) on; the first three
+/// belong to the driver, which checks input, connects and runs implicit TLS before a session
+/// exists. They live here so that a driver and its users share one vocabulary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Stage {
+    /// Checking the message and addresses, before any connection (reported by the driver).
+    Prepare,
+    /// Opening the connection: name lookup, TCP (reported by the driver).
+    Connect,
+    /// The TLS handshake of implicit TLS, before the greeting (reported by the driver).
+    Tls,
     /// Waiting for the 220 greeting.
     Greeting,
     /// EHLO or HELO.
@@ -59,6 +69,9 @@ impl Stage {
     /// A lower-case name for messages and JSON: `greeting`, `ehlo`, `data-end`, ….
     pub fn name(self) -> &'static str {
         match self {
+            Self::Prepare => "prepare",
+            Self::Connect => "connect",
+            Self::Tls => "tls",
             Self::Greeting => "greeting",
             Self::Ehlo => "ehlo",
             Self::StartTls => "starttls",
@@ -83,13 +96,38 @@ impl fmt::Display for Stage {
 
 /// Whether trying again can help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FailureKind {
+pub enum ErrorKind {
     /// A later attempt may succeed unchanged (4yz, lost connection, timeout).
     Transient,
     /// The server refused for good (5yz): the same message will fail again.
     Permanent,
     /// Refused here before sending; the message or the configuration must change.
     Local,
+}
+
+impl ErrorKind {
+    /// `transient`, `permanent` or `local`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Transient => "transient",
+            Self::Permanent => "permanent",
+            Self::Local => "local",
+        }
+    }
+
+    /// The kind a reply implies: 5yz is permanent, anything else that fails is transient.
+    pub fn of_reply(reply: &Reply) -> Self {
+        match reply.code().class() {
+            Class::PermanentFailure => Self::Permanent,
+            _ => Self::Transient,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A recipient and the server's answer to its RCPT.
@@ -99,6 +137,43 @@ pub struct RecipientReply {
     pub recipient: Mailbox,
     /// The RCPT reply.
     pub reply: Reply,
+}
+
+impl RecipientReply {
+    /// Whether the server accepted the recipient.
+    pub fn is_accepted(&self) -> bool {
+        self.reply.is_positive()
+    }
+
+    /// Whether a refusal may go away if tried later (4yz); false for an acceptance.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        (!self.is_accepted()).then(|| ErrorKind::of_reply(&self.reply))
+    }
+
+    /// What happened: `the server refused recipient <x@example.org>: 550 5.1.1 user unknown`
+    /// (or `accepted` for an accepted one).
+    pub fn summary(&self) -> String {
+        let verb = if self.is_accepted() { "accepted" } else { "refused" };
+        format!("the server {verb} recipient <{}>: {}", self.recipient, self.reply)
+    }
+
+    /// What to do about a refusal, from its enhanced status code (RFC 3463): `the address does
+    /// not exist there; check the spelling`.
+    pub fn hint(&self) -> &'static str {
+        crate::advice::for_reply(Stage::Rcpt, &self.reply)
+    }
+}
+
+impl fmt::Display for RecipientReply {
+    /// The summary and, for a refusal, the hint: `… 550 5.1.1 user unknown — the address does
+    /// not exist there; check the spelling`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary())?;
+        if !self.is_accepted() {
+            write!(f, " — {}", self.hint())?;
+        }
+        Ok(())
+    }
 }
 
 /// The server took responsibility for a message.
@@ -161,41 +236,36 @@ pub struct Failure {
 
 impl Failure {
     /// Whether trying again can help.
-    pub fn kind(&self) -> FailureKind {
+    pub fn kind(&self) -> ErrorKind {
         self.cause.kind(&self.rejected)
     }
 }
 
 impl Cause {
     /// Whether trying again can help, given the recipients refused along the way.
-    pub fn kind(&self, rejected: &[RecipientReply]) -> FailureKind {
+    pub fn kind(&self, rejected: &[RecipientReply]) -> ErrorKind {
         match self {
-            Self::Rejected(r) => class_kind(r),
+            Self::Rejected(r) => ErrorKind::of_reply(r),
             Self::NoValidRecipients => {
                 if rejected.iter().any(|r| r.reply.is_transient()) {
-                    FailureKind::Transient
+                    ErrorKind::Transient
                 } else {
-                    FailureKind::Permanent
+                    ErrorKind::Permanent
                 }
             }
-            Self::Local(_) => FailureKind::Local,
-            Self::Policy(PolicyError::AuthNeedsTls | PolicyError::MechanismNotOffered { .. }) => {
-                FailureKind::Local
-            }
-            Self::Policy(_) => FailureKind::Permanent,
+            Self::Local(_) => ErrorKind::Local,
+            Self::Policy(
+                PolicyError::AuthNeedsTls
+                | PolicyError::AuthNeedsVerifiedTls
+                | PolicyError::MechanismNotOffered { .. },
+            ) => ErrorKind::Local,
+            Self::Policy(_) => ErrorKind::Permanent,
             Self::Protocol(_)
             | Self::ServerClosing(_)
             | Self::ConnectionLost
             | Self::Timeout
-            | Self::NotAttempted => FailureKind::Transient,
+            | Self::NotAttempted => ErrorKind::Transient,
         }
-    }
-}
-
-fn class_kind(r: &Reply) -> FailureKind {
-    match r.code().class() {
-        Class::PermanentFailure => FailureKind::Permanent,
-        _ => FailureKind::Transient,
     }
 }
 

@@ -1,9 +1,10 @@
-//! What to send next: setup steps, starting messages (the pipelining decisions), and ending.
+//! What to send next: setup steps, starting messages (the pipelining decisions), and the outcome
+//! events. The state these decisions move to is written in `transitions.rs`.
 
 use super::body::BodyWriter;
 use super::event::{Cause, CloseReason, Delivery, Event, Failure, MessageId, Stage};
-use super::state::{Expect, Transaction, Transfer, TxState};
-use super::{ClientSession, Phase, TlsMode};
+use super::state::{Encryption, Expect, Phase, Reset, Setup, Transaction, Transfer, TxState};
+use super::{Certificate, ClientSession, Tls};
 use crate::auth::SaslExchange;
 use crate::command::{Command, MailParams};
 use crate::ehlo::Capabilities;
@@ -13,6 +14,14 @@ use crate::params::BodyType;
 
 /// RFC 5321 §4.5.3.1.4: the longest command line a server must accept, CRLF included.
 const MAX_COMMAND_LINE: usize = 512;
+
+/// The setup step after a successful EHLO, STARTTLS refusal or AUTH.
+enum Next {
+    StartTls,
+    Auth,
+    Ready,
+    Refuse(Stage, PolicyError),
+}
 
 impl ClientSession {
     pub(super) fn send_ehlo(&mut self) {
@@ -25,39 +34,53 @@ impl ClientSession {
             .send(&Command::Helo(&self.config.ehlo_name), Expect::Helo);
     }
 
-    /// After a successful EHLO/HELO: STARTTLS, AUTH, or ready.
+    /// What setup does next, from the configuration, the server's extensions and what setup
+    /// established so far.
+    fn next_step(&self, caps: &Capabilities) -> Next {
+        let tls = self.config.tls;
+        if matches!(tls, Tls::Opportunistic | Tls::StartTls) && self.encryption == Encryption::None {
+            if caps.starttls() {
+                return Next::StartTls;
+            }
+            if tls == Tls::StartTls {
+                return Next::Refuse(Stage::StartTls, PolicyError::StartTlsNotOffered);
+            }
+        }
+        if self.config.credentials.is_none() || self.authenticated() {
+            return Next::Ready;
+        }
+        match self.encryption {
+            _ if self.config.allow_insecure_auth => Next::Auth,
+            Encryption::Tls(Certificate::Verified) => Next::Auth,
+            Encryption::Tls(Certificate::Unverified) => {
+                Next::Refuse(Stage::Auth, PolicyError::AuthNeedsVerifiedTls)
+            }
+            Encryption::None | Encryption::Declined => Next::Refuse(Stage::Auth, PolicyError::AuthNeedsTls),
+        }
+    }
+
+    /// After a successful EHLO/HELO (or an opportunistic STARTTLS refusal, or AUTH): STARTTLS,
+    /// AUTH, or ready.
     pub(super) fn after_hello(&mut self) {
         let Some(caps) = &self.caps else { return };
-        let wants_tls = matches!(self.config.tls, TlsMode::Opportunistic | TlsMode::StartTls);
-        if wants_tls && !self.tls && !self.starttls_refused {
-            if caps.starttls() {
+        match self.next_step(caps) {
+            Next::StartTls => {
                 self.outbox.send(&Command::StartTls, Expect::StartTls);
-                return;
+                self.enter_setup(Setup::StartTls);
             }
-            if self.config.tls == TlsMode::StartTls {
-                self.refuse(Stage::StartTls, Cause::Policy(PolicyError::StartTlsNotOffered));
-                return;
-            }
+            Next::Auth => self.start_auth(),
+            Next::Ready => self.enter_ready(),
+            Next::Refuse(stage, e) => self.refuse(stage, Cause::Policy(e)),
         }
-        if self.config.credentials.is_some() && !self.authenticated {
-            self.start_auth();
-            return;
-        }
-        self.phase = Phase::Ready;
-        self.events.push_back(Event::Ready);
     }
 
     fn start_auth(&mut self) {
         let (Some(caps), Some(credentials)) = (&self.caps, &self.config.credentials) else {
             return;
         };
-        if !self.tls && !self.config.allow_insecure_auth {
-            self.refuse(Stage::Auth, Cause::Policy(PolicyError::AuthNeedsTls));
-            return;
-        }
         let offered = caps.auth_mechanisms().to_vec();
         if offered.is_empty() {
-            let tls = self.tls;
+            let tls = self.is_tls();
             self.refuse(Stage::Auth, Cause::Policy(PolicyError::AuthNotOffered { tls }));
             return;
         }
@@ -97,7 +120,10 @@ impl ClientSession {
             },
             Expect::Auth,
         );
-        self.sasl = Some(exchange);
+        self.enter_setup(Setup::Auth {
+            exchange,
+            cancelled: None,
+        });
     }
 
     fn pipelining(&self) -> bool {
@@ -106,7 +132,7 @@ impl ClientSession {
 
     /// Sends whatever can be sent now: an owed RSET, the next messages' commands, QUIT.
     pub(super) fn pump(&mut self) {
-        while self.phase == Phase::Ready {
+        while self.is_ready() {
             // While content is being written, or the server may be about to switch to reading
             // content (a DATA reply is owed), no command may go out.
             if self.body.is_some() || self.outbox.owes(|e| matches!(e, Expect::Data(_))) {
@@ -116,14 +142,13 @@ impl ClientSession {
             if !pipelining && !self.outbox.pending.is_empty() {
                 return;
             }
-            if self.rset_needed {
+            if self.reset == Reset::Needed {
                 self.send_rset();
                 continue;
             }
             if self.queue.is_empty() {
                 if self.quit_requested {
-                    self.outbox.send(&Command::Quit, Expect::Quit);
-                    self.phase = Phase::Quitting;
+                    self.send_quit();
                 }
                 return;
             }
@@ -142,86 +167,74 @@ impl ClientSession {
     /// Sends MAIL (and with pipelining the RCPTs and DATA, or opens the BDAT body).
     fn start(&mut self, id: MessageId, mut envelope: Envelope, pipelining: bool) {
         let Some(caps) = &self.caps else { return };
-        let (dsn, chunking) = (caps.dsn(), caps.chunking());
         if envelope.options().prefer_binarymime && caps.binary_mime() {
             envelope.options_mut().body = BodyType::BinaryMime;
         }
-        if let Err(e) = check_envelope(&envelope, caps, self.tls) {
+        if let Err(e) = check_envelope(&envelope, caps, self.is_tls()) {
             self.emit_failure(id, Stage::Mail, Cause::Local(e));
             return;
         }
         let transfer =
-            if envelope.options().body == BodyType::BinaryMime || (self.config.chunking && chunking) {
+            if envelope.options().body == BodyType::BinaryMime || (self.config.chunking && caps.chunking()) {
                 Transfer::Bdat
             } else {
                 Transfer::Data
             };
         // A BDAT message still awaiting its final reply may have left a transaction open if it
         // failed (RFC 3030 §2: "A RSET command MUST be sent to clear the transaction").
-        if self.bdat_since_rset && self.active.iter().any(|t| t.transfer == Transfer::Bdat) {
+        if self.reset == Reset::AfterBdat && self.active.iter().any(|t| t.transfer == Transfer::Bdat) {
             self.send_rset();
         }
-        self.bdat_since_rset |= transfer == Transfer::Bdat;
-        let mut tx = Transaction::new(id, envelope, transfer, pipelining);
-        if let Some(caps) = &self.caps {
-            let params = mail_params(&tx.envelope, caps);
-            let from = tx.envelope.from();
-            self.outbox
-                .send(&Command::Mail { from, params }, Expect::Mail(id));
-            tx.owed += 1;
-        }
+        let Some(caps) = &self.caps else { return };
+        let dsn = caps.dsn();
+        let params = mail_params(&envelope, caps);
+        let declared = params.body;
+        self.outbox.send(
+            &Command::Mail {
+                from: envelope.from(),
+                params,
+            },
+            Expect::Mail(id),
+        );
         if pipelining {
-            for (i, to) in tx.envelope.recipients().iter().enumerate() {
+            for (i, to) in envelope.recipients().iter().enumerate() {
                 self.outbox.send(&Command::Rcpt { to, dsn }, Expect::Rcpt(id, i));
-                tx.owed += 1;
             }
-            match transfer {
-                Transfer::Data => {
-                    self.outbox.send(&Command::Data, Expect::Data(id));
-                    tx.owed += 1;
-                }
-                Transfer::Bdat => {
-                    tx.state = TxState::Body;
-                    self.body = Some(BodyWriter::new(id, transfer, tx.envelope.options().body));
-                }
+            if transfer == Transfer::Data {
+                self.outbox.send(&Command::Data, Expect::Data(id));
             }
         }
-        self.active.push_back(tx);
-    }
-
-    fn send_rset(&mut self) {
-        self.outbox.send(&Command::Rset, Expect::Rset);
-        self.rset_needed = false;
-        self.bdat_since_rset = false;
+        self.begin(Transaction::new(id, envelope, transfer, pipelining, declared));
     }
 
     /// Sends the RCPT for recipient `i` of a message sent step by step.
     pub(super) fn send_rcpt(&mut self, idx: usize, i: usize) {
         let dsn = self.caps.as_ref().is_some_and(Capabilities::dsn);
-        let tx = &mut self.active[idx];
-        let id = tx.id;
+        let tx = &self.active[idx];
         self.outbox.send(
             &Command::Rcpt {
                 to: &tx.envelope.recipients()[i],
                 dsn,
             },
-            Expect::Rcpt(id, i),
+            Expect::Rcpt(tx.id, i),
         );
-        tx.owed += 1;
     }
 
-    /// Opens the content of a message whose recipients are settled.
-    pub(super) fn open_body(&mut self, idx: usize) {
-        let tx = &mut self.active[idx];
-        tx.state = TxState::Body;
-        self.body = Some(BodyWriter::new(tx.id, tx.transfer, tx.envelope.options().body));
+    /// A body writer for `active[idx]`'s content. Content declared 7-bit for a server without
+    /// 8BITMIME is checked as it goes: 8-bit bytes there (a stream whose content was not known in
+    /// advance) stop the message rather than reach a server that may mangle them.
+    pub(super) fn body_writer(&self, idx: usize) -> BodyWriter {
+        let tx = &self.active[idx];
+        let seven_bit_only = tx.declared == BodyType::SevenBit
+            && !self.caps.as_ref().is_some_and(Capabilities::eight_bit_mime);
+        BodyWriter::new(tx.id, tx.transfer, tx.envelope.options().body, seven_bit_only)
     }
 
     /// Emits the outcome of `active[idx]` once nothing more is owed for it.
     pub(super) fn settle(&mut self, idx: usize) {
         let tx = &self.active[idx];
         let body_open = self.body.as_ref().is_some_and(|b| b.id == tx.id);
-        if tx.owed > 0 || body_open || (tx.failure.is_none() && tx.final_reply.is_none()) {
+        if self.outbox.owes_for(tx.id) || body_open || (tx.failure.is_none() && tx.final_reply.is_none()) {
             return;
         }
         let Some(mut tx) = self.active.remove(idx) else {
@@ -255,38 +268,10 @@ impl ClientSession {
         }));
     }
 
-    /// A setup step failed: every queued message fails with it, then QUIT.
-    pub(super) fn refuse(&mut self, stage: Stage, cause: Cause) {
-        for (id, _) in std::mem::take(&mut self.queue) {
-            self.emit_failure(id, stage, cause.clone());
-        }
-        self.refusal = Some((stage, cause));
-        self.outbox.send(&Command::Quit, Expect::Quit);
-        self.phase = Phase::Quitting;
-    }
-
-    /// QUIT is answered (or the server closed after it).
-    pub(super) fn finish_close(&mut self) {
-        let reason = match self.refusal.clone() {
-            Some((stage, Cause::Rejected(reply))) => CloseReason::Rejected { stage, reply },
-            Some((_, Cause::Policy(p))) => CloseReason::Policy(p),
-            Some((_, Cause::Protocol(p))) => CloseReason::Protocol(p),
-            _ => CloseReason::Quit,
-        };
-        self.close(reason);
-    }
-
-    /// The connection cannot go on: everything owed fails, then [`Event::Closed`].
-    pub(super) fn abort_all(&mut self, reason: CloseReason) {
-        if self.phase == Phase::Closed {
-            return;
-        }
-        let cause = match &reason {
-            CloseReason::Timeout { .. } => Cause::Timeout,
-            CloseReason::ServerClosing(r) => Cause::ServerClosing(r.clone()),
-            CloseReason::Protocol(e) => Cause::Protocol(e.clone()),
-            _ => Cause::ConnectionLost,
-        };
+    /// The failures of everything in progress when the connection cannot go on: each message
+    /// fails at the stage of its oldest owed reply, ambiguous when its end of data reached the
+    /// transport and no verdict came back.
+    pub(super) fn fail_active(&mut self, cause: &Cause) {
         for mut tx in std::mem::take(&mut self.active) {
             let failure = match tx.failure.take() {
                 Some((stage, cause)) => tx.to_failure(stage, cause, false),
@@ -304,9 +289,8 @@ impl ClientSession {
                         },
                         |p| p.expect.stage(),
                     );
-                    // The end of the content reached the transport and no verdict came back: the
-                    // server may have taken the message. Not after a 421: replies come in order,
-                    // so the server answered nothing after it and processed nothing more.
+                    // Not after a 421: replies come in order, so the server answered nothing
+                    // after it and processed nothing more.
                     let ambiguous = !matches!(cause, Cause::ServerClosing(_))
                         && owed.iter().any(|p| p.expect.is_final() && p.sent.is_some());
                     tx.to_failure(stage, cause.clone(), ambiguous)
@@ -314,33 +298,33 @@ impl ClientSession {
             };
             self.events.push_back(Event::Failed(failure));
         }
-        let setup_stage = match self.phase {
-            Phase::Setup => self.outbox.pending.front().map(|p| p.expect.stage()),
-            Phase::TlsHandshake { .. } => Some(Stage::StartTls),
-            _ => None,
-        };
-        if let Some(stage) = setup_stage {
-            self.setup_lost = Some((stage, cause.clone()));
-        }
+    }
+
+    /// Fails every message not yet started: with `setup` (stage and cause) when setup failed,
+    /// else as never attempted.
+    pub(super) fn fail_queued(&mut self, setup: Option<(Stage, &Cause)>) {
         for (id, _) in std::mem::take(&mut self.queue) {
-            match setup_stage {
-                Some(stage) => self.emit_failure(id, stage, cause.clone()),
+            match setup {
+                Some((stage, cause)) => self.emit_failure(id, stage, cause.clone()),
                 None => self.emit_failure(id, Stage::Queued, Cause::NotAttempted),
             }
         }
-        self.close(reason);
     }
 
-    fn close(&mut self, reason: CloseReason) {
-        for (id, _) in std::mem::take(&mut self.queue) {
-            self.emit_failure(id, Stage::Queued, Cause::NotAttempted);
+    /// The reason to close with once QUIT is answered.
+    pub(super) fn quit_reason(&self) -> CloseReason {
+        match &self.phase {
+            Phase::Quitting(Some(end)) => match &end.cause {
+                Cause::Rejected(reply) => CloseReason::Rejected {
+                    stage: end.stage,
+                    reply: reply.clone(),
+                },
+                Cause::Policy(p) => CloseReason::Policy(p.clone()),
+                Cause::Protocol(p) => CloseReason::Protocol(p.clone()),
+                _ => CloseReason::Quit,
+            },
+            _ => CloseReason::Quit,
         }
-        self.body = None;
-        self.outbox.buf.clear();
-        self.outbox.pending.clear();
-        self.outbox.unsent = 0;
-        self.phase = Phase::Closed;
-        self.events.push_back(Event::Closed(reason));
     }
 
     /// What the session is waiting for, for errors: the oldest owed reply, or the content being
@@ -353,6 +337,11 @@ impl ClientSession {
             Transfer::Data => Stage::Data,
             Transfer::Bdat => Stage::Bdat,
         })
+    }
+
+    /// Whether AUTH succeeded in this session.
+    pub(super) fn authenticated(&self) -> bool {
+        self.authenticated_with.is_some()
     }
 }
 

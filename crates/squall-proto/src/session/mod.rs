@@ -11,34 +11,29 @@ mod transitions;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-pub use config::{SessionConfig, Timeouts, TlsMode};
-pub use event::{
-    Cause, CloseReason, Delivery, Event, Failure, FailureKind, MessageId, RecipientReply, Stage,
-};
+pub use config::{SessionConfig, Timeouts, Tls};
+pub use event::{Cause, CloseReason, Delivery, ErrorKind, Event, Failure, MessageId, RecipientReply, Stage};
 pub use transcript::{Direction, TranscriptLine};
 
-use crate::auth::SaslExchange;
+use crate::auth::Mechanism;
 use crate::ehlo::Capabilities;
 use crate::envelope::Envelope;
 use crate::error::{ProtocolError, UsageError};
 use crate::reply::ReplyParser;
 use body::BodyWriter;
-use state::{Expect, Outbox, Transaction};
+use state::{Encryption, Expect, Outbox, Phase, Reset, Setup, Transaction};
 use transcript::Transcript;
 
-/// Where the connection as a whole is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Greeting, EHLO, STARTTLS and AUTH, one command at a time.
-    Setup,
-    /// The driver is running the TLS handshake.
-    TlsHandshake { since: Instant },
-    /// Messages flow.
-    Ready,
-    /// QUIT is sent.
-    Quitting,
-    /// Over; [`Event::Closed`] has been queued.
-    Closed,
+/// Whether the server's TLS certificate was verified, as the driver found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Certificate {
+    /// The certificate chains to a trusted root and names the server (or the caller chose to
+    /// trust any certificate): credentials may be sent.
+    Verified,
+    /// Opportunistic TLS (RFC 7435) went on although the certificate did not verify: the
+    /// session is encrypted against passive listeners only, so credentials are not sent unless
+    /// [`SessionConfig::allow_insecure_auth`] says so.
+    Unverified,
 }
 
 /// A deterministic SMTP client session: no sockets, no clock, no TLS. Feed it the server's bytes,
@@ -75,7 +70,7 @@ enum Phase {
 ///
 /// # The dialog
 ///
-/// greeting → EHLO (HELO if EHLO is refused with 5yz) → STARTTLS, when [`TlsMode`] asks and the
+/// greeting → EHLO (HELO if EHLO is refused with 5yz) → STARTTLS, when [`Tls`] asks and the
 /// server offers it, handed to the driver with [`Event::StartTls`], then EHLO again → AUTH, when
 /// credentials are configured → [`Event::Ready`] → messages, in the order queued → QUIT.
 ///
@@ -96,28 +91,17 @@ pub struct ClientSession {
     outbox: Outbox,
     phase: Phase,
     caps: Option<Capabilities>,
-    tls: bool,
-    authenticated: bool,
-    /// Opportunistic TLS was refused by the server; go on without it.
-    starttls_refused: bool,
-    sasl: Option<SaslExchange>,
-    /// Set when the client cancelled the SASL exchange, to report why.
-    sasl_error: Option<ProtocolError>,
+    encryption: Encryption,
+    /// The mechanism AUTH succeeded with.
+    authenticated_with: Option<Mechanism>,
     /// Messages not yet started.
     queue: VecDeque<(MessageId, Envelope)>,
     /// Messages started and not yet settled, oldest first.
     active: VecDeque<Transaction>,
     body: Option<BodyWriter>,
-    /// An RSET must precede the next MAIL.
-    rset_needed: bool,
-    /// A BDAT message was started since the last RSET (its failure could leave a transaction open).
-    bdat_since_rset: bool,
+    reset: Reset,
+    /// The application asked to QUIT once the queue is done.
     quit_requested: bool,
-    /// Why the session is ending, once a setup step has refused it.
-    refusal: Option<(Stage, Cause)>,
-    /// Setup could not finish (timeout, lost connection, protocol error); messages handed over
-    /// later were never attempted, unlike after a refusal.
-    setup_lost: Option<(Stage, Cause)>,
     events: VecDeque<Event>,
     next_id: u64,
     last_reply: Instant,
@@ -125,10 +109,13 @@ pub struct ClientSession {
 
 impl std::fmt::Debug for ClientSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let phase = match &self.phase {
+            Phase::Setup(Setup::Auth { exchange, .. }) => format!("Setup(Auth {})", exchange.mechanism()),
+            p => format!("{p:?}"),
+        };
         f.debug_struct("ClientSession")
-            .field("phase", &self.phase)
-            .field("tls", &self.tls)
-            .field("authenticated", &self.authenticated)
+            .field("phase", &phase)
+            .field("encryption", &self.encryption)
             .field("queued", &self.queue.len())
             .field("active", &self.active.len())
             .field("replies_owed", &self.outbox.pending.len())
@@ -150,23 +137,21 @@ impl ClientSession {
         });
         Self {
             parser: ReplyParser::new(config.reply_limits),
-            tls: config.tls == TlsMode::Implicit,
+            // Implicit TLS is verified by the driver before the session exists.
+            encryption: match config.tls {
+                Tls::Implicit => Encryption::Tls(Certificate::Verified),
+                _ => Encryption::None,
+            },
             config,
             outbox,
-            phase: Phase::Setup,
+            phase: Phase::Setup(Setup::Greeting),
             caps: None,
-            authenticated: false,
-            starttls_refused: false,
-            sasl: None,
-            sasl_error: None,
+            authenticated_with: None,
             queue: VecDeque::new(),
             active: VecDeque::new(),
             body: None,
-            rset_needed: false,
-            bdat_since_rset: false,
+            reset: Reset::Clean,
             quit_requested: false,
-            refusal: None,
-            setup_lost: None,
             events: VecDeque::new(),
             next_id: 0,
             last_reply: now,
@@ -182,38 +167,46 @@ impl ClientSession {
 
     /// Whether the transport is encrypted (implicit TLS, or after STARTTLS).
     pub fn is_tls(&self) -> bool {
-        self.tls
+        self.tls().is_some()
+    }
+
+    /// The TLS certificate's standing, when the transport is encrypted.
+    pub fn tls(&self) -> Option<Certificate> {
+        match self.encryption {
+            Encryption::Tls(c) => Some(c),
+            Encryption::None | Encryption::Declined => None,
+        }
     }
 
     /// Whether setup is done and messages flow.
     pub fn is_ready(&self) -> bool {
-        self.phase == Phase::Ready
+        matches!(self.phase, Phase::Ready)
     }
 
     /// Whether [`send_mail`](Self::send_mail) would try the message: false once QUIT was asked
     /// for or the session is ending (a message handed over then fails at once).
     pub fn accepts_mail(&self) -> bool {
-        !self.quit_requested && !matches!(self.phase, Phase::Quitting | Phase::Closed)
+        !self.quit_requested && matches!(self.phase, Phase::Setup(_) | Phase::Ready)
     }
 
     /// Why the session could not be set up: the stage (greeting, EHLO, STARTTLS or AUTH) and
     /// the cause, once it is ending for that reason. Messages handed over then fail with it.
     pub fn setup_failure(&self) -> Option<(Stage, &Cause)> {
-        self.refusal
-            .as_ref()
-            .or(self.setup_lost.as_ref())
-            .map(|(stage, cause)| (*stage, cause))
+        match &self.phase {
+            Phase::Quitting(Some(end)) | Phase::Closed(Some(end)) => Some((end.stage, &end.cause)),
+            _ => None,
+        }
     }
 
     /// Whether the session is over.
     pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
+        matches!(self.phase, Phase::Closed(_))
     }
 
     /// Ready, with no message queued or in progress and no reply owed: the moment a pool may
     /// reuse the connection or QUIT it.
     pub fn is_idle(&self) -> bool {
-        self.phase == Phase::Ready
+        self.is_ready()
             && self.queue.is_empty()
             && self.active.is_empty()
             && self.body.is_none()
@@ -225,9 +218,9 @@ impl ClientSession {
         self.queue.len() + self.active.len()
     }
 
-    /// The configured timeouts (the driver applies [`Timeouts::data_block`] to its writes).
-    pub fn timeouts(&self) -> &Timeouts {
-        &self.config.timeouts
+    /// The configuration the session runs with.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
     }
 
     // ---- input ---------------------------------------------------------------------------
@@ -235,8 +228,8 @@ impl ClientSession {
     /// Bytes read from the transport.
     pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
         match self.phase {
-            Phase::Closed => return,
-            Phase::TlsHandshake { .. } => {
+            Phase::Closed(_) => return,
+            Phase::Setup(Setup::TlsHandshake { .. }) => {
                 // The transport belongs to the TLS handshake now; cleartext is never a reply.
                 self.abort_all(CloseReason::Protocol(ProtocolError::DataAfterStartTls {
                     bytes: bytes.len(),
@@ -246,7 +239,11 @@ impl ClientSession {
             _ => {}
         }
         self.parser.push(bytes);
-        while matches!(self.phase, Phase::Setup | Phase::Ready | Phase::Quitting) {
+        // Replies are read until the session closes or hands the transport to a TLS handshake.
+        while !matches!(
+            self.phase,
+            Phase::Closed(_) | Phase::Setup(Setup::TlsHandshake { .. })
+        ) {
             match self.parser.next_reply() {
                 Ok(Some(reply)) => {
                     self.last_reply = now;
@@ -267,9 +264,9 @@ impl ClientSession {
     /// details). What was owed fails with the stage it was at.
     pub fn handle_eof(&mut self) {
         match self.phase {
-            Phase::Closed => {}
-            Phase::Quitting if self.active.is_empty() => self.finish_close(),
-            Phase::TlsHandshake { .. } => self.abort_all(CloseReason::ConnectionLost {
+            Phase::Closed(_) => {}
+            Phase::Quitting(_) if self.active.is_empty() => self.finish_close(),
+            Phase::Setup(Setup::TlsHandshake { .. }) => self.abort_all(CloseReason::ConnectionLost {
                 stage: Some(Stage::StartTls),
             }),
             _ => {
@@ -284,7 +281,7 @@ impl ClientSession {
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
             let stage = match self.phase {
-                Phase::TlsHandshake { .. } => Stage::StartTls,
+                Phase::Setup(Setup::TlsHandshake { .. }) => Stage::StartTls,
                 _ => self
                     .outbox
                     .pending
@@ -295,17 +292,14 @@ impl ClientSession {
         }
     }
 
-    /// The driver finished the TLS handshake that [`Event::StartTls`] asked for. Capabilities are
-    /// forgotten and EHLO is sent again (RFC 3207 §4.2).
-    pub fn handle_tls_established(&mut self) -> Result<(), UsageError> {
-        if !matches!(self.phase, Phase::TlsHandshake { .. }) {
+    /// The driver finished the TLS handshake that [`Event::StartTls`] asked for, with this
+    /// standing of the server's certificate. Capabilities are forgotten and EHLO is sent again
+    /// (RFC 3207 §4.2).
+    pub fn handle_tls_established(&mut self, certificate: Certificate) -> Result<(), UsageError> {
+        if !matches!(self.phase, Phase::Setup(Setup::TlsHandshake { .. })) {
             return Err(UsageError::NoTlsHandoff);
         }
-        self.tls = true;
-        self.caps = None;
-        self.phase = Phase::Setup;
-        self.outbox.transcript.info(|| "TLS established".to_string());
-        self.send_ehlo();
+        self.tls_established(certificate);
         Ok(())
     }
 
@@ -317,10 +311,12 @@ impl ClientSession {
         let id = MessageId(self.next_id);
         self.next_id += 1;
         if !self.accepts_mail() {
-            let (stage, cause) = self
-                .refusal
-                .clone()
-                .unwrap_or((Stage::Queued, Cause::NotAttempted));
+            let (stage, cause) = match &self.phase {
+                Phase::Quitting(Some(end)) | Phase::Closed(Some(end)) if end.refused => {
+                    (end.stage, end.cause.clone())
+                }
+                _ => (Stage::Queued, Cause::NotAttempted),
+            };
             self.emit_failure(id, stage, cause);
         } else {
             self.queue.push_back((id, envelope));
@@ -353,8 +349,8 @@ impl ClientSession {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = &self.config.timeouts;
         match self.phase {
-            Phase::TlsHandshake { since } => Some(since + t.tls_handshake),
-            Phase::Closed => None,
+            Phase::Setup(Setup::TlsHandshake { since }) => Some(since + t.tls_handshake),
+            Phase::Closed(_) => None,
             _ => {
                 let head = self.outbox.pending.front()?;
                 let since = head.sent?.max(self.last_reply);

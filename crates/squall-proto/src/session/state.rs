@@ -1,13 +1,91 @@
-//! The session's bookkeeping: replies owed, messages in progress, bytes waiting to leave.
+//! The session's state, as types: where the connection is ([`Phase`], with one [`Setup`] step per
+//! reply awaited during setup), what setup established ([`Encryption`]), whether an RSET is owed
+//! ([`Reset`]), the replies owed ([`Outbox`]) and the messages in progress ([`Transaction`]).
+//!
+//! Only `transitions.rs` writes a phase, a transaction's state or the reset state; everything
+//! else reads them. Impossible combinations (AUTH in progress while STARTTLS is awaited, a refusal
+//! while ready) cannot be written down.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::event::{Cause, Failure, MessageId, RecipientReply, Stage};
 use super::transcript::Transcript;
+use crate::auth::SaslExchange;
 use crate::command::Command;
 use crate::envelope::Envelope;
+use crate::error::ProtocolError;
+use crate::params::BodyType;
 use crate::reply::Reply;
+
+/// Where the connection as a whole is.
+#[derive(Debug)]
+pub(crate) enum Phase {
+    /// Greeting, EHLO, STARTTLS and AUTH, one command at a time.
+    Setup(Setup),
+    /// Messages flow.
+    Ready,
+    /// QUIT is sent; `Some` when a setup step was refused (messages handed over now fail with it).
+    Quitting(Option<SetupEnd>),
+    /// Over; [`Event::Closed`](super::Event::Closed) has been queued. `Some` when setup never
+    /// finished.
+    Closed(Option<SetupEnd>),
+}
+
+/// The setup step in progress: greeting → EHLO → STARTTLS → TLS handshake → EHLO → AUTH.
+#[derive(Debug)]
+pub(crate) enum Setup {
+    /// Waiting for the 220 greeting.
+    Greeting,
+    /// EHLO (or, after it was refused, HELO) is sent.
+    Hello,
+    /// STARTTLS is sent.
+    StartTls,
+    /// The driver runs the TLS handshake; nothing is read or written in cleartext.
+    TlsHandshake {
+        /// When the go-ahead arrived (the handshake has a timeout of its own).
+        since: Instant,
+    },
+    /// A SASL exchange is under way.
+    Auth {
+        exchange: SaslExchange,
+        /// Set when the client cancelled the exchange (`*`), to report why once it is refused.
+        cancelled: Option<ProtocolError>,
+    },
+}
+
+/// How a setup step ended the session.
+#[derive(Clone, Debug)]
+pub(crate) struct SetupEnd {
+    pub(crate) stage: Stage,
+    pub(crate) cause: Cause,
+    /// The server refused (messages handed over later fail with it), rather than the connection
+    /// failing (they were never attempted, and go to another connection).
+    pub(crate) refused: bool,
+}
+
+/// Whether the transport is encrypted, as far as setup has got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Encryption {
+    /// Cleartext so far.
+    None,
+    /// Cleartext for good: opportunistic STARTTLS was refused by the server.
+    Declined,
+    /// TLS, implicit or after STARTTLS.
+    Tls(super::Certificate),
+}
+
+/// Whether the server may hold a transaction open that the next MAIL must not meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reset {
+    /// No transaction can be open.
+    Clean,
+    /// A BDAT message went out since the last RSET: if one still awaiting its verdict failed, its
+    /// transaction state is unknown (RFC 3030 §2), so the next MAIL behind it needs an RSET first.
+    AfterBdat,
+    /// A failed message left its transaction open: RSET before the next MAIL.
+    Needed,
+}
 
 /// A reply the server owes, named by the command it answers. With pipelining several are owed at
 /// once; replies are paired with them strictly in order (RFC 2920 §3.1), never by code or text.
@@ -101,6 +179,11 @@ impl Outbox {
         self.pending.iter().any(|p| f(p.expect))
     }
 
+    /// Whether a reply to one of message `id`'s commands is owed.
+    pub(crate) fn owes_for(&self, id: MessageId) -> bool {
+        self.owes(|e| e.message() == Some(id))
+    }
+
     /// Stamps everything queued as sent at `now` and hands the bytes over.
     pub(crate) fn take(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
         let n = self.pending.len();
@@ -156,8 +239,8 @@ pub(crate) struct Transaction {
     pub(crate) state: TxState,
     pub(crate) mail: Option<Reply>,
     pub(crate) rcpts: Vec<Option<Reply>>,
-    /// Replies still owed for this message.
-    pub(crate) owed: usize,
+    /// The `BODY=` declared on MAIL: content that needs more is stopped.
+    pub(crate) declared: BodyType,
     /// The first thing that went wrong; the message fails with it once nothing more is owed.
     pub(crate) failure: Option<(Stage, Cause)>,
     pub(crate) final_reply: Option<Reply>,
@@ -166,7 +249,13 @@ pub(crate) struct Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(id: MessageId, envelope: Envelope, transfer: Transfer, pipelined: bool) -> Self {
+    pub(crate) fn new(
+        id: MessageId,
+        envelope: Envelope,
+        transfer: Transfer,
+        pipelined: bool,
+        declared: BodyType,
+    ) -> Self {
         let n = envelope.recipients().len();
         Self {
             id,
@@ -176,7 +265,7 @@ impl Transaction {
             state: TxState::Commands,
             mail: None,
             rcpts: vec![None; n],
-            owed: 0,
+            declared,
             failure: None,
             final_reply: None,
             size: 0,

@@ -18,7 +18,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => prop::collection::vec(prop_oneof![Just(b'.'), Just(b'\r'), Just(b'\n'), any::<u8>()], 0..200).prop_map(Op::Body),
         4 => Just(Op::Finish),
         1 => Just(Op::Abort),
-        3 => Just(Op::Tls),
+        3 => prop_oneof![Just(Op::Tls(Certificate::Verified)), Just(Op::Tls(Certificate::Unverified))],
         1 => prop::sample::select(REPLIES).prop_map(Op::Reply),
         1 => prop::collection::vec(any::<u8>(), 0..24).prop_map(Op::Bytes),
         1 => Just(Op::Eof),
@@ -64,28 +64,28 @@ fn failure_kinds() {
     };
     assert_eq!(
         f(Cause::Rejected(reply(451)), vec![]).kind(),
-        FailureKind::Transient
+        ErrorKind::Transient
     );
     assert_eq!(
         f(Cause::Rejected(reply(550)), vec![]).kind(),
-        FailureKind::Permanent
+        ErrorKind::Permanent
     );
     assert_eq!(
         f(Cause::NoValidRecipients, vec![rcpt(550), rcpt(452)]).kind(),
-        FailureKind::Transient
+        ErrorKind::Transient
     );
     assert_eq!(
         f(Cause::NoValidRecipients, vec![rcpt(550)]).kind(),
-        FailureKind::Permanent
+        ErrorKind::Permanent
     );
-    assert_eq!(f(Cause::ConnectionLost, vec![]).kind(), FailureKind::Transient);
+    assert_eq!(f(Cause::ConnectionLost, vec![]).kind(), ErrorKind::Transient);
     assert_eq!(
         f(
             Cause::Local(crate::error::LocalError::SmtpUtf8Unsupported),
             vec![]
         )
         .kind(),
-        FailureKind::Local
+        ErrorKind::Local
     );
 }
 
@@ -101,7 +101,9 @@ fn envelope() -> Envelope {
 fn a_reply_to_a_command_not_yet_sent_is_a_protocol_error() {
     let now = Instant::now();
     let mut s = ClientSession::new(
-        SessionConfig::new(EhloName::parse("c.example").unwrap()).tls(TlsMode::None),
+        SessionConfig::new()
+            .ehlo_name(EhloName::parse("c.example").unwrap())
+            .tls(Tls::None),
         now,
     );
     // The EHLO reply arrives with the greeting, before EHLO left the client.
@@ -127,8 +129,9 @@ fn a_reply_to_a_command_not_yet_sent_is_a_protocol_error() {
 fn debug_never_shows_bytes_waiting_to_be_sent() {
     let now = Instant::now();
     let mut s = ClientSession::new(
-        SessionConfig::new(EhloName::parse("c.example").unwrap())
-            .tls(TlsMode::Implicit)
+        SessionConfig::new()
+            .ehlo_name(EhloName::parse("c.example").unwrap())
+            .tls(Tls::Implicit)
             .credentials(crate::auth::Credentials::password("joe", "hunter2").unwrap()),
         now,
     );
@@ -147,7 +150,9 @@ fn debug_never_shows_bytes_waiting_to_be_sent() {
 fn idle_and_in_flight() {
     let now = Instant::now();
     let mut s = ClientSession::new(
-        SessionConfig::new(EhloName::parse("c.example").unwrap()).tls(TlsMode::None),
+        SessionConfig::new()
+            .ehlo_name(EhloName::parse("c.example").unwrap())
+            .tls(Tls::None),
         now,
     );
     assert!(!s.is_idle());
@@ -159,5 +164,60 @@ fn idle_and_in_flight() {
     assert_eq!(s.in_flight(), 1);
     assert!(!s.is_idle());
     assert_eq!(s.write_body(id, b"x"), Err(UsageError::BodyNotWanted(id)));
-    assert_eq!(s.handle_tls_established(), Err(UsageError::NoTlsHandoff));
+    assert_eq!(
+        s.handle_tls_established(Certificate::Verified),
+        Err(UsageError::NoTlsHandoff)
+    );
+}
+
+#[test]
+fn the_transcript_says_when_the_certificate_was_not_verified() {
+    let now = Instant::now();
+    let mut s = ClientSession::new(SessionConfig::new().tls(Tls::Opportunistic).transcript(true), now);
+    s.handle_input(b"220 mx\r\n", now);
+    s.poll_transmit(now, &mut Vec::new());
+    s.handle_input(b"250-mx\r\n250 STARTTLS\r\n", now);
+    s.poll_transmit(now, &mut Vec::new());
+    s.handle_input(b"220 go\r\n", now);
+    s.handle_tls_established(Certificate::Unverified).unwrap();
+    assert_eq!(s.tls(), Some(Certificate::Unverified));
+    let lines: Vec<String> = std::iter::from_fn(|| s.poll_transcript())
+        .map(|l| l.to_string())
+        .collect();
+    assert!(
+        lines.contains(&"*  TLS established (certificate not verified)".to_string()),
+        "{lines:?}"
+    );
+}
+
+/// h11's rule 1: the phase, each transaction's state and the reset state are written only in
+/// `transitions.rs`, so every move the session can make is on one page.
+#[test]
+fn only_transitions_writes_state() {
+    let files = [
+        ("mod.rs", include_str!("mod.rs")),
+        ("flow.rs", include_str!("flow.rs")),
+        ("body.rs", include_str!("body.rs")),
+        ("state.rs", include_str!("state.rs")),
+        ("config.rs", include_str!("config.rs")),
+        ("event.rs", include_str!("event.rs")),
+    ];
+    for (name, text) in files {
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for field in [
+                ".phase = ",
+                ".state = ",
+                ".reset = ",
+                ".encryption = ",
+                "authenticated_with = ",
+            ] {
+                assert!(
+                    !code.contains(field),
+                    "{name}:{}: writes state outside transitions.rs: {line}",
+                    n + 1
+                );
+            }
+        }
+    }
 }

@@ -1,8 +1,11 @@
-//! The one place that maps (reply owed, reply received) to what happens next.
+//! The one place that changes state: the phase, each transaction's state and the reset state are
+//! written here and only here (the rule h11's `_state.py` keeps), so every way the session can
+//! move is on this page.
 //!
-//! Read it as a table: each arm of [`ClientSession::on_reply`] is one owed reply, and within it the
+//! Read [`ClientSession::on_reply`] as a table: each arm is one owed reply, and within it the
 //! reply's class decides. A class that makes no sense for the command is a protocol error, never
-//! guessed around.
+//! guessed around. Below it are the transitions the other files call: entering a setup step,
+//! ready, quitting and closed; starting, opening, finishing and dropping a message's content.
 
 use std::time::Instant;
 
@@ -10,8 +13,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::event::{Cause, CloseReason, Event, MessageId, Stage};
-use super::state::{Expect, Transfer, TxState};
-use super::{ClientSession, Phase, TlsMode};
+use super::state::{Encryption, Expect, Phase, Reset, Setup, SetupEnd, Transaction, Transfer, TxState};
+use super::{Certificate, ClientSession, Tls};
 use crate::auth::SaslResponse;
 use crate::command::Command;
 use crate::ehlo::Capabilities;
@@ -38,6 +41,7 @@ impl ClientSession {
             (Expect::Greeting, Class::Completion) => {
                 self.events.push_back(Event::Greeting(reply));
                 self.send_ehlo();
+                self.enter_setup(Setup::Hello);
             }
             (Expect::Greeting, Class::TransientFailure | Class::PermanentFailure) => {
                 self.events.push_back(Event::Greeting(reply.clone()));
@@ -61,37 +65,19 @@ impl ClientSession {
                     return;
                 }
                 self.outbox.transcript.info(|| "TLS handshake".to_string());
-                self.phase = Phase::TlsHandshake { since: now };
+                self.enter_setup(Setup::TlsHandshake { since: now });
                 self.events.push_back(Event::StartTls);
             }
             (Expect::StartTls, Class::TransientFailure | Class::PermanentFailure) => {
-                if self.config.tls == TlsMode::Opportunistic {
-                    self.starttls_refused = true;
+                if self.config.tls == Tls::Opportunistic {
+                    self.encryption = Encryption::Declined;
                     self.after_hello();
                 } else {
                     self.refuse(Stage::StartTls, Cause::Rejected(reply));
                 }
             }
 
-            // Only 235 means success (RFC 4954 §4), and never after the client cancelled.
-            (Expect::Auth, Class::Completion)
-                if reply.code() == ReplyCode::AUTH_SUCCEEDED && self.sasl_error.is_none() =>
-            {
-                self.authenticated = true;
-                if let Some(x) = self.sasl.take() {
-                    self.events.push_back(Event::Authenticated(x.mechanism().clone()));
-                }
-                self.after_hello();
-            }
-            (Expect::Auth, Class::Intermediate) if self.sasl_error.is_none() => self.sasl_step(&reply),
-            (Expect::Auth, Class::TransientFailure | Class::PermanentFailure) => {
-                self.sasl = None;
-                let cause = match self.sasl_error.take() {
-                    Some(e) => Cause::Protocol(e),
-                    None => Cause::Rejected(reply),
-                };
-                self.refuse(Stage::Auth, cause);
-            }
+            (Expect::Auth, _) => self.on_auth(reply),
 
             (Expect::Mail(id), Class::Completion | Class::TransientFailure | Class::PermanentFailure) => {
                 self.on_mail(id, reply)
@@ -113,15 +99,16 @@ impl ClientSession {
             (Expect::Rset, Class::Completion) => {}
             (Expect::Quit, _) => self.finish_close(),
 
-            (expect, _) => self.fail_at(
-                expect,
-                now,
-                ProtocolError::UnexpectedReply {
-                    expected: expected(expect),
-                    reply,
-                },
-            ),
+            (expect, _) => self.unexpected(expect, now, reply),
         }
+    }
+
+    fn unexpected(&mut self, expect: Expect, now: Instant, reply: Reply) {
+        let error = ProtocolError::UnexpectedReply {
+            expected: expected(expect),
+            reply,
+        };
+        self.fail_at(expect, now, error);
     }
 
     /// Ends the session on a protocol error in answer to `expect`, which is put back first so
@@ -140,44 +127,64 @@ impl ClientSession {
         self.after_hello();
     }
 
-    fn sasl_step(&mut self, reply: &Reply) {
-        let Some(exchange) = self.sasl.as_mut() else {
+    /// A reply during the SASL exchange: only 235 means success (RFC 4954 §4), and never after
+    /// the client cancelled; 334 asks for the next step.
+    fn on_auth(&mut self, reply: Reply) {
+        let Phase::Setup(Setup::Auth { exchange, cancelled }) = &mut self.phase else {
             return;
         };
-        let text = reply.lines().first().map_or("", |l| l.trim());
-        let response = match BASE64.decode(text) {
-            Ok(challenge) => exchange.respond(&challenge),
-            Err(_) => {
-                self.sasl_error = Some(ProtocolError::BadChallenge(format!(
-                    "the server's 334 challenge is not base64: {reply}"
-                )));
-                SaslResponse::Cancel
+        match reply.code().class() {
+            Class::Completion if reply.code() == ReplyCode::AUTH_SUCCEEDED && cancelled.is_none() => {
+                let mechanism = exchange.mechanism().clone();
+                self.authenticated_with = Some(mechanism.clone());
+                self.events.push_back(Event::Authenticated(mechanism));
+                self.after_hello();
             }
-        };
-        match response {
-            SaslResponse::Data(data) => self.outbox.send(&Command::AuthResponse(&data), Expect::Auth),
-            SaslResponse::Cancel => {
-                self.sasl_error.get_or_insert_with(|| {
-                    ProtocolError::BadChallenge(format!(
-                        "the server sent another 334 challenge after the {} exchange was complete",
-                        exchange.mechanism()
-                    ))
-                });
-                self.outbox.send(&Command::AuthCancel, Expect::Auth);
+            Class::Intermediate if cancelled.is_none() => {
+                let text = reply.lines().first().map_or("", |l| l.trim());
+                let response = match BASE64.decode(text) {
+                    Ok(challenge) => exchange.respond(&challenge),
+                    Err(_) => {
+                        *cancelled = Some(ProtocolError::BadChallenge(format!(
+                            "the server's 334 challenge is not base64: {reply}"
+                        )));
+                        SaslResponse::Cancel
+                    }
+                };
+                match response {
+                    SaslResponse::Data(data) => self.outbox.send(&Command::AuthResponse(&data), Expect::Auth),
+                    SaslResponse::Cancel => {
+                        let mechanism = exchange.mechanism().clone();
+                        cancelled.get_or_insert_with(|| {
+                            ProtocolError::BadChallenge(format!(
+                                "the server sent another 334 challenge after the {mechanism} exchange was complete"
+                            ))
+                        });
+                        self.outbox.send(&Command::AuthCancel, Expect::Auth);
+                    }
+                }
+            }
+            Class::TransientFailure | Class::PermanentFailure => {
+                let cause = match cancelled.take() {
+                    Some(e) => Cause::Protocol(e),
+                    None => Cause::Rejected(reply),
+                };
+                self.refuse(Stage::Auth, cause);
+            }
+            _ => {
+                let now = self.last_reply;
+                self.unexpected(Expect::Auth, now, reply);
             }
         }
     }
 
-    /// The index in `active` of a message that owes a reply, after counting the reply.
-    fn reply_for(&mut self, id: MessageId) -> Option<usize> {
-        let idx = self.active.iter().position(|t| t.id == id)?;
-        let tx = &mut self.active[idx];
-        tx.owed = tx.owed.saturating_sub(1);
-        Some(idx)
+    /// The index in `active` of a message a reply was owed for.
+    fn index_of(&self, id: MessageId) -> Option<usize> {
+        self.active.iter().position(|t| t.id == id)
     }
 
     fn on_mail(&mut self, id: MessageId, reply: Reply) {
-        let Some(idx) = self.reply_for(id) else { return };
+        let Some(idx) = self.index_of(id) else { return };
         let tx = &mut self.active[idx];
         tx.mail = Some(reply.clone());
         if reply.is_positive() {
@@ -193,7 +200,7 @@ impl ClientSession {
     }
 
     fn on_rcpt(&mut self, id: MessageId, i: usize, reply: Reply) {
-        let Some(idx) = self.reply_for(id) else { return };
+        let Some(idx) = self.index_of(id) else { return };
         let tx = &mut self.active[idx];
         if let Some(slot) = tx.rcpts.get_mut(i) {
             *slot = Some(reply);
@@ -214,10 +221,7 @@ impl ClientSession {
             self.reset_after(id);
         } else {
             match tx.transfer {
-                Transfer::Data => {
-                    self.outbox.send(&Command::Data, Expect::Data(id));
-                    tx.owed += 1;
-                }
+                Transfer::Data => self.outbox.send(&Command::Data, Expect::Data(id)),
                 Transfer::Bdat => self.open_body(idx),
             }
         }
@@ -225,7 +229,7 @@ impl ClientSession {
     }
 
     fn on_data(&mut self, id: MessageId, reply: Reply) {
-        let Some(idx) = self.reply_for(id) else { return };
+        let Some(idx) = self.index_of(id) else { return };
         let tx = &mut self.active[idx];
         if reply.code().class() == Class::Intermediate {
             if tx.failure.is_none() && tx.accepted_count() > 0 {
@@ -235,7 +239,6 @@ impl ClientSession {
                 // in data mode; end it with an empty message, whose reply is ignored.
                 tx.fail(Stage::Rcpt, Cause::NoValidRecipients);
                 tx.state = TxState::Sent;
-                tx.owed += 1;
                 self.outbox.send_raw(b".\r\n", Expect::DataEnd(id), ".");
             }
         } else {
@@ -249,7 +252,7 @@ impl ClientSession {
     }
 
     fn on_final(&mut self, id: MessageId, reply: Reply, stage: Stage) {
-        let Some(idx) = self.reply_for(id) else { return };
+        let Some(idx) = self.index_of(id) else { return };
         let tx = &mut self.active[idx];
         if reply.is_positive() {
             tx.final_reply = Some(reply);
@@ -268,7 +271,7 @@ impl ClientSession {
             self.on_final(id, reply, Stage::DataEnd);
             return;
         }
-        let Some(idx) = self.reply_for(id) else { return };
+        let Some(idx) = self.index_of(id) else { return };
         if reply.is_positive() {
             if let Some(b) = self.body.as_mut().filter(|b| b.id == id) {
                 b.paused = false;
@@ -282,6 +285,145 @@ impl ClientSession {
         }
         self.settle(idx);
     }
+}
+
+/// The transitions the rest of the session calls.
+impl ClientSession {
+    pub(super) fn enter_setup(&mut self, step: Setup) {
+        self.phase = Phase::Setup(step);
+    }
+
+    pub(super) fn enter_ready(&mut self) {
+        self.phase = Phase::Ready;
+        self.events.push_back(Event::Ready);
+    }
+
+    /// The driver finished the STARTTLS handshake: capabilities are forgotten and EHLO is sent
+    /// again (RFC 3207 §4.2).
+    pub(super) fn tls_established(&mut self, certificate: Certificate) {
+        self.encryption = Encryption::Tls(certificate);
+        self.caps = None;
+        self.outbox.transcript.info(|| match certificate {
+            Certificate::Verified => "TLS established".to_string(),
+            Certificate::Unverified => "TLS established (certificate not verified)".to_string(),
+        });
+        self.send_ehlo();
+        self.enter_setup(Setup::Hello);
+    }
+
+    /// A setup step failed: every queued message fails with it, then QUIT.
+    pub(super) fn refuse(&mut self, stage: Stage, cause: Cause) {
+        self.fail_queued(Some((stage, &cause)));
+        self.outbox.send(&Command::Quit, Expect::Quit);
+        self.phase = Phase::Quitting(Some(SetupEnd {
+            stage,
+            cause,
+            refused: true,
+        }));
+    }
+
+    /// The queue is done and QUIT was asked for.
+    pub(super) fn send_quit(&mut self) {
+        self.outbox.send(&Command::Quit, Expect::Quit);
+        self.phase = Phase::Quitting(None);
+    }
+
+    /// QUIT is answered (or the server closed after it).
+    pub(super) fn finish_close(&mut self) {
+        let reason = self.quit_reason();
+        let end = match std::mem::replace(&mut self.phase, Phase::Closed(None)) {
+            Phase::Quitting(end) => end,
+            _ => None,
+        };
+        self.close(reason, end);
+    }
+
+    /// The connection cannot go on: everything owed fails, then [`Event::Closed`].
+    pub(super) fn abort_all(&mut self, reason: CloseReason) {
+        if self.is_closed() {
+            return;
+        }
+        let cause = match &reason {
+            CloseReason::Timeout { .. } => Cause::Timeout,
+            CloseReason::ServerClosing(r) => Cause::ServerClosing(r.clone()),
+            CloseReason::Protocol(e) => Cause::Protocol(e.clone()),
+            _ => Cause::ConnectionLost,
+        };
+        self.fail_active(&cause);
+        let end = match &self.phase {
+            Phase::Setup(Setup::TlsHandshake { .. }) => Some(Stage::StartTls),
+            Phase::Setup(_) => self.outbox.pending.front().map(|p| p.expect.stage()),
+            _ => None,
+        }
+        .map(|stage| SetupEnd {
+            stage,
+            cause,
+            refused: false,
+        });
+        self.fail_queued(end.as_ref().map(|e| (e.stage, &e.cause)));
+        let end = match std::mem::replace(&mut self.phase, Phase::Closed(None)) {
+            Phase::Quitting(refused @ Some(_)) => refused,
+            _ => end,
+        };
+        self.close(reason, end);
+    }
+
+    fn close(&mut self, reason: CloseReason, end: Option<SetupEnd>) {
+        self.fail_queued(None);
+        self.body = None;
+        self.outbox.buf.clear();
+        self.outbox.pending.clear();
+        self.outbox.unsent = 0;
+        self.phase = Phase::Closed(end);
+        self.events.push_back(Event::Closed(reason));
+    }
+
+    /// Adds a started message; with pipelining and BDAT its content is wanted at once.
+    pub(super) fn begin(&mut self, tx: Transaction) {
+        if tx.transfer == Transfer::Bdat {
+            self.reset = Reset::AfterBdat;
+        }
+        let open = tx.pipelined && tx.transfer == Transfer::Bdat;
+        self.active.push_back(tx);
+        if open {
+            self.open_body(self.active.len() - 1);
+        }
+    }
+
+    /// Opens the content of a message whose recipients are settled (or pipelined behind them).
+    pub(super) fn open_body(&mut self, idx: usize) {
+        let writer = self.body_writer(idx);
+        self.active[idx].state = TxState::Body;
+        self.body = Some(writer);
+    }
+
+    /// The content of message `id` is complete: only replies remain.
+    pub(super) fn content_sent(&mut self, id: MessageId, size: u64) {
+        if let Some(tx) = self.active.iter_mut().find(|t| t.id == id) {
+            tx.size = size;
+            tx.state = TxState::Sent;
+        }
+    }
+
+    /// Records that message `id` failed locally while its content was written: it is settled
+    /// when nothing more is owed; a DATA transaction, which has no abort, ends the connection.
+    pub(super) fn content_abandoned(&mut self, id: MessageId, error: crate::error::LocalError) {
+        let Some(b) = self.body.take() else { return };
+        let Some(idx) = self.index_of(id) else { return };
+        let tx = &mut self.active[idx];
+        tx.fail(Stage::Data, Cause::Local(error));
+        tx.state = TxState::Sent;
+        match b.transfer() {
+            Transfer::Bdat => {
+                self.reset_after(id);
+                self.settle(idx);
+                self.pump();
+            }
+            // DATA has no abort: a dot would deliver a truncated message. Only closing works, and
+            // nothing else is owed at this point (the 354 was the last reply owed).
+            Transfer::Data => self.abort_all(CloseReason::BodyAborted),
+        }
+    }
 
     /// Stops a BDAT body that can no longer succeed (RFC 3030: no more chunks after a failure).
     fn drop_body(&mut self, id: MessageId) {
@@ -293,15 +435,18 @@ impl ClientSession {
             }
         }
     }
-}
 
-impl ClientSession {
     /// Asks for an RSET after message `id` failed with its transaction possibly open, unless a
     /// later message already started (and so was preceded by its own RSET).
     pub(super) fn reset_after(&mut self, id: MessageId) {
         if self.active.back().is_some_and(|t| t.id == id) {
-            self.rset_needed = true;
+            self.reset = Reset::Needed;
         }
+    }
+
+    pub(super) fn send_rset(&mut self) {
+        self.outbox.send(&Command::Rset, Expect::Rset);
+        self.reset = Reset::Clean;
     }
 }
 

@@ -2,48 +2,54 @@
 
 use std::io;
 
+use rustls::CertificateError;
+use squall_proto::advice;
 use squall_proto::error::{LocalError, PolicyError, ProtocolError};
-use squall_proto::reply::Reply;
+use squall_proto::session::{Cause, ErrorKind, Stage};
 
-use super::{Error, ErrorKind, Stage, What};
+use super::{Error, What};
 
 /// What happened, with the server's own words.
 pub(super) fn summary(e: &Error) -> String {
     let server = e.server().unwrap_or("the server");
     let during = during(e.stage());
     match e.what() {
+        What::Session(cause) => match cause {
+            Cause::Rejected(r) => match e.stage() {
+                Stage::Greeting => format!("{server} refused the session in its greeting: {r}"),
+                Stage::Ehlo => format!("the server refused EHLO and HELO: {r}"),
+                Stage::StartTls => format!("the server refused STARTTLS: {r}"),
+                Stage::Auth => format!("the server refused the login: {r}"),
+                Stage::Mail => format!("the server refused the sender (MAIL FROM): {r}"),
+                Stage::Data | Stage::Bdat => format!("the server refused to take the message content: {r}"),
+                Stage::DataEnd => format!("the server refused the message after receiving it: {r}"),
+                stage => format!("the server refused {stage}: {r}"),
+            },
+            Cause::NoValidRecipients => match e.rejected() {
+                [one] => one.summary(),
+                all => {
+                    let list: Vec<String> = all
+                        .iter()
+                        .map(|r| format!("<{}>: {}", r.recipient, r.reply))
+                        .collect();
+                    format!(
+                        "the server refused all {} recipients: {}",
+                        all.len(),
+                        list.join("; ")
+                    )
+                }
+            },
+            Cause::Local(err) => format!("not sent: {err}"),
+            Cause::Policy(err) => format!("not sent: {err}"),
+            Cause::Protocol(err) => format!("the server broke the SMTP protocol {during}: {err}"),
+            Cause::ServerClosing(r) => format!("the server closed the session {during}: {r}"),
+            Cause::Timeout => format!("{server} did not answer in time {during}"),
+            Cause::NotAttempted => "not sent: the connection ended before the message was started".into(),
+            _ => format!("the connection to {server} was lost {during}"),
+        },
         What::Input(msg) => msg.clone(),
-        What::Rejected(r) => match e.stage() {
-            Stage::Greeting => format!("{server} refused the session in its greeting: {r}"),
-            Stage::Ehlo => format!("the server refused EHLO and HELO: {r}"),
-            Stage::StartTls => format!("the server refused STARTTLS: {r}"),
-            Stage::Auth => format!("the server refused the login: {r}"),
-            Stage::Mail => format!("the server refused the sender (MAIL FROM): {r}"),
-            Stage::Data => format!("the server refused to take the message content: {r}"),
-            Stage::DataEnd => format!("the server refused the message after receiving it: {r}"),
-            stage => format!("the server refused {stage}: {r}"),
-        },
-        What::NoValidRecipients => match e.rejected() {
-            [one] => format!("the server refused recipient <{}>: {}", one.address, one.reply),
-            all => {
-                let list: Vec<String> = all
-                    .iter()
-                    .map(|r| format!("<{}>: {}", r.address, r.reply))
-                    .collect();
-                format!(
-                    "the server refused all {} recipients: {}",
-                    all.len(),
-                    list.join("; ")
-                )
-            }
-        },
-        What::Local(err) => format!("not sent: {err}"),
-        What::Policy(err) => format!("not sent: {err}"),
-        What::Protocol(err) => format!("the server broke the SMTP protocol {during}: {err}"),
-        What::ServerClosing(r) => format!("the server closed the session {during}: {r}"),
-        What::ConnectionLost(Some(io)) => format!("the connection to {server} was lost {during}: {io}"),
-        What::ConnectionLost(None) => format!("the connection to {server} was lost {during}"),
-        What::Timeout => format!("{server} did not answer in time {during}"),
+        What::Io(io) => format!("the connection to {server} was lost {during}: {io}"),
+        What::WriteStalled => format!("{server} stopped taking data {during}"),
         What::Connect(io) => format!("could not connect to {server}: {io}"),
         What::Tls(io) => format!("the TLS handshake with {server} failed: {io}"),
         What::Body(io) => format!("reading the message body failed: {io}"),
@@ -56,68 +62,43 @@ pub(super) fn summary(e: &Error) -> String {
 
 /// What to do, and whether a retry can help.
 pub(super) fn advice(e: &Error) -> String {
-    let what = match e.what() {
-        What::Input(_) => "fix the input and send again".to_string(),
-        What::Rejected(r) | What::ServerClosing(r) => for_reply(e.stage(), r).to_string(),
-        What::NoValidRecipients => e
-            .rejected()
-            .first()
-            .map_or("check the recipients", |r| for_reply(Stage::Rcpt, &r.reply))
-            .to_string(),
-        What::Local(err) => match err {
-            LocalError::MessageTooLarge { .. } => "send a smaller message (attachments are the usual cause)",
-            LocalError::SmtpUtf8Unsupported => "use ASCII addresses, or a server that offers SMTPUTF8",
-            LocalError::EightBitUnsupported => "encode the body as quoted-printable or base64",
-            LocalError::BinaryUnsupported => "encode the body as base64, or use a server with BINARYMIME",
-            LocalError::RequireTlsUnavailable { .. } => {
-                "use an encrypted connection to a server that offers REQUIRETLS, or drop the requirement"
+    let what: String = match e.what() {
+        What::Session(cause) => match cause {
+            Cause::Rejected(r) | Cause::ServerClosing(r) => advice::for_reply(e.stage(), r).into(),
+            Cause::NoValidRecipients => e
+                .rejected()
+                .first()
+                .map_or("check the recipients", |r| r.hint())
+                .into(),
+            Cause::Local(err) => local(err).into(),
+            Cause::Policy(err) => policy(err).into(),
+            Cause::Protocol(ProtocolError::DataAfterStartTls { .. }) => {
+                "something on the path injected data into the session; do not trust this network path".into()
             }
-            _ => "check where the message content comes from",
-        }
-        .to_string(),
-        What::Policy(err) => match err {
-            PolicyError::StartTlsNotOffered => {
-                "use the server's implicit-TLS port (465), or choose --tls opportunistic only if cleartext is acceptable"
+            Cause::Protocol(_) => {
+                "this is a fault of the server or of something on the path; report it to its operator".into()
             }
-            PolicyError::AuthNeedsTls => {
-                "enable TLS (STARTTLS, or port 465), or allow insecure AUTH explicitly for a test server"
+            Cause::Timeout => {
+                "the server may be overloaded or the network slow; raise the timeout or try later".into()
             }
-            PolicyError::AuthNotOffered { .. } => {
-                "check the port: submission servers (587 with STARTTLS, 465) offer AUTH; port 25 usually does not"
-            }
-            _ => "choose a mechanism the server offers, or let squall pick one",
-        }
-        .to_string(),
-        What::Protocol(ProtocolError::DataAfterStartTls { .. }) => {
-            "something on the path injected data into the session; do not trust this network path".into()
-        }
-        What::Protocol(_) => "this is a fault of the server or of something on the path; report it to its operator".into(),
-        What::ConnectionLost(_) => "the server or the network dropped the connection".into(),
-        What::Timeout => "the server may be overloaded or the network slow; raise the timeout or try later".into(),
+            _ => "the server or the network dropped the connection".into(),
+        },
+        What::Input(_) => "fix the input and send again".into(),
+        What::Io(_) => "the server or the network dropped the connection".into(),
+        What::WriteStalled => "the server or the network is too slow; raise the timeout or try later".into(),
         What::Connect(io) => match io.kind() {
-            io::ErrorKind::ConnectionRefused => "nothing accepts connections there; check the host and port".into(),
+            io::ErrorKind::ConnectionRefused => {
+                "nothing accepts connections there; check the host and port".into()
+            }
             io::ErrorKind::TimedOut => "the host did not answer; check the address and any firewall".into(),
             _ => "check the host name and port".into(),
         },
-        What::Tls(io) => {
-            // rustls names certificate problems in its Display text, in either of two spellings.
-            let text = io.to_string().to_ascii_lowercase().replace(' ', "");
-            if text.contains("notvalidforname") {
-                "the server's certificate is not for this host name; connect with the name the certificate names"
-            } else if text.contains("expired") || text.contains("notvalidyet") {
-                "the server's certificate is outside its validity period (check the server's certificate, and this clock)"
-            } else if text.contains("invalidpeercertificate") {
-                "the server's certificate is not signed by a trusted CA; for a private CA pass its certificate (--ca-file)"
-            } else if io.kind() == io::ErrorKind::InvalidData {
-                "the server's TLS could not be agreed on; check the port (465 wants implicit TLS, 587 STARTTLS)"
-            } else {
-                "the TLS handshake was interrupted; check the port and the network"
-            }
-            .into()
-        }
+        What::Tls(io) => tls(io).into(),
         What::Body(_) => "check the file or stream the message comes from".into(),
         What::Token(_) => "check the token source (its refresh token, client id, or endpoint)".into(),
-        What::Deadline => "the server was slow or unreachable for too long; raise the deadline or try later".into(),
+        What::Deadline => {
+            "the server was slow or unreachable for too long; raise the deadline or try later".into()
+        }
         What::Internal(_) => "this is a bug in squall; please report it (sending again may work)".into(),
         What::Shutdown => "send it again with a running client".into(),
     };
@@ -136,6 +117,88 @@ pub(super) fn advice(e: &Error) -> String {
     }
 }
 
+fn local(err: &LocalError) -> &'static str {
+    match err {
+        LocalError::MessageTooLarge { .. } | LocalError::MessageGrewTooLarge { .. } => {
+            "send a smaller message (attachments are the usual cause)"
+        }
+        LocalError::SmtpUtf8Unsupported => "use ASCII addresses, or a server that offers SMTPUTF8",
+        LocalError::EightBitUnsupported => "encode the body as quoted-printable or base64",
+        LocalError::BinaryUnsupported => "encode the body as base64, or use a server with BINARYMIME",
+        LocalError::RequireTlsUnavailable { .. } => {
+            "use an encrypted connection to a server that offers REQUIRETLS, or drop the requirement"
+        }
+        _ => "check where the message content comes from",
+    }
+}
+
+fn policy(err: &PolicyError) -> &'static str {
+    match err {
+        PolicyError::StartTlsNotOffered => {
+            "use the server's implicit-TLS port (465), or choose --tls opportunistic only if cleartext is acceptable"
+        }
+        PolicyError::AuthNeedsTls => {
+            "enable TLS (STARTTLS, or port 465), or allow insecure AUTH explicitly for a test server"
+        }
+        PolicyError::AuthNeedsVerifiedTls => {
+            "use --tls starttls (or implicit) with a certificate squall can verify: pass a private CA with --ca-file, or connect with the name the certificate names"
+        }
+        PolicyError::AuthNotOffered { .. } => {
+            "check the port: submission servers (587 with STARTTLS, 465) offer AUTH; port 25 usually does not"
+        }
+        _ => "choose a mechanism the server offers, or let squall pick one",
+    }
+}
+
+/// Advice for a failed TLS handshake, from the rustls error behind it.
+fn tls(io: &io::Error) -> &'static str {
+    let rustls = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    match rustls {
+        Some(rustls::Error::InvalidCertificate(c)) => certificate(c),
+        Some(_) => {
+            "the server's TLS could not be agreed on; check the port (465 wants implicit TLS, 587 STARTTLS)"
+        }
+        None if io.kind() == io::ErrorKind::InvalidData => {
+            "the server's TLS could not be agreed on; check the port (465 wants implicit TLS, 587 STARTTLS)"
+        }
+        None => "the TLS handshake was interrupted; check the port and the network",
+    }
+}
+
+fn certificate(c: &CertificateError) -> &'static str {
+    match c {
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            "the server's certificate is not for this host name; connect with the name the certificate names"
+        }
+        CertificateError::Expired
+        | CertificateError::ExpiredContext { .. }
+        | CertificateError::NotValidYet
+        | CertificateError::NotValidYetContext { .. } => {
+            "the server's certificate is outside its validity period (check the server's certificate, and this clock)"
+        }
+        CertificateError::UnknownIssuer => {
+            "the server's certificate is not signed by a trusted CA; for a private CA pass its certificate (--ca-file)"
+        }
+        // A trusted CA of the same name, with another key: the chain does not verify.
+        CertificateError::BadSignature
+        | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "the server's certificate is not signed by a trusted CA (one of that name is trusted, but it did not sign this certificate); pass the CA that did (--ca-file)"
+        }
+        CertificateError::Other(other)
+            if other
+                .0
+                .downcast_ref::<webpki::Error>()
+                .is_some_and(|e| matches!(e, webpki::Error::CaUsedAsEndEntity)) =>
+        {
+            "the server presents a CA certificate (CA:TRUE) as its own; a file holding that certificate cannot make it valid: give the server a certificate issued by that CA (CA:FALSE, with the host name), or for a test server use --dangerously-skip-certificate-verification"
+        }
+        _ => {
+            "the server's certificate failed the checks; check it with `openssl s_client -connect HOST:PORT`"
+        }
+    }
+}
+
 /// "while waiting for the greeting", "at RCPT TO", ….
 fn during(stage: Stage) -> &'static str {
     match stage {
@@ -146,62 +209,13 @@ fn during(stage: Stage) -> &'static str {
         Stage::Ehlo => "during EHLO",
         Stage::StartTls => "during STARTTLS",
         Stage::Auth => "during AUTH",
+        Stage::Queued => "before the message was started",
         Stage::Mail => "at MAIL FROM",
         Stage::Rcpt => "at RCPT TO",
-        Stage::Data => "while sending the message",
+        Stage::Data | Stage::Bdat => "while sending the message",
         Stage::DataEnd => "while waiting for the server to confirm the message",
+        Stage::Rset => "at RSET",
         Stage::Quit => "at QUIT",
-    }
-}
-
-/// Advice for a refusal, from its enhanced status code (RFC 3463) or, failing that, its code.
-pub(crate) fn for_reply(stage: Stage, reply: &Reply) -> &'static str {
-    let code = reply.code().value();
-    if code == 421 {
-        return "the server is closing the connection (busy, or shutting down)";
-    }
-    if let Some(e) = reply.enhanced() {
-        match (e.subject(), e.detail()) {
-            (1, 1) => return "the address does not exist there; check the spelling",
-            (1, 2) => return "the recipient's domain does not accept mail; check the domain",
-            (1, 3) => return "the address is malformed",
-            (1, 7) | (1, 8) => {
-                return "the sender address is not accepted; use an address at a domain the server knows";
-            }
-            (1, 10) => return "the recipient address does not accept mail (null MX)",
-            (2, 1) => return "the mailbox is disabled",
-            (2, 2) => return "the recipient's mailbox is full",
-            (2, 3) | (3, 4) => return "the message is too large for the server; send a smaller one",
-            (3, _) => return "a problem in the server's mail system",
-            (4, _) => return "a network or routing problem at the server",
-            (5, 3) => return "too many recipients in one message; send the rest in another message",
-            (5, _) => return "the server did not understand the command",
-            (6, 7) => return "the address needs SMTPUTF8, which the path does not support",
-            (6, _) => return "the server does not accept this content",
-            (7, 0) if code == 530 => {
-                return "the server requires authentication; configure a user and password";
-            }
-            (7, 8) => {
-                return "the user name or password is wrong; check them (some providers need an app password)";
-            }
-            (7, 9) => return "the authentication mechanism is too weak for the server",
-            (7, 11) => return "the server requires encryption for this; use TLS",
-            (7, 1) => {
-                return "refused by the server's policy (relaying denied, sender not allowed, or spam filtering); check that this server may send for you, usually by logging in";
-            }
-            (7, _) => return "refused for security or policy reasons",
-            _ => {}
-        }
-    }
-    match (stage, code) {
-        (_, 530) => "the server requires authentication; configure a user and password",
-        (_, 535) => "the user name or password is wrong; check them (some providers need an app password)",
-        (_, 552) => "the message is too large for the server, or the mailbox is full",
-        (_, 554) if stage == Stage::Greeting => "the server does not accept mail from this client",
-        (Stage::Rcpt, 550 | 551 | 553) => "the address does not exist or is not accepted there; check it",
-        (Stage::Rcpt, 452) => "too many recipients in one message; send the rest in another message",
-        (_, 500..=504) => "the server did not understand the command",
-        (_, 400..=499) => "a temporary problem at the server",
-        _ => "the server refused it",
+        _ => "",
     }
 }

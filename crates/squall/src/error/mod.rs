@@ -1,135 +1,41 @@
 //! One error type for everything that can go wrong with a message, written to make the user
 //! right: what happened (stage, the server's own words), whether trying again can help, and what
 //! to do next.
+//!
+//! The vocabulary is the core's: [`Stage`], [`ErrorKind`], [`Cause`] and [`RecipientReply`] come
+//! from [`squall_proto`]. This module adds only what the driver alone knows: the input it
+//! refused, the connection, TLS and body errors it met, and deadlines.
 
 pub(crate) mod hint;
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
-use squall_proto::error::{LocalError, PolicyError, ProtocolError};
-use squall_proto::session::{Cause, Failure, FailureKind, Stage as ProtoStage};
-
+use squall_proto::error::ProtocolError;
 use squall_proto::reply::Reply;
+use squall_proto::session::{Cause, ErrorKind, Failure, RecipientReply, Stage};
 
-use crate::receipt::{Attempt, RecipientStatus};
-
-/// Whether trying again can help.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// A temporary failure: the same message may go through later.
-    Transient,
-    /// The server refused for good: the same message will fail again.
-    Permanent,
-    /// Refused here, before anything was sent: the input or the configuration must change.
-    Local,
-}
-
-impl ErrorKind {
-    /// `transient`, `permanent` or `local`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Transient => "transient",
-            Self::Permanent => "permanent",
-            Self::Local => "local",
-        }
-    }
-}
-
-/// Where a send failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Stage {
-    /// Checking the message and addresses, before any connection.
-    Prepare,
-    /// Opening the TCP connection (DNS, refused, unreachable).
-    Connect,
-    /// The TLS handshake of implicit TLS (port 465).
-    Tls,
-    /// The server's greeting.
-    Greeting,
-    /// EHLO or HELO.
-    Ehlo,
-    /// STARTTLS and its handshake.
-    StartTls,
-    /// AUTH.
-    Auth,
-    /// MAIL FROM (the sender).
-    Mail,
-    /// RCPT TO (the recipients).
-    Rcpt,
-    /// DATA or BDAT: sending the content.
-    Data,
-    /// The server's verdict after the content.
-    DataEnd,
-    /// QUIT.
-    Quit,
-}
-
-impl Stage {
-    /// A lower-case name: `connect`, `rcpt`, `data-end`, ….
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Prepare => "prepare",
-            Self::Connect => "connect",
-            Self::Tls => "tls",
-            Self::Greeting => "greeting",
-            Self::Ehlo => "ehlo",
-            Self::StartTls => "starttls",
-            Self::Auth => "auth",
-            Self::Mail => "mail",
-            Self::Rcpt => "rcpt",
-            Self::Data => "data",
-            Self::DataEnd => "data-end",
-            Self::Quit => "quit",
-        }
-    }
-
-    fn from_proto(s: squall_proto::session::Stage) -> Self {
-        use squall_proto::session::Stage as P;
-        match s {
-            P::Greeting => Self::Greeting,
-            P::Ehlo => Self::Ehlo,
-            P::StartTls => Self::StartTls,
-            P::Auth => Self::Auth,
-            P::Queued | P::Mail => Self::Mail,
-            P::Rcpt => Self::Rcpt,
-            P::Data | P::Bdat | P::Rset => Self::Data,
-            P::DataEnd => Self::DataEnd,
-            P::Quit => Self::Quit,
-            _ => Self::Mail,
-        }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::receipt::Attempt;
 
 /// What went wrong, in detail.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum What {
-    /// Bad input from the caller (an address, a header value).
+    /// What the session reported: a refusal, a local or policy error, a protocol error, a
+    /// timeout or a lost connection the driver has nothing to add to.
+    Session(Cause),
+    /// Bad input from the caller (an address, a header value, a setting).
     Input(String),
-    /// The server refused at the stage.
-    Rejected(Reply),
-    /// Every recipient was refused.
-    NoValidRecipients,
-    Local(LocalError),
-    Policy(PolicyError),
-    Protocol(ProtocolError),
-    ServerClosing(Reply),
-    /// The connection ended; with the transport's own error when there was one.
-    ConnectionLost(Option<io::Error>),
-    Timeout,
     /// Could not connect at all.
-    Connect(io::Error),
+    Connect(Arc<io::Error>),
     /// The TLS handshake failed (certificate, protocol).
-    Tls(io::Error),
+    Tls(Arc<io::Error>),
+    /// The connection failed with this error.
+    Io(Arc<io::Error>),
+    /// The server stopped taking bytes for longer than the data timeout.
+    WriteStalled,
     /// Reading the message body failed.
-    Body(io::Error),
+    Body(Arc<io::Error>),
     /// The OAuth 2.0 token source failed.
     Token(String),
     /// The message's deadline passed before it could be sent.
@@ -140,19 +46,34 @@ pub(crate) enum What {
     Shutdown,
 }
 
+/// What the driver saw go wrong with the transport, to explain a lost connection.
+#[derive(Clone, Debug)]
+pub(crate) enum TransportError {
+    Io(Arc<io::Error>),
+    Tls(Arc<io::Error>),
+    WriteStalled,
+    Body(Arc<io::Error>),
+}
+
 /// Why a message was not sent. See [`kind`](Self::kind), [`stage`](Self::stage) and
 /// [`reply`](Self::reply); `Display` gives the whole story in one line.
+///
+/// Cheap to clone; the I/O or TLS error behind it, if any, is its [`source`].
+///
+/// [`source`]: std::error::Error::source
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     stage: Stage,
     what: What,
     server: Option<String>,
-    accepted: Vec<RecipientStatus>,
-    rejected: Vec<RecipientStatus>,
+    accepted: Vec<RecipientReply>,
+    rejected: Vec<RecipientReply>,
     ambiguous: bool,
     attempts: Vec<Attempt>,
 }
@@ -179,13 +100,9 @@ impl Error {
     }
 
     /// Every recipient refused at RCPT while the message itself was accepted: nobody got it.
-    pub(crate) fn no_recipient_accepted(rejected: Vec<RecipientStatus>, attempts: Vec<Attempt>) -> Self {
-        let kind = if rejected.iter().any(|r| r.reply.is_transient()) {
-            ErrorKind::Transient
-        } else {
-            ErrorKind::Permanent
-        };
-        let mut e = Self::new(kind, Stage::Rcpt, What::NoValidRecipients);
+    pub(crate) fn no_recipient_accepted(rejected: Vec<RecipientReply>, attempts: Vec<Attempt>) -> Self {
+        let cause = Cause::NoValidRecipients;
+        let mut e = Self::new(cause.kind(&rejected), Stage::Rcpt, What::Session(cause));
         e.inner.rejected = rejected;
         e.inner.attempts = attempts;
         e
@@ -211,50 +128,26 @@ impl Error {
     pub(crate) fn from_failure(f: Failure, transport: Option<&TransportError>) -> Self {
         let kind = f.kind();
         let mut e = Self::from_cause(f.stage, f.cause, kind, transport);
-        e.inner.accepted = f.accepted.into_iter().map(RecipientStatus::from_proto).collect();
-        e.inner.rejected = f.rejected.into_iter().map(RecipientStatus::from_proto).collect();
+        e.inner.accepted = f.accepted;
+        e.inner.rejected = f.rejected;
         e.inner.ambiguous = f.ambiguous;
         e
     }
 
     /// An error for a session that could not be set up (no message involved).
-    pub(crate) fn from_setup(stage: ProtoStage, cause: Cause, transport: Option<&TransportError>) -> Self {
+    pub(crate) fn from_setup(stage: Stage, cause: Cause, transport: Option<&TransportError>) -> Self {
         let kind = cause.kind(&[]);
         Self::from_cause(stage, cause, kind, transport)
     }
 
-    fn from_cause(
-        stage: ProtoStage,
-        cause: Cause,
-        kind: FailureKind,
-        transport: Option<&TransportError>,
-    ) -> Self {
-        let mut kind = match kind {
-            FailureKind::Transient => ErrorKind::Transient,
-            FailureKind::Permanent => ErrorKind::Permanent,
-            FailureKind::Local => ErrorKind::Local,
-        };
-        let mut stage = Stage::from_proto(stage);
-        let what = match cause {
-            Cause::Rejected(r) => What::Rejected(r),
-            Cause::NoValidRecipients => What::NoValidRecipients,
-            Cause::Local(e) => What::Local(e),
-            Cause::Policy(e) => What::Policy(e),
-            Cause::Protocol(e) => What::Protocol(e),
-            Cause::ServerClosing(r) => What::ServerClosing(r),
-            Cause::Timeout => What::Timeout,
-            Cause::ConnectionLost | Cause::NotAttempted => match transport {
-                Some(TransportError::Tls(e)) => {
-                    stage = Stage::StartTls;
-                    kind = tls_kind(e);
-                    What::Tls(copy_io(e))
-                }
-                Some(TransportError::WriteTimeout) => What::Timeout,
-                Some(TransportError::Io(e)) => What::ConnectionLost(Some(copy_io(e))),
-                Some(TransportError::Body(e)) => What::Body(copy_io(e)),
-                None => What::ConnectionLost(None),
-            },
-            _ => What::ConnectionLost(None),
+    fn from_cause(stage: Stage, cause: Cause, kind: ErrorKind, transport: Option<&TransportError>) -> Self {
+        let lost = matches!(cause, Cause::ConnectionLost | Cause::NotAttempted);
+        let (kind, stage, what) = match transport {
+            Some(TransportError::Tls(e)) if lost => (tls_kind(e), Stage::StartTls, What::Tls(e.clone())),
+            Some(TransportError::WriteStalled) if lost => (kind, stage, What::WriteStalled),
+            Some(TransportError::Io(e)) if lost => (kind, stage, What::Io(e.clone())),
+            Some(TransportError::Body(e)) if lost => (kind, stage, What::Body(e.clone())),
+            _ => (kind, stage, What::Session(cause)),
         };
         Self::new(kind, stage, what)
     }
@@ -279,14 +172,17 @@ impl Error {
         self.inner.kind == ErrorKind::Permanent
     }
 
-    /// True when the server did not answer in time.
+    /// True when the server did not answer (or take bytes) in time.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.inner.what, What::Timeout)
+        matches!(
+            self.inner.what,
+            What::Session(Cause::Timeout) | What::WriteStalled
+        )
     }
 
     /// True when the server broke the protocol (sysexits' 76).
     pub fn is_protocol(&self) -> bool {
-        matches!(self.inner.what, What::Protocol(_))
+        matches!(self.inner.what, What::Session(Cause::Protocol(_)))
     }
 
     /// True when no connection could be made, or the server refused service (sysexits' 69).
@@ -297,44 +193,47 @@ impl Error {
 
     /// True when the server refused the credentials (sysexits' 77).
     pub fn is_auth_refused(&self) -> bool {
-        self.inner.stage == Stage::Auth && matches!(self.inner.what, What::Rejected(_))
+        self.inner.stage == Stage::Auth && matches!(self.inner.what, What::Session(Cause::Rejected(_)))
     }
 
     /// True when the configuration contradicts itself or the server (sysexits' 78): TLS or AUTH
     /// requirements that cannot be met.
     pub fn is_config(&self) -> bool {
-        matches!(self.inner.what, What::Policy(_))
+        matches!(self.inner.what, What::Session(Cause::Policy(_)))
             || (matches!(self.inner.what, What::Tls(_)) && self.is_permanent())
     }
 
     /// True when the message or an address was refused as input (sysexits' 65).
     pub fn is_input(&self) -> bool {
-        matches!(self.inner.what, What::Input(_) | What::Local(_) | What::Body(_))
+        matches!(
+            self.inner.what,
+            What::Input(_) | What::Session(Cause::Local(_)) | What::Body(_)
+        )
     }
 
     /// True when the message was refused because of its recipients (sysexits' 67).
     pub fn is_recipients(&self) -> bool {
-        matches!(self.inner.what, What::NoValidRecipients)
+        matches!(self.inner.what, What::Session(Cause::NoValidRecipients))
     }
 
     /// The server's reply that decided it, if a reply did. For a message with no accepted
     /// recipient, the first refusal.
     pub fn reply(&self) -> Option<&Reply> {
         match &self.inner.what {
-            What::Rejected(r) | What::ServerClosing(r) => Some(r),
-            What::NoValidRecipients => self.inner.rejected.first().map(|r| &r.reply),
-            What::Protocol(ProtocolError::UnexpectedReply { reply, .. }) => Some(reply),
+            What::Session(Cause::Rejected(r) | Cause::ServerClosing(r)) => Some(r),
+            What::Session(Cause::NoValidRecipients) => self.inner.rejected.first().map(|r| &r.reply),
+            What::Session(Cause::Protocol(ProtocolError::UnexpectedReply { reply, .. })) => Some(reply),
             _ => None,
         }
     }
 
     /// Recipients the server had accepted before the failure (they did not get the message).
-    pub fn accepted(&self) -> &[RecipientStatus] {
+    pub fn accepted(&self) -> &[RecipientReply] {
         &self.inner.accepted
     }
 
     /// Recipients the server refused.
-    pub fn rejected(&self) -> &[RecipientStatus] {
+    pub fn rejected(&self) -> &[RecipientReply] {
         &self.inner.rejected
     }
 
@@ -390,22 +289,13 @@ impl fmt::Debug for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.inner.what {
-            What::Local(e) => Some(e),
-            What::Policy(e) => Some(e),
-            What::Protocol(e) => Some(e),
-            What::Connect(e) | What::Tls(e) | What::Body(e) | What::ConnectionLost(Some(e)) => Some(e),
+            What::Session(Cause::Local(e)) => Some(e),
+            What::Session(Cause::Policy(e)) => Some(e),
+            What::Session(Cause::Protocol(e)) => Some(e),
+            What::Connect(e) | What::Tls(e) | What::Body(e) | What::Io(e) => Some(&**e),
             _ => None,
         }
     }
-}
-
-/// What the driver saw go wrong with the transport, to explain a lost connection.
-#[derive(Debug)]
-pub(crate) enum TransportError {
-    Io(io::Error),
-    Tls(io::Error),
-    WriteTimeout,
-    Body(io::Error),
 }
 
 /// A TLS failure: a certificate or protocol refusal fails the same way next time (permanent);
@@ -418,19 +308,18 @@ pub(crate) fn tls_kind(e: &io::Error) -> ErrorKind {
     }
 }
 
-impl TransportError {
-    /// A copy (`io::Error` is not `Clone`).
-    pub(crate) fn copy(&self) -> Self {
-        match self {
-            Self::Io(e) => Self::Io(copy_io(e)),
-            Self::Tls(e) => Self::Tls(copy_io(e)),
-            Self::WriteTimeout => Self::WriteTimeout,
-            Self::Body(e) => Self::Body(copy_io(e)),
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `io::Error` is not `Clone`; keep its kind and text.
-pub(crate) fn copy_io(e: &io::Error) -> io::Error {
-    io::Error::new(e.kind(), e.to_string())
+    #[test]
+    fn clones_keep_the_original_io_error_as_source() {
+        let io = io::Error::new(io::ErrorKind::ConnectionRefused, "refused here");
+        let e = Error::new(ErrorKind::Transient, Stage::Connect, What::Connect(Arc::new(io)));
+        let copy = e.clone();
+        let source = std::error::Error::source(&copy).unwrap();
+        let io = source.downcast_ref::<io::Error>().expect("the io::Error itself");
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(io.to_string(), "refused here");
+    }
 }

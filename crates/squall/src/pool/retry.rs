@@ -12,15 +12,18 @@ use std::time::{Duration, Instant, SystemTime};
 
 use squall_proto::envelope::Envelope;
 use squall_proto::params::Recipient;
-use squall_proto::session::{Delivery, Failure};
+use squall_proto::session::{Delivery, ErrorKind, RecipientReply};
 
 use crate::body::Source;
-use crate::client::Job;
 use crate::config::RetryPolicy;
-use crate::error::{Error, ErrorKind};
-use crate::receipt::{Attempt, AttemptOutcome, Receipt, RecipientStatus};
+use crate::error::Error;
+use crate::job::{Job, Started};
+use crate::receipt::{Attempt, AttemptOutcome, Receipt};
+use crate::tls::TlsInfo;
 
 /// The decision after an attempt.
+// Made once per attempt and moved straight on: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Next {
     /// Tell the caller.
     Finish(Job, Result<Receipt, Error>),
@@ -32,7 +35,8 @@ pub(crate) enum Next {
 pub(crate) fn after_delivery(
     mut job: Job,
     d: Delivery,
-    started: (SystemTime, Instant),
+    started: Started,
+    tls: Option<&TlsInfo>,
     policy: &RetryPolicy,
 ) -> Next {
     record(
@@ -44,8 +48,7 @@ pub(crate) fn after_delivery(
         },
     );
     for a in d.accepted {
-        let a = RecipientStatus::from_proto(a);
-        job.refused.retain(|r| r.address != a.address);
+        job.refused.retain(|r| r.recipient != a.recipient);
         job.delivered.push(a);
     }
     let mut again = Vec::new();
@@ -53,8 +56,9 @@ pub(crate) fn after_delivery(
         if r.reply.is_transient() {
             again.push(r.recipient.as_str().to_string());
         }
-        remember_refusal(&mut job, RecipientStatus::from_proto(r));
+        remember_refusal(&mut job, r);
     }
+    job.tls = tls.cloned();
     job.size = d.size;
     job.queue_id = d.reply.queue_id().map(str::to_string);
     job.final_reply = Some(d.reply);
@@ -69,13 +73,7 @@ pub(crate) fn after_delivery(
 }
 
 /// The attempt failed.
-pub(crate) fn after_failure(
-    mut job: Job,
-    f: Failure,
-    error: Error,
-    started: (SystemTime, Instant),
-    policy: &RetryPolicy,
-) -> Next {
+pub(crate) fn after_failure(mut job: Job, error: Error, started: Started, policy: &RetryPolicy) -> Next {
     record(
         &mut job,
         started,
@@ -88,11 +86,11 @@ pub(crate) fn after_failure(
         },
     );
     let mut refused_for_good = Vec::new();
-    for r in f.rejected {
+    for r in error.rejected() {
         if r.reply.is_permanent() {
             refused_for_good.push(r.recipient.as_str().to_string());
         }
-        remember_refusal(&mut job, RecipientStatus::from_proto(r));
+        remember_refusal(&mut job, r.clone());
     }
     let worth_it = error.kind() == ErrorKind::Transient && (!error.is_ambiguous() || policy.retry_ambiguous);
     if worth_it && let Some(delay) = may_retry(&job, policy) {
@@ -125,17 +123,17 @@ fn finish(mut job: Job, error: Option<Error>) -> Next {
     let result = match (job.final_reply.take(), error) {
         (Some(reply), error) if !delivered.is_empty() => {
             // The last attempt was lost after its content: its recipients may have it.
-            let ambiguous: Vec<String> = match &error {
+            let ambiguous: Vec<_> = match &error {
                 Some(e) if e.is_ambiguous() => job
                     .envelope
                     .recipients()
                     .iter()
-                    .map(|r| r.mailbox.to_string())
-                    .filter(|a| !delivered.iter().any(|d| &d.address == a))
+                    .map(|r| r.mailbox.clone())
+                    .filter(|a| !delivered.iter().any(|d| &d.recipient == a))
                     .collect(),
                 _ => Vec::new(),
             };
-            job.refused.retain(|r| !ambiguous.contains(&r.address));
+            job.refused.retain(|r| !ambiguous.contains(&r.recipient));
             Ok(Receipt {
                 rejected: job.refused.clone(),
                 ambiguous,
@@ -144,6 +142,7 @@ fn finish(mut job: Job, error: Option<Error>) -> Next {
                 reply,
                 message_id: job.message_id.clone(),
                 size: job.size,
+                tls: job.tls.take(),
                 elapsed: job.submitted.elapsed(),
                 attempts: std::mem::take(&mut job.attempts),
             })
@@ -160,7 +159,7 @@ fn finish(mut job: Job, error: Option<Error>) -> Next {
 }
 
 /// Adds an attempt that began at `started` and ended now.
-fn record(job: &mut Job, started: (SystemTime, Instant), outcome: AttemptOutcome) {
+fn record(job: &mut Job, started: Started, outcome: AttemptOutcome) {
     job.attempts.push(Attempt {
         started: started.0,
         elapsed: started.1.elapsed(),
@@ -169,8 +168,8 @@ fn record(job: &mut Job, started: (SystemTime, Instant), outcome: AttemptOutcome
 }
 
 /// Keeps the latest refusal of each recipient.
-fn remember_refusal(job: &mut Job, r: RecipientStatus) {
-    job.refused.retain(|x| x.address != r.address);
+fn remember_refusal(job: &mut Job, r: RecipientReply) {
+    job.refused.retain(|x| x.recipient != r.recipient);
     job.refused.push(r);
 }
 

@@ -6,20 +6,22 @@
 //! changing them renders nothing. Date and Message-ID are fixed when the message is built, so a
 //! message renders the same headers however often it is rendered and retried.
 
+mod fields;
+mod render;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mail_builder::MessageBuilder as Mime;
-use mail_builder::headers::address::Address;
-use mail_builder::headers::text::Text;
 use squall_proto::address::{Mailbox, ReversePath};
+use squall_proto::data::Profile;
 use squall_proto::envelope::Envelope;
 use squall_proto::params::{BodyType, MailOptions};
 
 use crate::error::Error;
 use crate::lazy::Derived;
+use fields::{Field, check_header_name, check_text, split_list};
 
 /// A mailbox as it appears in a header: an optional display name and an address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,15 +72,32 @@ struct Content {
     text: Option<String>,
     html: Option<String>,
     attachments: Vec<Attachment>,
+    /// Fields added by name (each checked against the fields above).
     headers: Vec<(String, String)>,
     date: i64,
+    /// The caller set the Date.
+    own_date: bool,
     message_id: String,
+    /// The caller set the Message-ID: building does not replace it.
+    own_message_id: bool,
+}
+
+/// The wire bytes, and what MAIL must declare for them.
+#[derive(Clone, Debug)]
+struct Rendered {
+    bytes: Arc<[u8]>,
+    profile: Profile,
 }
 
 /// An email to send: headers, bodies and attachments, plus the envelope-only Bcc.
+///
+/// Each field RFC 5322 allows once (From, Subject, Date, Message-ID, …) appears once: setting it
+/// again replaces it, and adding it as a second header field is refused with an error. Text and
+/// HTML parts, and text attachments, that hold control characters (a NUL, an ESC, a bare CR) are
+/// sent base64-encoded, so the message is always text a server may carry.
 #[derive(Clone, Debug)]
 pub struct Message {
-    content: Derived<Content, Arc<[u8]>>,
+    content: Derived<Content, Rendered>,
     bcc: Vec<Mailbox>,
     envelope_from: Option<ReversePath>,
 }
@@ -109,9 +128,11 @@ impl Message {
                         attachments: Vec::new(),
                         headers: Vec::new(),
                         date: now.as_secs() as i64,
+                        own_date: false,
                         message_id: String::new(),
+                        own_message_id: false,
                     },
-                    render,
+                    render::render,
                 ),
                 bcc: Vec::new(),
                 envelope_from: None,
@@ -122,12 +143,12 @@ impl Message {
 
     /// The wire bytes (rendered now if a visible field changed since the last render).
     pub fn bytes(&self) -> Arc<[u8]> {
-        self.content.get().clone()
+        self.content.get().bytes.clone()
     }
 
     /// The size of the wire bytes.
     pub fn size(&self) -> usize {
-        self.content.get().len()
+        self.content.get().bytes.len()
     }
 
     /// How many times the message was rendered.
@@ -154,14 +175,15 @@ impl Message {
                 rcpts.push(m.clone());
             }
         }
-        let bytes = self.bytes();
+        let p = self.content.get().profile;
         let options = MailOptions {
-            size: Some(squall_proto::data::normalized_len(&bytes)),
-            body: if bytes.is_ascii() {
-                BodyType::SevenBit
-            } else {
+            size: Some(p.size),
+            body: if p.eight_bit {
                 BodyType::EightBitMime
+            } else {
+                BodyType::SevenBit
             },
+            smtputf8: p.utf8_headers,
             ..MailOptions::default()
         };
         Envelope::new(from, rcpts)
@@ -215,13 +237,116 @@ impl Message {
         Ok(())
     }
 
-    /// Adds a header field. Names are printable ASCII without `:`; values may not contain CR, LF
-    /// or NUL (they would start new header fields).
+    /// Adds a header field. Names are printable ASCII without `:`; values may not contain
+    /// control characters other than TAB (a CR or LF would start a new field).
+    ///
+    /// A field squall writes itself is taken as that field: `From`, `To`, `Cc`, `Bcc` and
+    /// `Reply-To` are parsed as addresses (so the envelope sees them), `Subject`, `Date` (RFC 5322
+    /// form) and `Message-ID` set those. A field RFC 5322 allows once that the message already has
+    /// is refused, as are the MIME fields squall writes from the parts.
     pub fn add_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
         check_header_name(name)?;
         check_text(name, value)?;
-        let (n, v) = (name.to_string(), value.to_string());
-        self.content.update(|c| c.headers.push((n, v)));
+        let c = self.content.source();
+        let taken = match Field::of(name) {
+            Field::From => c.from.is_some(),
+            Field::Subject => c.subject.is_some(),
+            Field::Date => c.own_date,
+            Field::MessageId => c.own_message_id,
+            Field::Once => c.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)),
+            _ => false,
+        };
+        if taken {
+            return Err(Error::input(format!(
+                "the message already has a {name} field, and RFC 5322 allows one; remove one of them"
+            )));
+        }
+        match Field::of(name) {
+            Field::Mime => Err(Error::input(format!(
+                "{name} is written by squall from the message's parts; it cannot be set by hand"
+            ))),
+            Field::From => {
+                let a = NamedAddress::parse(value)?;
+                self.content.update(|c| c.from = Some(a));
+                Ok(())
+            }
+            Field::To => self.add_each(value, Self::add_to),
+            Field::Cc => self.add_each(value, Self::add_cc),
+            Field::Bcc => self.add_each(value, Self::add_bcc),
+            Field::ReplyTo => self.add_each(value, Self::add_reply_to),
+            Field::Subject => self.set_subject(value),
+            Field::Date => {
+                let date = mail_parser::DateTime::parse_rfc822(value.trim()).ok_or_else(|| {
+                    Error::input(format!(
+                        "the Date {value:?} is not an RFC 5322 date (such as \"Tue, 1 Jul 2025 10:52:37 +0200\")"
+                    ))
+                })?;
+                self.content.update(|c| {
+                    c.date = date.to_timestamp();
+                    c.own_date = true;
+                });
+                Ok(())
+            }
+            Field::MessageId => self.set_message_id(value),
+            Field::Once | Field::Other => {
+                let (n, v) = (name.to_string(), value.to_string());
+                self.content.update(|c| c.headers.push((n, v)));
+                Ok(())
+            }
+        }
+    }
+
+    fn add_each(&mut self, list: &str, add: fn(&mut Self, &str) -> Result<(), Error>) -> Result<(), Error> {
+        for address in split_list(list) {
+            add(self, address)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a Reply-To address.
+    pub fn add_reply_to(&mut self, address: &str) -> Result<(), Error> {
+        let a = NamedAddress::parse(address)?;
+        self.content.update(|c| c.reply_to.push(a));
+        Ok(())
+    }
+
+    /// Sets the Date (by default, when the message was started).
+    pub fn set_date(&mut self, date: SystemTime) {
+        let secs = match date.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        };
+        self.content.update(|c| {
+            c.date = secs;
+            c.own_date = true;
+        });
+    }
+
+    /// Sets the Message-ID (`id@domain`, with or without angle brackets; by default a unique one
+    /// at the From domain). Keep it when resending the same message, so that recipients can tell
+    /// a duplicate.
+    pub fn set_message_id(&mut self, id: &str) -> Result<(), Error> {
+        let bare = id.trim();
+        let bare = bare
+            .strip_prefix('<')
+            .and_then(|b| b.strip_suffix('>'))
+            .unwrap_or(bare);
+        let ok = bare.contains('@')
+            && !bare.starts_with('@')
+            && !bare.ends_with('@')
+            && bare
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"' | b'\\'));
+        if !ok {
+            return Err(Error::input(format!(
+                "invalid Message-ID {id:?}: give it as id@domain, in printable ASCII without spaces"
+            )));
+        }
+        let bare = bare.to_string();
+        self.content.update(|c| {
+            c.message_id = bare;
+            c.own_message_id = true;
+        });
         Ok(())
     }
 
@@ -280,11 +405,20 @@ impl MessageBuilder {
 
     /// Adds a Reply-To address.
     pub fn reply_to(self, address: &str) -> Self {
+        self.apply(|m| m.add_reply_to(address))
+    }
+
+    /// The Date (by default, when [`Message::builder`] was called).
+    pub fn date(self, date: SystemTime) -> Self {
         self.apply(|m| {
-            let a = NamedAddress::parse(address)?;
-            m.content.update(|c| c.reply_to.push(a));
+            m.set_date(date);
             Ok(())
         })
+    }
+
+    /// The Message-ID (by default a unique one at the From domain).
+    pub fn message_id(self, id: &str) -> Self {
+        self.apply(|m| m.set_message_id(id))
     }
 
     /// The Subject.
@@ -308,7 +442,7 @@ impl MessageBuilder {
         })
     }
 
-    /// A header field.
+    /// A header field (see [`Message::add_header`] for the fields squall writes itself).
     pub fn header(self, name: &str, value: &str) -> Self {
         self.apply(|m| m.add_header(name, value))
     }
@@ -341,16 +475,16 @@ impl MessageBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let domain = self
-            .message
-            .content
-            .source()
-            .from
-            .as_ref()
-            .and_then(|f| f.mailbox.domain().map(str::to_string))
-            .unwrap_or_else(|| "squall.localhost".into());
-        let id = new_message_id(&domain);
-        self.message.content.update(|c| c.message_id = id);
+        let c = self.message.content.source();
+        if !c.own_message_id {
+            let domain = c
+                .from
+                .as_ref()
+                .and_then(|f| f.mailbox.domain().map(str::to_string))
+                .unwrap_or_else(|| "squall.localhost".into());
+            let id = new_message_id(&domain);
+            self.message.content.update(|c| c.message_id = id);
+        }
         Ok(self.message)
     }
 }
@@ -365,83 +499,6 @@ pub fn new_message_id(domain: &str) -> String {
         .as_nanos();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{nanos:x}.{:x}.{n:x}.squall@{domain}", std::process::id())
-}
-
-fn render(c: &Content) -> Arc<[u8]> {
-    let addr = |a: &NamedAddress| Address::new_address(a.name.clone(), a.mailbox.as_str().to_string());
-    let list = |v: &[NamedAddress]| Address::new_list(v.iter().map(addr).collect());
-    let mut m = Mime::new();
-    if let Some(f) = &c.from {
-        m = m.from(addr(f));
-    }
-    if !c.to.is_empty() {
-        m = m.to(list(&c.to));
-    }
-    if !c.cc.is_empty() {
-        m = m.cc(list(&c.cc));
-    }
-    if !c.reply_to.is_empty() {
-        m = m.reply_to(list(&c.reply_to));
-    }
-    if let Some(s) = &c.subject {
-        m = m.subject(s.as_str());
-    }
-    m = m.date(c.date).message_id(c.message_id.as_str());
-    for (name, value) in &c.headers {
-        m = m.header(name.as_str(), Text::new(value.as_str()));
-    }
-    match (&c.text, &c.html) {
-        (None, None) if c.attachments.is_empty() => m = m.text_body(""),
-        _ => {}
-    }
-    if let Some(t) = &c.text {
-        m = m.text_body(t.as_str());
-    }
-    if let Some(h) = &c.html {
-        m = m.html_body(h.as_str());
-    }
-    for a in &c.attachments {
-        m = m.attachment(a.content_type.as_str(), a.filename.as_str(), &a.data[..]);
-    }
-    m.write_to_vec().expect("writing to a Vec cannot fail").into()
-}
-
-/// Refuses CR, LF and NUL in a value that goes into a header line.
-fn check_text(what: &str, value: &str) -> Result<(), Error> {
-    if let Some(c) = value.chars().find(|c| matches!(c, '\r' | '\n' | '\0')) {
-        let name = match c {
-            '\r' => "CR",
-            '\n' => "LF",
-            _ => "NUL",
-        };
-        return Err(Error::input(format!(
-            "the {what} contains a {name} character, which could inject header fields; remove it"
-        )));
-    }
-    Ok(())
-}
-
-fn check_header_name(name: &str) -> Result<(), Error> {
-    if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
-        return Err(Error::input(format!(
-            "invalid header name {name:?}: use printable ASCII without spaces or ':'"
-        )));
-    }
-    if [
-        "bcc",
-        "date",
-        "message-id",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-    ]
-    .contains(&name.to_ascii_lowercase().as_str())
-    {
-        return Err(Error::input(format!(
-            "{name} is set by squall; it cannot be added as a custom header"
-        )));
-    }
-    Ok(())
 }
 
 /// A content type from a file extension.

@@ -1,0 +1,438 @@
+//! [`ClientBuilder`]: where to send, how securely, and how patiently.
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use squall_proto::address::EhloName;
+use squall_proto::auth::{Credentials, Mechanism};
+use squall_proto::reply::ReplyLimits;
+use squall_proto::session::{SessionConfig, Timeouts, Tls, TranscriptLine};
+
+use crate::config::{Config, PoolPolicy, RetryPolicy, TokenSource};
+use crate::error::Error;
+use crate::tls::TlsSetup;
+
+/// Configures a [`Client`](crate::Client).
+///
+/// Ports and TLS go together: port 465 means implicit TLS, 587 STARTTLS (required), anything else
+/// opportunistic STARTTLS, unless [`tls`](Self::tls) says otherwise; with credentials and no port,
+/// the submission port 587 is used.
+///
+/// The protocol options ([`pipelining`](Self::pipelining), [`max_in_flight`](Self::max_in_flight),
+/// timeouts, …) are those of the core's [`SessionConfig`], with its defaults: the builder keeps
+/// one as the template for every connection.
+#[derive(Clone)]
+pub struct ClientBuilder {
+    host: String,
+    port: Option<u16>,
+    tls: Option<Tls>,
+    session: SessionConfig,
+    token_source: Option<(String, TokenSource)>,
+    ehlo: Option<EhloName>,
+    connect_timeout: Duration,
+    pool: PoolPolicy,
+    retry: RetryPolicy,
+    ca_file: Option<PathBuf>,
+    skip_verify: bool,
+    transcript: Option<crate::TranscriptFn>,
+    /// The first invalid setting, reported by `build`.
+    error: Option<Error>,
+}
+
+impl ClientBuilder {
+    /// Sends through `host` (a name or an IP address).
+    pub fn new(host: impl Into<String>) -> Self {
+        Self {
+            host: host.into(),
+            port: None,
+            tls: None,
+            session: SessionConfig::new(),
+            token_source: None,
+            ehlo: None,
+            connect_timeout: Duration::from_secs(30),
+            pool: PoolPolicy::default(),
+            retry: RetryPolicy::default(),
+            ca_file: None,
+            skip_verify: false,
+            transcript: None,
+            error: None,
+        }
+    }
+
+    /// A builder for `HOST`, `HOST:PORT` or `[IPV6]:PORT`.
+    pub fn server(server: &str) -> Result<Self, Error> {
+        let (host, port) = crate::url::split_host_port(server)
+            .filter(|(h, _)| !h.is_empty())
+            .ok_or_else(|| Error::input(format!("invalid server {server:?}: use HOST or HOST:PORT")))?;
+        let b = Self::new(host);
+        Ok(match port {
+            Some(p) => b.port(p),
+            None => b,
+        })
+    }
+
+    fn fail(mut self, e: Error) -> Self {
+        self.error.get_or_insert(e);
+        self
+    }
+
+    fn session(mut self, f: impl FnOnce(SessionConfig) -> SessionConfig) -> Self {
+        self.session = f(self.session);
+        self
+    }
+
+    /// The port (default: from the TLS mode, see the type's docs).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// How to use TLS.
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Log in with a user name and password (PLAIN, LOGIN or CRAM-MD5, the strongest offered).
+    pub fn credentials(self, user: &str, password: &str) -> Self {
+        match Credentials::password(user, password) {
+            Ok(c) => self.session(|s| s.credentials(c)),
+            Err(e) => self.fail(Error::input(format!("invalid credentials: {e}"))),
+        }
+    }
+
+    /// Log in with an OAuth 2.0 access token (XOAUTH2).
+    pub fn oauth2(self, user: &str, token: &str) -> Self {
+        match Credentials::oauth2(user, token) {
+            Ok(c) => self.session(|s| s.credentials(c)),
+            Err(e) => self.fail(Error::input(format!("invalid credentials: {e}"))),
+        }
+    }
+
+    /// Log in with XOAUTH2, asking `source` for a fresh access token for each new connection
+    /// (tokens expire; a long-lived client keeps working).
+    pub fn oauth2_token_source<F, Fut>(mut self, user: &str, source: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        let source: TokenSource = Arc::new(move || Box::pin(source()));
+        self.token_source = Some((user.to_string(), source));
+        self
+    }
+
+    /// Use this SASL mechanism instead of the strongest one offered.
+    pub fn mechanism(self, mechanism: Mechanism) -> Self {
+        self.session(|s| s.mechanism(mechanism))
+    }
+
+    /// Allow credentials over an unencrypted connection, or over opportunistic TLS whose
+    /// certificate did not verify. Only for test servers.
+    pub fn allow_insecure_auth(self, allow: bool) -> Self {
+        self.session(|s| s.allow_insecure_auth(allow))
+    }
+
+    /// The name to give in EHLO: a host name (non-ASCII names as their `xn--` A-label) or an
+    /// address literal. Default: the address literal of the local address, such as
+    /// `[192.0.2.1]`, as RFC 5321 asks of a client without a meaningful host name.
+    pub fn ehlo(self, name: &str) -> Self {
+        match EhloName::parse(name) {
+            Ok(n) => Self {
+                ehlo: Some(n),
+                ..self
+            },
+            Err(e) => self.fail(Error::input(format!("invalid EHLO name {name:?}: {e}"))),
+        }
+    }
+
+    /// Reply timeouts (RFC 5321 §4.5.3.2 by default).
+    pub fn timeouts(self, timeouts: Timeouts) -> Self {
+        self.session(|s| s.timeouts(timeouts))
+    }
+
+    /// Caps every wait, connecting included, at `max`.
+    pub fn timeout(mut self, max: Duration) -> Self {
+        let capped = self.session.get_timeouts().capped(max);
+        self.connect_timeout = self.connect_timeout.min(max);
+        self.session(|s| s.timeouts(capped))
+    }
+
+    /// How long to wait for the TCP connection (default 30 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a connection stays open with nothing to send before QUIT (default 5 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool.idle_timeout = timeout;
+        self
+    }
+
+    /// Connections opened at most at once (default 1: one connection, messages in order).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.pool.max_connections = n.max(1);
+        self
+    }
+
+    /// Close a connection (with QUIT) after this many messages and open a fresh one for the rest
+    /// (some providers limit messages per session).
+    pub fn max_messages_per_connection(mut self, n: u64) -> Self {
+        self.pool.max_messages_per_connection = Some(n.max(1));
+        self
+    }
+
+    /// Start at most this many messages per second, over all connections (at least one a day).
+    pub fn rate_limit(mut self, messages_per_second: f64) -> Self {
+        let r = messages_per_second;
+        if r.is_finite() && r >= 1.0 / 86_400.0 {
+            self.pool.rate_interval = Some(Duration::from_secs_f64(1.0 / r));
+            self
+        } else {
+            self.fail(Error::input(format!(
+                "the rate limit must be a number of messages per second of at least 1/86400 (one a day), not {r}"
+            )))
+        }
+    }
+
+    /// Try a message again this many times after a temporary failure (default 2, so 3 attempts
+    /// in all), waiting 0.5 s, then 1 s, 2 s … (jittered, at most 30 s) in between. Recipients
+    /// refused with 4yz are retried alone; accepted ones are never sent twice; 5yz is final.
+    ///
+    /// These are quick retries for blips (a busy server, a dropped connection). Queueing for
+    /// hours, as an MTA does (RFC 5321 §4.5.4.1), is the caller's job: keep what failed and
+    /// submit it again later.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retry.attempts = n.saturating_add(1);
+        self
+    }
+
+    /// Never retry: every failure is reported at once.
+    pub fn no_retry(self) -> Self {
+        self.retries(0)
+    }
+
+    /// The first retry delay and the largest one (both at most a day).
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        const DAY: Duration = Duration::from_secs(86_400);
+        self.retry.backoff = first.min(DAY);
+        self.retry.max_backoff = max.max(first).min(DAY);
+        self
+    }
+
+    /// Also retry a message whose connection was lost after its content was sent and before the
+    /// server's verdict. Off by default: the server may have taken it, and a retry may deliver it
+    /// twice (recipients can tell by its Message-ID).
+    pub fn retry_ambiguous(mut self, on: bool) -> Self {
+        self.retry.retry_ambiguous = on;
+        self
+    }
+
+    /// Give each message this long from `send` to its last attempt's start; a message still
+    /// queued then fails with a timeout.
+    pub fn message_deadline(mut self, deadline: Duration) -> Self {
+        self.retry.deadline = Some(deadline);
+        self
+    }
+
+    /// Use PIPELINING when offered (default on).
+    pub fn pipelining(self, on: bool) -> Self {
+        self.session(|s| s.pipelining(on))
+    }
+
+    /// Use CHUNKING (BDAT) when offered (default on).
+    pub fn chunking(self, on: bool) -> Self {
+        self.session(|s| s.chunking(on))
+    }
+
+    /// Content bytes per BDAT chunk (default 256 KiB, at least 1 KiB).
+    pub fn bdat_chunk_size(self, bytes: usize) -> Self {
+        self.session(|s| s.bdat_chunk_size(bytes))
+    }
+
+    /// Messages awaiting their final reply at once on one connection with CHUNKING and
+    /// PIPELINING (default 32): enough that a connection 10 ms away is limited by the server and
+    /// the bandwidth, not by the round trips. Each is at risk of an ambiguous outcome if the
+    /// connection drops before its reply.
+    pub fn max_in_flight(self, n: usize) -> Self {
+        self.session(|s| s.max_in_flight(n))
+    }
+
+    /// Bounds on the size of a server's reply (a hostile server cannot make squall buffer more).
+    pub fn reply_limits(self, limits: ReplyLimits) -> Self {
+        self.session(|s| s.reply_limits(limits))
+    }
+
+    /// Trust the CA certificates in this PEM file too (for a private CA).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Accept any server certificate. The connection is then open to interception: use only
+    /// against a test server you control.
+    pub fn dangerously_skip_certificate_verification(mut self, skip: bool) -> Self {
+        self.skip_verify = skip;
+        self
+    }
+
+    /// Receive each line of the dialog (secrets redacted), for `--transcript` style output.
+    pub fn transcript(mut self, f: impl Fn(&TranscriptLine) + Send + Sync + 'static) -> Self {
+        self.transcript = Some(Arc::new(f));
+        self.session(|s| s.transcript(true))
+    }
+
+    pub(crate) fn resolve(self) -> Result<Config, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.host.is_empty() || self.host.contains(['\r', '\n', '\0', ' ', '/']) {
+            return Err(Error::input(format!("invalid server host {:?}", self.host)));
+        }
+        let logs_in = self.session.has_credentials() || self.token_source.is_some();
+        let (port, tls) = match (self.port, self.tls) {
+            (Some(p), Some(t)) => (p, t),
+            (None, Some(t)) => (default_port(t), t),
+            (Some(p), None) => (p, default_tls(p)),
+            (None, None) if logs_in => (587, Tls::StartTls),
+            (None, None) => (25, Tls::Opportunistic),
+        };
+        if logs_in && tls == Tls::None && !self.session.allows_insecure_auth() {
+            return Err(Error::input(
+                "credentials are configured with TLS off: they would cross the network in clear text; \
+                 enable TLS or allow insecure AUTH explicitly",
+            ));
+        }
+        let tls_setup = match tls {
+            Tls::None => None,
+            _ => Some(
+                TlsSetup::new(&self.host, self.ca_file.as_deref(), self.skip_verify).map_err(Error::input)?,
+            ),
+        };
+        Ok(Config {
+            host: self.host,
+            port,
+            tls: tls_setup,
+            session: self.session.tls(tls),
+            ehlo: self.ehlo,
+            token_source: self.token_source,
+            connect_timeout: self.connect_timeout,
+            pool: self.pool,
+            retry: self.retry,
+            transcript: self.transcript,
+        })
+    }
+}
+
+/// The port that goes with a TLS mode.
+fn default_port(tls: Tls) -> u16 {
+    match tls {
+        Tls::Implicit => 465,
+        Tls::StartTls => 587,
+        _ => 25,
+    }
+}
+
+/// The TLS mode that goes with a port.
+fn default_tls(port: u16) -> Tls {
+    match port {
+        465 => Tls::Implicit,
+        587 => Tls::StartTls,
+        _ => Tls::Opportunistic,
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("session", &self.session)
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_and_tls_go_together() {
+        let r = |b: ClientBuilder| {
+            let c = b.resolve().unwrap();
+            (c.port, c.session.get_tls())
+        };
+        assert_eq!(r(ClientBuilder::new("mx")), (25, Tls::Opportunistic));
+        assert_eq!(r(ClientBuilder::new("mx").port(465)), (465, Tls::Implicit));
+        assert_eq!(r(ClientBuilder::new("mx").port(587)), (587, Tls::StartTls));
+        assert_eq!(r(ClientBuilder::new("mx").port(2525)), (2525, Tls::Opportunistic));
+        assert_eq!(
+            r(ClientBuilder::new("mx").tls(Tls::Implicit)),
+            (465, Tls::Implicit)
+        );
+        assert_eq!(
+            r(ClientBuilder::new("mx").credentials("u", "p")),
+            (587, Tls::StartTls)
+        );
+        assert_eq!(
+            r(ClientBuilder::new("mx").port(25).tls(Tls::None)),
+            (25, Tls::None)
+        );
+    }
+
+    #[test]
+    fn contradictions_are_refused() {
+        let e = ClientBuilder::new("mx")
+            .tls(Tls::None)
+            .credentials("u", "p")
+            .resolve()
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("clear text"), "{e}");
+        assert!(
+            ClientBuilder::new("mx")
+                .tls(Tls::None)
+                .credentials("u", "p")
+                .allow_insecure_auth(true)
+                .resolve()
+                .is_ok()
+        );
+        assert!(
+            ClientBuilder::new("mx")
+                .credentials("u\r\n", "p")
+                .resolve()
+                .is_err()
+        );
+        assert!(ClientBuilder::new("mx").ehlo("bad name").resolve().is_err());
+        assert!(
+            ClientBuilder::new("mx")
+                .ehlo("mail.bücher.example")
+                .resolve()
+                .is_err()
+        );
+        assert!(ClientBuilder::new("mx x").resolve().is_err());
+        assert!(ClientBuilder::new("mx").rate_limit(f64::NAN).resolve().is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let b = ClientBuilder::new("mx").credentials("joe", "hunter2");
+        assert!(!format!("{b:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn one_default_for_each_session_option() {
+        // The builder's protocol options are the core's: same defaults, nothing restated.
+        let c = ClientBuilder::new("mx").resolve().unwrap();
+        assert_eq!(
+            c.session.get_max_in_flight(),
+            SessionConfig::new().get_max_in_flight()
+        );
+        assert_eq!(c.session.get_timeouts(), SessionConfig::new().get_timeouts());
+    }
+}

@@ -1,0 +1,87 @@
+//! Rendering a message's content into wire bytes with mail-builder, and measuring them.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use mail_builder::MessageBuilder as Mime;
+use mail_builder::encoders::base64::base64_encode_mime;
+use mail_builder::headers::address::Address;
+use mail_builder::headers::text::Text;
+use mail_builder::mime::{BodyPart, MimePart};
+
+use super::fields::needs_base64;
+use super::{Content, NamedAddress, Rendered};
+
+pub(super) fn render(c: &Content) -> Rendered {
+    let addr = |a: &NamedAddress| Address::new_address(a.name.clone(), a.mailbox.as_str().to_string());
+    let list = |v: &[NamedAddress]| Address::new_list(v.iter().map(addr).collect());
+    let mut m = Mime::new();
+    if let Some(f) = &c.from {
+        m = m.from(addr(f));
+    }
+    if !c.to.is_empty() {
+        m = m.to(list(&c.to));
+    }
+    if !c.cc.is_empty() {
+        m = m.cc(list(&c.cc));
+    }
+    if !c.reply_to.is_empty() {
+        m = m.reply_to(list(&c.reply_to));
+    }
+    if let Some(s) = &c.subject {
+        m = m.subject(s.as_str());
+    }
+    m = m.date(c.date).message_id(c.message_id.as_str());
+    for (name, value) in &c.headers {
+        m = m.header(name.as_str(), Text::new(value.as_str()));
+    }
+    m = m.body(body(c));
+    let bytes: Arc<[u8]> = m.write_to_vec().expect("writing to a Vec cannot fail").into();
+    Rendered {
+        profile: squall_proto::data::profile(&bytes),
+        bytes,
+    }
+}
+
+/// The MIME tree: the text and HTML parts as alternatives, then the attachments.
+fn body(c: &Content) -> MimePart<'_> {
+    let text = c.text.as_deref().map(|t| text_part("text/plain", t));
+    let html = c.html.as_deref().map(|h| text_part("text/html", h));
+    let main = match (text, html) {
+        (Some(t), Some(h)) => Some(MimePart::new("multipart/alternative", vec![t, h])),
+        (t, h) => t.or(h),
+    };
+    if c.attachments.is_empty() {
+        return main.unwrap_or_else(|| text_part("text/plain", ""));
+    }
+    let mut parts: Vec<MimePart<'_>> = main.into_iter().collect();
+    for a in &c.attachments {
+        let part = if a.content_type.to_ascii_lowercase().starts_with("text/") && needs_base64(&a.data) {
+            base64_part(a.content_type.as_str(), &a.data)
+        } else {
+            MimePart::new(
+                a.content_type.as_str(),
+                BodyPart::Binary(Cow::Borrowed(&a.data[..])),
+            )
+        };
+        parts.push(part.attachment(a.filename.as_str()));
+    }
+    MimePart::new("multipart/mixed", parts)
+}
+
+/// A text part, in base64 when it holds control characters; else mail-builder picks 7bit,
+/// quoted-printable or base64.
+fn text_part<'a>(content_type: &'a str, text: &'a str) -> MimePart<'a> {
+    if needs_base64(text.as_bytes()) {
+        base64_part(content_type, text.as_bytes())
+    } else {
+        MimePart::new(content_type, BodyPart::Text(Cow::Borrowed(text)))
+    }
+}
+
+fn base64_part<'a>(content_type: &'a str, data: &[u8]) -> MimePart<'a> {
+    let mut encoded = Vec::with_capacity(data.len() * 4 / 3 + data.len() / 38 + 4);
+    base64_encode_mime(data, &mut encoded, false).expect("writing to a Vec cannot fail");
+    let encoded = String::from_utf8(encoded).expect("base64 is ASCII");
+    MimePart::new(content_type, BodyPart::Text(Cow::Owned(encoded))).transfer_encoding("base64")
+}
