@@ -156,11 +156,26 @@ struct Summary {
     connections: u64,
     /// Every message not delivered to all its recipients, in order, with why.
     not_delivered: Vec<Undelivered>,
+    /// Messages never tried: the run stopped after a permanent setup failure.
+    not_sent: u64,
+    /// Why the run stopped early, if it did.
+    stopped: Option<String>,
+    #[serde(skip)]
+    stop: Option<Error>,
 }
 
 impl Summary {
     /// Adds one message's outcome.
     fn count(&mut self, i: u64, file: Option<String>, result: Result<Receipt, Error>) {
+        // The connection cannot be set up with these settings (a certificate, the credentials, a
+        // policy): every further message would meet the same failure, so none is tried.
+        if let Err(e) = &result
+            && e.is_setup()
+            && e.is_permanent()
+            && self.stop.is_none()
+        {
+            self.stop = Some(e.clone());
+        }
         let attempts = match &result {
             Ok(r) => r.attempts.len(),
             Err(e) => e.attempts().len(),
@@ -213,9 +228,12 @@ impl Summary {
         });
     }
 
-    /// sysexits: permanent failures first, then temporary or unknown outcomes, then refusals.
+    /// sysexits: a setup failure that stopped the run says why (credentials 77, configuration
+    /// 78, …); then permanent failures, then temporary or unknown outcomes, then refusals.
     fn exit_code(&self) -> u8 {
-        if self.failed > 0 {
+        if let Some(e) = &self.stop {
+            exit::for_error(e)
+        } else if self.failed > 0 {
             exit::UNAVAILABLE
         } else if self.failed_transient + self.ambiguous > 0 {
             exit::TEMPFAIL
@@ -321,8 +339,27 @@ async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
     let mut latencies: Vec<f32> = Vec::with_capacity(total.min(10_000_000) as usize);
     let started = Instant::now();
     let mut next = 0u64;
+    // One finished send: its outcome counted, its bytes released.
+    let mut settle =
+        |done: Result<(u64, usize, Duration, Result<Receipt, Error>), tokio::task::JoinError>,
+         summary: &mut Summary,
+         held_bytes: &mut usize|
+         -> Result<(), (u8, Error)> {
+            let (i, size, elapsed, result) = done.map_err(|e| {
+                (
+                    exit::SOFTWARE,
+                    Error::from_input(format!("a send task failed: {e}")),
+                )
+            })?;
+            *held_bytes -= size;
+            latencies.push(elapsed.as_secs_f32() * 1000.0);
+            summary.count(i, source.file(i), result);
+            bar.inc(1);
+            Ok(())
+        };
     while next < total || !tasks.is_empty() {
         while next < total
+            && summary.stop.is_none()
             && tasks.len() < max_window
             && (tasks.len() < min_window || held_bytes < WINDOW_BYTES)
         {
@@ -342,22 +379,24 @@ async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
                 (i, size, t0.elapsed(), r)
             });
             next += 1;
+            // Outcomes that are in already count now: a setup failure stops the queueing at once.
+            while let Some(done) = tasks.try_join_next() {
+                settle(done, &mut summary, &mut held_bytes)?;
+            }
         }
         let Some(done) = tasks.join_next().await else {
             break;
         };
-        let (i, size, elapsed, result) = done.map_err(|e| {
-            (
-                exit::SOFTWARE,
-                Error::from_input(format!("a send task failed: {e}")),
-            )
-        })?;
-        held_bytes -= size;
-        latencies.push(elapsed.as_secs_f32() * 1000.0);
-        summary.count(i, source.file(i), result);
-        bar.inc(1);
+        settle(done, &mut summary, &mut held_bytes)?;
     }
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(e) = &summary.stop {
+        summary.not_sent = total - next;
+        summary.stopped = Some(format!(
+            "stopped after a setup failure every message would meet; {} message(s) not tried: {e}",
+            total - next
+        ));
+    }
     summary.not_delivered.sort_by_key(|u| u.message);
     client.shutdown().await;
     bar.finish_and_clear();
@@ -414,6 +453,9 @@ fn print_summary(args: &BulkArgs, s: &Summary) {
         s.latency_ms.p99,
         s.connections
     );
+    if let Some(why) = &s.stopped {
+        eprintln!("squall bulk: {why}");
+    }
     for u in &s.not_delivered {
         let from = u.file.as_deref().map(|f| format!(" ({f})")).unwrap_or_default();
         eprintln!(

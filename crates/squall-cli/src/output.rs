@@ -96,10 +96,22 @@ struct ReceiptJson {
     message_id: Option<String>,
     reply: ReplyJson,
     size: u64,
+    /// The TLS session it went over; `null` in cleartext.
+    tls: Option<TlsJson>,
     elapsed_ms: u128,
     attempts: Vec<AttemptJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     captured_to: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TlsJson {
+    version: String,
+    cipher: String,
+    /// Whether the server's certificate was verified (opportunistic TLS goes on without).
+    verified: bool,
+    /// Why it was not, when it was not.
+    problem: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -127,6 +139,12 @@ pub(crate) fn receipt_json(r: &Receipt, captured_to: Option<String>) -> String {
         message_id: r.message_id.clone(),
         reply: (&r.reply).into(),
         size: r.size,
+        tls: r.tls.as_ref().map(|t| TlsJson {
+            version: t.version.clone(),
+            cipher: t.cipher.clone(),
+            verified: t.is_verified(),
+            problem: t.problem.clone(),
+        }),
         elapsed_ms: r.elapsed.as_millis(),
         attempts: attempts(&r.attempts),
         captured_to,
@@ -177,6 +195,12 @@ pub(crate) fn receipt_text(r: &Receipt) -> (String, Vec<String>) {
     );
     if r.attempts.len() > 1 {
         line.push_str(&format!(" after {} attempts", r.attempts.len()));
+    }
+    if let Some(t) = r.tls.as_ref().filter(|t| !t.is_verified()) {
+        let why = t.problem.as_deref().unwrap_or("unknown");
+        line.push_str(&format!(
+            "; encrypted, but the server's certificate was not verified ({why})"
+        ));
     }
     let mut refusals: Vec<String> = r
         .rejected

@@ -600,6 +600,95 @@ async fn bulk_without_retries_reports_each_failure_once() {
     assert_eq!(outcomes, [(2, "transient"), (3, "permanent"), (4, "ambiguous")]);
 }
 
+/// Issue 10, item 2: a setup failure that every message would meet (refused credentials) stops
+/// the run: the rest are counted, not tried, instead of a connection for every few messages.
+#[tokio::test]
+async fn bulk_stops_after_a_permanent_setup_failure() {
+    let s = squall_sink::Sink::builder()
+        .user("joe", "right")
+        .auth_before_tls(true)
+        .start()
+        .await
+        .unwrap();
+    let server = s.addr().to_string();
+    let argv = [
+        "bulk",
+        "--server",
+        &server,
+        "--tls",
+        "none",
+        "--user",
+        "joe",
+        "--password-env",
+        "BULK_PW",
+        "--allow-insecure-auth",
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.org",
+        "--generate",
+        "2000",
+        "--json",
+    ];
+    let o = squall_async_env(argv.map(String::from).to_vec(), vec![("BULK_PW", "wrong")]).await;
+    assert_eq!(code(&o), 77, "credentials refused: {}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // One connection fails every message queued before the failure was known; a message queued
+    // in the moment before bulk learnt it may need another. (Before: a connection for every 64.)
+    assert!(v["connections"].as_u64().unwrap() < 5, "{v}");
+    let failed = v["failed"].as_u64().unwrap();
+    assert_eq!(failed + v["not_sent"].as_u64().unwrap(), 2000, "{v}");
+    let stopped = v["stopped"].as_str().unwrap();
+    assert!(stopped.contains("535") && stopped.contains("not tried"), "{v}");
+    assert_eq!(s.delivered(), 0);
+}
+
+/// Issue 10, items 5 and 6: an address given twice gets one RCPT; a second Subject through
+/// --header is refused; control characters never reach a header.
+#[test]
+fn repeated_recipients_and_duplicate_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "send",
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.org",
+        "--body",
+        "x",
+        "--dry-run",
+    ];
+    let with = |extra: &[&str]| squall(&base.iter().chain(extra).copied().collect::<Vec<_>>(), dir.path());
+    let o = with(&["--bcc", "B@example.org", "--cc", "b@example.org"]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("MAIL FROM:<a@example.org>\nRCPT TO:<b@example.org>\n\n"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = with(&["--subject", "one", "--header", "Subject: two"]);
+    assert_eq!(code(&o), 65, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("RFC 5322 allows one"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = with(&["--header", "Message-ID: <chosen@example.org>"]);
+    assert!(
+        text(&o.stdout).contains("Message-ID: <chosen@example.org>\r\n"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(text(&o.stdout).matches("Message-ID:").count(), 1);
+    let o = with(&["--subject", "red \x1b[31m"]);
+    assert_eq!(code(&o), 65, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("control character U+001B"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 #[test]
 fn dry_run_prints_envelope_and_message_and_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();

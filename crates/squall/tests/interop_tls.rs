@@ -263,3 +263,34 @@ async fn postfix_implicit_tls() {
         .unwrap();
     assert!(postfix_message(&p, &to).contains("Subject: smtps\n"));
 }
+
+/// Issue 10, item 1: the Postfix MX port with its private CA and no CA file, as `squall` sends to
+/// port 25 by default (opportunistic TLS): delivered, encrypted, and reported unverified.
+#[tokio::test]
+async fn postfix_mx_opportunistic_tls_with_an_unknown_ca() {
+    let Some(p) = peer("POSTFIX_MX") else { return };
+    let to = unique("pf-opportunistic");
+    let (lines, rec) = recorder();
+    let c = squall::Client::builder("localhost")
+        .port(p.port)
+        .tls(Tls::Opportunistic)
+        .transcript(rec)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let r = c
+        .send(
+            "sender@example.org",
+            [to.as_str()],
+            "Subject: opportunistic\r\n\r\nx\r\n",
+        )
+        .await
+        .unwrap();
+    let tls = r.tls.expect("encrypted");
+    assert!(!tls.is_verified(), "{tls}");
+    assert!(tls.to_string().contains("NOT verified"), "{tls}");
+    let l = lines.lock().unwrap().join("\n");
+    assert!(l.contains("TLS established (certificate not verified)"), "{l}");
+    let stored = postfix_message(&p, &to);
+    assert!(stored.contains("with ESMTPS"), "Postfix recorded TLS: {stored}");
+}

@@ -191,6 +191,17 @@ impl Error {
             || (matches!(self.inner.stage, Stage::Greeting | Stage::Ehlo) && self.is_permanent())
     }
 
+    /// True when the connection could not be set up (connect, TLS, greeting, EHLO, STARTTLS or
+    /// AUTH): nothing of the message was sent, and every message to this server with these
+    /// settings meets the same failure while it lasts — for a permanent one, until the settings
+    /// or the server change.
+    pub fn is_setup(&self) -> bool {
+        matches!(
+            self.inner.stage,
+            Stage::Connect | Stage::Tls | Stage::Greeting | Stage::Ehlo | Stage::StartTls | Stage::Auth
+        )
+    }
+
     /// True when the server refused the credentials (sysexits' 77).
     pub fn is_auth_refused(&self) -> bool {
         self.inner.stage == Stage::Auth && matches!(self.inner.what, What::Session(Cause::Rejected(_)))

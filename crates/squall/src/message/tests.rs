@@ -142,3 +142,132 @@ fn named_addresses() {
     assert_eq!(NamedAddress::parse("x@example.org").unwrap().name, None);
     assert!(NamedAddress::parse("no-at-sign").is_err());
 }
+
+/// Issue 10, header hygiene: RFC 5322 §3.6 allows From, Subject, Date and Message-ID once; a
+/// second one through a header field is refused, whichever route set the first.
+#[test]
+fn a_second_once_only_field_is_refused() {
+    for (name, first) in [
+        ("From", Message::builder().from("a@example.org")),
+        ("Subject", Message::builder().subject("one")),
+        (
+            "Date",
+            Message::builder().header("Date", "Tue, 1 Jul 2025 10:52:37 +0200"),
+        ),
+        ("Message-ID", Message::builder().message_id("x@example.org")),
+        (
+            "In-Reply-To",
+            Message::builder().header("In-Reply-To", "<p@example.org>"),
+        ),
+    ] {
+        let value = match name {
+            "From" => "b@example.org",
+            "Date" => "Wed, 2 Jul 2025 10:52:37 +0200",
+            "Message-ID" => "<y@example.org>",
+            _ => "<q@example.org>",
+        };
+        let e = first.header(name, value).build().unwrap_err();
+        assert!(e.to_string().contains("RFC 5322 allows one"), "{name}: {e}");
+        assert_eq!(e.kind(), crate::ErrorKind::Local);
+    }
+    // Fields that may repeat, and setters that replace, are fine.
+    let mut m = Message::builder()
+        .subject("one")
+        .header("X-Tag", "a")
+        .header("X-Tag", "b")
+        .build()
+        .unwrap();
+    m.set_subject("two").unwrap();
+    let text = String::from_utf8(m.bytes().to_vec()).unwrap();
+    assert_eq!(text.matches("Subject:").count(), 1, "{text}");
+    assert_eq!(text.matches("X-Tag:").count(), 2, "{text}");
+}
+
+/// Address fields given as header fields are those fields: the envelope sees them, and the
+/// message carries one To field.
+#[test]
+fn address_headers_are_the_address_fields() {
+    let m = Message::builder()
+        .from("a@example.org")
+        .to("b@example.net")
+        .header("To", "\"Doe, C\" <c@example.net>, d@example.net")
+        .header("Bcc", "hidden@example.net")
+        .header("From", "x@example.org")
+        .build();
+    assert!(m.unwrap_err().to_string().contains("RFC 5322 allows one"));
+    let m = Message::builder()
+        .from("a@example.org")
+        .to("b@example.net")
+        .header("To", "\"Doe, C\" <c@example.net>, d@example.net")
+        .header("Bcc", "hidden@example.net")
+        .build()
+        .unwrap();
+    let to: Vec<String> = m
+        .envelope()
+        .unwrap()
+        .recipients()
+        .iter()
+        .map(|r| r.mailbox.to_string())
+        .collect();
+    assert_eq!(
+        to,
+        [
+            "b@example.net",
+            "c@example.net",
+            "d@example.net",
+            "hidden@example.net"
+        ]
+    );
+    let text = String::from_utf8(m.bytes().to_vec()).unwrap();
+    assert_eq!(text.matches("\r\nTo:").count(), 1, "{text}");
+    assert!(!text.contains("hidden@"), "{text}");
+    assert!(
+        Message::builder()
+            .header("Content-Type", "text/html")
+            .build()
+            .is_err(),
+        "MIME fields come from the parts"
+    );
+}
+
+#[test]
+fn date_and_message_id_can_be_set() {
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_751_360_000);
+    let m = Message::builder()
+        .from("a@example.org")
+        .date(when)
+        .message_id("<chosen.1@example.org>")
+        .build()
+        .unwrap();
+    assert_eq!(m.message_id(), "chosen.1@example.org");
+    let text = String::from_utf8(m.bytes().to_vec()).unwrap();
+    assert!(text.contains("Message-ID: <chosen.1@example.org>"), "{text}");
+    assert!(text.contains("Date: Tue, 1 Jul 2025 08:53:20 +0000"), "{text}");
+    let m = Message::builder()
+        .header("Date", "Tue, 1 Jul 2025 10:52:37 +0200")
+        .header("Message-ID", "<h@example.org>")
+        .build()
+        .unwrap();
+    assert_eq!(m.message_id(), "h@example.org");
+    assert!(String::from_utf8_lossy(&m.bytes()).contains("Date: Tue, 1 Jul 2025 08:52:37 +0000"));
+    for bad in ["no-at", "a b@example.org", "<x@example.org", "x@"] {
+        assert!(Message::builder().message_id(bad).build().is_err(), "{bad}");
+    }
+    assert!(Message::builder().header("Date", "yesterday").build().is_err());
+}
+
+#[test]
+fn control_characters_in_header_values_are_refused() {
+    for bad in [
+        Message::builder().subject("red \x1b[31m alert").build(),
+        Message::builder().header("X-A", "bell\x07").build(),
+        Message::builder().from("Eve\x1b <e@example.org>").build(),
+        Message::builder()
+            .attachment("a\x7f.txt", "text/plain", b"x".to_vec())
+            .build(),
+    ] {
+        let e = bad.unwrap_err();
+        assert!(e.to_string().contains("control character"), "{e}");
+    }
+    assert!(Message::builder().subject("tab\tis fine").build().is_ok());
+}
