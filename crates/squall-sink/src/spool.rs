@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use thiserror::Error;
+
 use crate::limits::{MemoryBudget, Reservation};
 
 /// Where content goes when it leaves memory, and when it must.
@@ -136,12 +138,14 @@ enum BodyState {
 }
 
 /// Why content cannot be stored.
-#[derive(Debug)]
+#[derive(Debug, Error)]
 pub(crate) enum BodyError {
     /// Larger than the size limit.
+    #[error("the message is larger than the size limit")]
     TooBig,
     /// The spool file could not be written.
-    Spool(io::Error),
+    #[error("cannot spool the message to disk: {0}")]
+    Spool(#[source] io::Error),
 }
 
 /// Content that arrived whole.

@@ -15,7 +15,7 @@ mod session;
 use std::io;
 use std::sync::Arc;
 
-use squall_proto::data::DataDecoder;
+use squall_proto::data::{DataDecoder, DecodeStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -252,11 +252,11 @@ impl Conn {
                         tx.body.push(&self.scratch, &self.shared.spool);
                     }
                     match status {
-                        squall_proto::data::DecodeStatus::NeedMore => {
+                        DecodeStatus::NeedMore => {
                             self.start = self.inbuf.len();
                             return Ok(Flow::Continue);
                         }
-                        squall_proto::data::DecodeStatus::Done { consumed } => {
+                        DecodeStatus::Done { consumed } => {
                             self.start += consumed;
                             self.mode = Mode::Command;
                             let flow = self.end_of_data("DATA").await?;
