@@ -30,7 +30,7 @@ enum Command {
     /// Send many messages (generated, or files from a directory) and report throughput.
     #[command(after_help = bulk::EXAMPLES)]
     Bulk(Box<bulk::BulkArgs>),
-    /// Run a capture server: every message is saved as an .eml file with a .json envelope.
+    /// Run a capture server: one line per message, saved as .eml + .json (--eml-dir) or into a Maildir.
     #[command(after_help = sink::EXAMPLES)]
     Sink(Box<sink::SinkArgs>),
     /// Read a message on stdin and send it, as sendmail does (also when run as `sendmail`).

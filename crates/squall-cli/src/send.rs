@@ -95,7 +95,7 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
             let dir = std::env::var_os("SQUALL_CAPTURE_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("squall-captured"));
-            let sink = Sink::builder().maildir(&dir).start().await.map_err(|e| {
+            let sink = Sink::builder().eml_dir(&dir).start().await.map_err(|e| {
                 (
                     exit::SOFTWARE,
                     input_error(format!("cannot start the capture server: {e}")),

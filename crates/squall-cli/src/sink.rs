@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use squall_sink::{Fault, Sink};
@@ -10,7 +11,9 @@ use squall_sink::{Fault, Sink};
 use crate::exit;
 
 pub(crate) const EXAMPLES: &str = "Examples:
-  squall sink --maildir ./mail
+  squall sink --maildir ~/Maildir            # read it with mutt -f ~/Maildir
+  squall sink --eml-dir ./mail               # <id>.eml plus an <id>.json envelope each
+  squall sink --max-connections 50 --command-timeout 1m --memory-limit 16M --size-limit 0
   squall sink --tls-cert cert.pem --tls-key key.pem --require-tls --user joe:secret
   squall sink --listen 127.0.0.1:2525 --fault 'rcpt:bad@example.com=550 5.1.1 no such user'
   squall sink --fault 'data-end#3=disconnect' --disable CHUNKING
@@ -21,7 +24,11 @@ pub(crate) struct SinkArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
     listen: SocketAddr,
-    /// Save each message here as <id>.eml plus <id>.json (created if missing).
+    /// Save each message here as <id>.eml plus an <id>.json envelope (created if missing).
+    #[arg(long, value_name = "DIR")]
+    eml_dir: Option<PathBuf>,
+    /// Deliver each message into this Maildir (tmp/, new/, cur/ created if missing), as mutt,
+    /// Dovecot and any Maildir reader expect: written to tmp/, then renamed into new/.
     #[arg(long, value_name = "DIR")]
     maildir: Option<PathBuf>,
     /// Misbehave: STAGE[#N][:ADDR]=ACTION, e.g. 'rcpt:bad@example.com=550', 'data-end#3=disconnect'
@@ -36,9 +43,31 @@ pub(crate) struct SinkArgs {
     /// Seed for --chaos.
     #[arg(long, value_name = "N", default_value_t = 1, requires = "chaos")]
     seed: u64,
-    /// SIZE limit to advertise and enforce, in bytes.
-    #[arg(long, value_name = "BYTES")]
+    /// SIZE limit to advertise and enforce (default 64M); 0 means no limit. BYTES may end in
+    /// K, M or G (binary multiples).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     size_limit: Option<u64>,
+    /// Connections served at once (default 500); beyond it: 421 and close.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// How long a command line may take to arrive after the previous reply (default 5m), however
+    /// slowly its bytes trickle in; then 421 and close.
+    #[arg(long, value_name = "DURATION", value_parser = parse_limit)]
+    command_timeout: Option<Duration>,
+    /// How long a transaction may take from MAIL to the end of its content (default 10m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_limit)]
+    transaction_timeout: Option<Duration>,
+    /// Message content held in memory by all connections together (default 64M); past it,
+    /// content is spooled to disk.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    memory_limit: Option<u64>,
+    /// One message's content past this size is spooled to disk (default 1M).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    spool_threshold: Option<u64>,
+    /// Where spooled content goes when neither --maildir nor --eml-dir is given (default: the
+    /// system's temporary directory).
+    #[arg(long, value_name = "DIR")]
+    spool_dir: Option<PathBuf>,
     /// Name in the greeting and EHLO reply.
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
@@ -70,8 +99,29 @@ pub(crate) struct SinkArgs {
 
 pub(crate) async fn run(args: SinkArgs) -> u8 {
     let mut b = Sink::builder().listen(args.listen);
+    if let Some(dir) = &args.eml_dir {
+        b = b.eml_dir(dir);
+    }
     if let Some(dir) = &args.maildir {
         b = b.maildir(dir);
+    }
+    if let Some(dir) = &args.spool_dir {
+        b = b.spool_dir(dir);
+    }
+    if let Some(n) = args.max_connections {
+        b = b.max_connections(n);
+    }
+    if let Some(d) = args.command_timeout {
+        b = b.command_timeout(d);
+    }
+    if let Some(d) = args.transaction_timeout {
+        b = b.transaction_timeout(d);
+    }
+    if let Some(n) = args.memory_limit {
+        b = b.memory_limit(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if let Some(n) = args.spool_threshold {
+        b = b.spool_threshold(usize::try_from(n).unwrap_or(usize::MAX));
     }
     for f in args.faults {
         b = b.fault(f);
@@ -115,27 +165,16 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
     // Nothing is kept in memory: a long-running sink must not grow.
     b = b.keep_messages(false);
     if !args.quiet {
+        // The summary escapes whatever the client chose: no terminal escapes reach stdout.
         b = b.on_message(|m| {
-            let place = m
-                .eml
-                .as_ref()
-                .map(|p| format!(" -> {}", p.display()))
-                .unwrap_or_default();
-            println!(
-                "{} from <{}> to <{}> ({} bytes, {}){place}",
-                m.id,
-                m.mail_from,
-                m.rcpt_to.join(">, <"),
-                m.size,
-                m.transfer
-            );
+            println!("{}", m.summary());
             let _ = std::io::stdout().flush();
         });
     }
     let sink = match b.start().await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("squall sink: cannot listen on {}: {e}", args.listen);
+            eprintln!("squall sink: cannot start on {}: {e}", args.listen);
             return exit::UNAVAILABLE;
         }
     };
@@ -171,5 +210,50 @@ fn parse_share(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
         _ => Err(format!("{s:?} is not a share between 0 and 1 (0.01 is 1%)")),
+    }
+}
+
+/// A time limit: a duration (`250ms`, `30s`, `5m`) that is not zero.
+fn parse_limit(s: &str) -> Result<Duration, String> {
+    match squall_sink::fault::parse_duration(s)? {
+        d if d.is_zero() => Err("a time limit must be longer than zero".into()),
+        d => Ok(d),
+    }
+}
+
+/// `1048576`, `64K`, `64M`, `1G` (also `KiB`, `MiB`, `GiB`; binary multiples).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a size in bytes (e.g. 1048576, 512K, 64M, 1G)");
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(digits);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" => 0,
+        "K" | "KIB" => 10,
+        "M" | "MIB" => 20,
+        "G" | "GIB" => 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1 << shift).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_limits() {
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert_eq!(parse_bytes("512K"), Ok(512 * 1024));
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("1g"), Ok(1 << 30));
+        assert_eq!(parse_bytes("18446744073709551615"), Ok(u64::MAX));
+        for bad in ["", "M", "1.5M", "1T", "-1", "99999999999999999999G"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_limit("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_limit("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_limit("0s").is_err());
+        assert!(parse_limit("soon").is_err());
     }
 }

@@ -321,9 +321,12 @@ async fn raw_file_from_stdin_is_sent_as_is() {
 #[test]
 fn squall_sink_captures_until_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("mail");
+    let emls = dir.path().join("mail");
+    let maildir = dir.path().join("Maildir");
     let mut sink = Command::new(env!("CARGO_BIN_EXE_squall"))
-        .args(["sink", "--listen", "127.0.0.1:0", "--maildir"])
+        .args(["sink", "--listen", "127.0.0.1:0", "--eml-dir"])
+        .arg(&emls)
+        .arg("--maildir")
         .arg(&maildir)
         .stdout(Stdio::piped())
         .spawn()
@@ -354,12 +357,24 @@ fn squall_sink_captures_until_stopped() {
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert!(line.contains("from <a@example.org> to <b@example.org>"), "{line}");
-    let emls: Vec<_> = std::fs::read_dir(&maildir)
+    let emls: Vec<_> = std::fs::read_dir(&emls)
         .unwrap()
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
         .collect();
     assert_eq!(emls.len(), 1);
+    // The Maildir got the same message, in new/ (nothing left behind in tmp/).
+    let delivered: Vec<_> = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        std::fs::read(delivered[0].path()).unwrap(),
+        std::fs::read(emls[0].path()).unwrap()
+    );
+    assert_eq!(std::fs::read_dir(maildir.join("tmp")).unwrap().count(), 0);
+    assert!(line.contains(" -> "), "{line}");
     sink.kill().unwrap();
     sink.wait().unwrap();
     // A bad fault spec is a usage error.

@@ -30,6 +30,10 @@ const SKIPPED: &[(&str, &str)] = &[
         "the benchmarks take minutes; CI runs the tests",
     ),
     (
+        "cargo build --release -p squall-cli -p squall-bench",
+        "the sink load benchmark takes minutes and streams 800 MiB",
+    ),
+    (
         "git send-email",
         "tests/sendmail.rs sends a real patch with git send-email",
     ),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::fault::Fault;
+use crate::limits::Limits;
 use crate::store::ReceivedMessage;
 
 /// Called for each message the sink accepts.
@@ -16,14 +17,20 @@ pub(crate) type OnMessage = Arc<dyn Fn(&ReceivedMessage) + Send + Sync>;
 #[derive(Clone)]
 pub(crate) struct SinkConfig {
     pub(crate) hostname: String,
+    /// 0 means no limit (RFC 1870's `SIZE 0`).
     pub(crate) size_limit: u64,
     pub(crate) max_recipients: usize,
+    /// Where `<id>.eml` and `<id>.json` go.
+    pub(crate) eml_dir: Option<PathBuf>,
+    /// A Maildir to deliver into.
     pub(crate) maildir: Option<PathBuf>,
+    /// Where content past the spool threshold goes when neither directory is set.
+    pub(crate) spool_dir: Option<PathBuf>,
+    pub(crate) limits: Limits,
     pub(crate) faults: Vec<Fault>,
     /// EHLO keywords not to offer, upper-cased.
     pub(crate) disabled: Vec<String>,
     pub(crate) keep_messages: bool,
-    pub(crate) idle_timeout: Duration,
     pub(crate) on_message: Option<OnMessage>,
     /// The certificate to serve TLS with.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
@@ -44,7 +51,9 @@ impl fmt::Debug for SinkConfig {
         f.debug_struct("SinkConfig")
             .field("hostname", &self.hostname)
             .field("size_limit", &self.size_limit)
+            .field("eml_dir", &self.eml_dir)
             .field("maildir", &self.maildir)
+            .field("limits", &self.limits)
             .field("faults", &self.faults)
             .field("disabled", &self.disabled)
             .field("tls", &self.tls.is_some())
@@ -61,6 +70,11 @@ impl fmt::Debug for SinkConfig {
 impl SinkConfig {
     pub(crate) fn offers(&self, keyword: &str) -> bool {
         !self.disabled.iter().any(|d| d == keyword)
+    }
+
+    /// The size limit, `None` when there is none (configured as 0).
+    pub(crate) fn size_limit(&self) -> Option<u64> {
+        (self.size_limit > 0).then_some(self.size_limit)
     }
 }
 
@@ -79,11 +93,13 @@ impl Default for SinkBuilder {
                 hostname: "squall-sink.localhost".into(),
                 size_limit: 64 * 1024 * 1024,
                 max_recipients: 1000,
+                eml_dir: None,
                 maildir: None,
+                spool_dir: None,
+                limits: Limits::default(),
                 faults: Vec::new(),
                 disabled: Vec::new(),
                 keep_messages: true,
-                idle_timeout: Duration::from_secs(300),
                 on_message: None,
                 tls: None,
                 implicit_tls: false,
@@ -109,7 +125,8 @@ impl SinkBuilder {
         self
     }
 
-    /// The SIZE limit to advertise and enforce, in bytes (default 64 MiB).
+    /// The SIZE limit to advertise and enforce, in bytes (default 64 MiB). `0` means no limit, as
+    /// in RFC 1870: `SIZE` is offered without a number and any size is accepted.
     pub fn size_limit(mut self, bytes: u64) -> Self {
         self.config.size_limit = bytes;
         self
@@ -122,7 +139,16 @@ impl SinkBuilder {
     }
 
     /// Save each message as `<id>.eml` plus a `<id>.json` envelope in this directory (created if
-    /// missing).
+    /// missing). The `.json` is written last, so a watcher that sees it finds the `.eml` too.
+    pub fn eml_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.eml_dir = Some(dir.into());
+        self
+    }
+
+    /// Deliver each message into this Maildir (created with `tmp/`, `new/` and `cur/` if
+    /// missing): written to `tmp/`, flushed to disk, then renamed into `new/` under a unique
+    /// name, so mutt, Dovecot or any Maildir reader can read it while the sink runs. Can be
+    /// combined with [`eml_dir`](Self::eml_dir).
     pub fn maildir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.maildir = Some(dir.into());
         self
@@ -208,9 +234,54 @@ impl SinkBuilder {
         self
     }
 
-    /// How long a silent client may stay connected (default 5 minutes).
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.config.idle_timeout = timeout;
+    /// The same as [`command_timeout`](Self::command_timeout), under the name it had before
+    /// the limit became absolute; kept so existing callers keep working.
+    pub fn idle_timeout(self, timeout: Duration) -> Self {
+        self.command_timeout(timeout)
+    }
+
+    /// How long the sink waits for a complete command line after its previous reply (default 5
+    /// minutes), then answers `421 4.4.2` and closes. The limit is absolute: bytes that trickle
+    /// in do not extend it, so a client sending a byte every few seconds is cut off in time.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.command_timeout = timeout;
+        self
+    }
+
+    /// How long a transaction may take, from `MAIL` to the end of its content (default 10
+    /// minutes), then `421 4.4.2` and the connection is closed.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.transaction_timeout = timeout;
+        self
+    }
+
+    /// Connections served at once (default 500); one more is answered `421 4.7.0 … too many
+    /// connections` and closed.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.limits.max_connections = n;
+        self
+    }
+
+    /// Bytes of message content held in memory by all connections together (default 64 MiB);
+    /// content that does not fit goes to a spool file on disk. Messages kept for
+    /// [`SinkHandle::messages`](crate::SinkHandle::messages) are not counted: turn
+    /// [`keep_messages`](Self::keep_messages) off for a long-running sink.
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.config.limits.memory = bytes;
+        self
+    }
+
+    /// One message's content past this size goes to a spool file on disk (default 1 MiB).
+    pub fn spool_threshold(mut self, bytes: usize) -> Self {
+        self.config.limits.spool_threshold = bytes;
+        self
+    }
+
+    /// Where spool files go when the sink writes no files (default: the system's temporary
+    /// directory). With a Maildir they go to its `tmp/`, else to the `.eml` directory, so that
+    /// storing a spooled message is a rename.
+    pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.spool_dir = Some(dir.into());
         self
     }
 }

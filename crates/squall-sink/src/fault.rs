@@ -158,8 +158,9 @@ fn parse_action(s: &str) -> Result<FaultAction, String> {
     Ok(FaultAction::Reply(code, text.to_string()))
 }
 
-/// `250ms`, `2s`, `1.5s`, `1m`.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Parses a duration written `250ms`, `2s`, `1.5s` or `1m` (a bare number is seconds): the
+/// syntax of `delay:` here and of the sink's time-limit flags.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || format!("bad duration {s:?} (use e.g. 250ms, 2s, 1m)");
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')

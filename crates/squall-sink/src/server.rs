@@ -7,19 +7,27 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{SinkBuilder, SinkConfig};
 use crate::conn::Conn;
 use crate::fault::{Chaos, FaultAction, FaultStage};
-use crate::store::ReceivedMessage;
+use crate::limits::{Backoff, MemoryBudget, Slots};
+use crate::spool::Spool;
+use crate::store::{ReceivedMessage, Store};
 
 /// State shared by every connection of one sink.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: SinkConfig,
+    /// Where accepted messages are written.
+    pub(crate) store: Store,
+    /// Where content goes while it arrives.
+    pub(crate) spool: Spool,
+    /// The connection cap.
+    slots: Arc<Slots>,
     messages: Mutex<Vec<ReceivedMessage>>,
     delivered: AtomicU64,
     connections: AtomicU64,
@@ -122,10 +130,22 @@ pub struct WaitTimeout {
 
 impl SinkBuilder {
     /// Binds the listening socket and starts serving in the background (needs a tokio runtime).
+    /// Creates the directories to write into first.
     pub async fn start(self) -> io::Result<SinkHandle> {
-        if let Some(dir) = &self.config.maildir {
+        let store = Store::open(self.config.eml_dir.as_deref(), self.config.maildir.as_deref())?;
+        if let Some(dir) = &self.config.spool_dir {
             std::fs::create_dir_all(dir)?;
         }
+        let fallback = self.config.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let (dir, suffix) = store.spool_place(&fallback);
+        let limits = &self.config.limits;
+        let spool = Spool {
+            dir,
+            suffix,
+            threshold: limits.spool_threshold,
+            budget: MemoryBudget::new(limits.memory),
+            size_limit: self.config.size_limit(),
+        };
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
         // xorshift needs a non-zero state.
@@ -133,6 +153,9 @@ impl SinkBuilder {
         let shared = Arc::new(Shared {
             rng: AtomicU64::new(seed),
             fault_hits: self.config.faults.iter().map(|_| AtomicU64::new(0)).collect(),
+            slots: Slots::new(limits.max_connections),
+            store,
+            spool,
             config: self.config,
             messages: Mutex::new(Vec::new()),
             delivered: AtomicU64::new(0),
@@ -144,28 +167,59 @@ impl SinkBuilder {
                 .unwrap_or_default()
                 .as_secs(),
         });
-        let (stop, mut stopped) = watch::channel(false);
-        let accepting = shared.clone();
-        tokio::spawn(async move {
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    accepted = listener.accept() => {
-                        let Ok((stream, _peer)) = accepted else { continue };
-                        let _ = stream.set_nodelay(true);
-                        accepting.connections.fetch_add(1, Ordering::Relaxed);
-                        let shared = accepting.clone();
-                        conns.spawn(async move {
-                            let _ = Conn::new(Box::new(stream), shared).run().await;
-                        });
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
-            // Dropping the set aborts the connections still open.
-        });
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(accept_loop(listener, shared.clone(), stopped));
         Ok(SinkHandle { addr, shared, stop })
+    }
+}
+
+/// Accepts connections until stopped; dropping the set at the end aborts those still open.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    let mut conns = JoinSet::new();
+    let mut backoff = Backoff::new();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    backoff.succeeded();
+                    shared.admit(stream, &mut conns);
+                }
+                Err(_) => {
+                    // Out of file descriptors (EMFILE, ENFILE) or memory: the listener stays
+                    // readable, so without a pause this loop would spin on a core.
+                    let pause = backoff.failed();
+                    tokio::select! {
+                        _ = stopped.changed() => break,
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+impl Shared {
+    /// Serves a new connection, or refuses it when the cap is reached.
+    fn admit(self: &Arc<Self>, stream: TcpStream, conns: &mut JoinSet<()>) {
+        let Some(slot) = self.slots.try_acquire() else {
+            // A new connection's send buffer has room for one line: say why without waiting
+            // on this client, then close.
+            let line = format!(
+                "421 4.7.0 {} Error: too many connections\r\n",
+                self.config.hostname
+            );
+            let _ = stream.try_write(line.as_bytes());
+            return;
+        };
+        let _ = stream.set_nodelay(true);
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        let shared = self.clone();
+        conns.spawn(async move {
+            let _slot = slot;
+            let _ = Conn::new(Box::new(stream), shared).run().await;
+        });
     }
 }
 
@@ -200,9 +254,20 @@ impl SinkHandle {
         self.shared.delivered.load(Ordering::Acquire)
     }
 
-    /// How many connections were accepted in all.
+    /// How many connections were accepted in all (those refused over the cap not counted).
     pub fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// How many connections are open now.
+    pub fn active_connections(&self) -> usize {
+        self.shared.slots.active()
+    }
+
+    /// Bytes of message content held in memory now, by transactions in progress (see
+    /// [`SinkBuilder::memory_limit`]).
+    pub fn memory_in_use(&self) -> usize {
+        self.shared.spool.budget.in_use()
     }
 
     /// Waits until at least `n` messages were accepted in all, or fails after `timeout`.

@@ -1,10 +1,15 @@
-//! What the sink keeps of each message, in memory and as files.
+//! What the sink keeps of each message: in memory for tests, and on disk as `<id>.eml` plus a
+//! `<id>.json` envelope, as a Maildir, or both.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+
+use crate::escape::escape;
+use crate::maildir::Maildir;
+use crate::spool::{Content, TempFile};
 
 /// One message the sink accepted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,29 +36,112 @@ pub struct ReceivedMessage {
     pub received_at: String,
     /// `DATA` or `BDAT`.
     pub transfer: &'static str,
-    /// The content exactly as received, dot-stuffing undone.
+    /// The content exactly as received, dot-stuffing undone. Content spooled to disk (past the
+    /// spool threshold) is read back only when the sink keeps messages in memory; otherwise it
+    /// is empty here and found in the files.
     #[serde(skip)]
     pub data: Vec<u8>,
-    /// The `.eml` file, when the sink writes files.
+    /// The `.eml` file, when the sink writes `.eml` files.
     pub eml: Option<PathBuf>,
+    /// The file in the Maildir's `new/`, when the sink writes a Maildir.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maildir: Option<PathBuf>,
 }
 
 impl ReceivedMessage {
-    /// Writes `<id>.eml`, then `<id>.json` (last, by atomic rename, so a watcher that sees the
-    /// JSON can read both).
-    pub(crate) fn save(&mut self, dir: &Path) -> io::Result<()> {
-        let eml = dir.join(format!("{}.eml", self.id));
-        write_atomically(&eml, &self.data)?;
-        self.eml = Some(eml);
-        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        write_atomically(&dir.join(format!("{}.json", self.id)), &json)
+    /// One line for a log or a terminal: id, envelope, size and where it was saved. Everything
+    /// the client chose is [escaped](crate::escape), so the line cannot carry terminal control
+    /// sequences, line breaks or text-direction tricks.
+    pub fn summary(&self) -> String {
+        let rcpts: Vec<_> = self.rcpt_to.iter().map(|r| escape(r)).collect();
+        let mut line = format!(
+            "{} from <{}> to <{}> ({} bytes, {})",
+            escape(&self.id),
+            escape(&self.mail_from),
+            rcpts.join(">, <"),
+            self.size,
+            self.transfer
+        );
+        for place in [&self.eml, &self.maildir].into_iter().flatten() {
+            line.push_str(" -> ");
+            line.push_str(&escape(&place.display().to_string()));
+        }
+        line
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+/// Where accepted messages are written.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    /// `<id>.eml` and `<id>.json` go here.
+    eml_dir: Option<PathBuf>,
+    maildir: Option<Maildir>,
+}
+
+impl Store {
+    /// Creates the directories that are missing.
+    pub(crate) fn open(eml_dir: Option<&Path>, maildir: Option<&Path>) -> io::Result<Self> {
+        if let Some(dir) = eml_dir {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(Self {
+            eml_dir: eml_dir.map(Path::to_path_buf),
+            maildir: maildir.map(Maildir::create).transpose()?,
+        })
+    }
+
+    /// Whether anything is written to disk.
+    pub(crate) fn writes_files(&self) -> bool {
+        self.eml_dir.is_some() || self.maildir.is_some()
+    }
+
+    /// Where to spool content, so that saving it is a rename: the Maildir's `tmp/`, else the
+    /// `.eml` directory, else `fallback`. Returns the directory and the suffix of file names.
+    pub(crate) fn spool_place(&self, fallback: &Path) -> (PathBuf, String) {
+        match (&self.maildir, &self.eml_dir) {
+            (Some(md), _) => (md.tmp(), md.suffix().to_string()),
+            (None, Some(dir)) => (dir.clone(), ".tmp".into()),
+            (None, None) => (fallback.to_path_buf(), ".tmp".into()),
+        }
+    }
+
+    /// Writes the message (blocking: call it off the async threads). `.eml` first, then the
+    /// Maildir, then the `.json` last, by atomic rename, so a watcher that sees the JSON finds
+    /// everything else in place. Fills `msg.data` (see its doc) and the paths.
+    pub(crate) fn save(&self, msg: &mut ReceivedMessage, mut content: Content, keep: bool) -> io::Result<()> {
+        let spooled = matches!(content, Content::File(_));
+        if spooled && keep {
+            msg.data = content.read_all()?;
+        }
+        if let Some(dir) = &self.eml_dir {
+            // The spool file can be moved only if no Maildir wants it after.
+            let moved = if self.maildir.is_none() {
+                content.take_file_in(dir)
+            } else {
+                None
+            };
+            let file = match moved {
+                Some(f) => f,
+                None => content.copy_to_new(dir, ".tmp")?,
+            };
+            msg.eml = Some(file.persist(&dir.join(format!("{}.eml", msg.id)))?);
+        }
+        if let Some(md) = &self.maildir {
+            msg.maildir = Some(md.deliver(&mut content)?);
+        }
+        if let Some(dir) = &self.eml_dir {
+            let json = serde_json::to_vec_pretty(msg).map_err(io::Error::other)?;
+            let mut file = TempFile::create_unique(dir, ".tmp")?;
+            file.file().write_all(&json)?;
+            file.persist(&dir.join(format!("{}.json", msg.id)))?;
+        }
+        if let Content::Memory(v) = content
+            && !spooled
+        {
+            msg.data = v;
+        }
+        Ok(())
+    }
 }
 
 /// `2026-11-26T03:51:51.123Z` for `t`.
