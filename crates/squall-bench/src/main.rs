@@ -24,6 +24,9 @@ use servers::{Server, ServerKind};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 enum Client {
     Squall,
+    /// Another squall binary (`--baseline PATH`): the same commands, to compare two builds in one
+    /// run.
+    SquallBefore,
     Lettre,
     LettreNodelay,
     SmtpSource,
@@ -32,8 +35,9 @@ enum Client {
 }
 
 impl Client {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Squall,
+        Self::SquallBefore,
         Self::Lettre,
         Self::LettreNodelay,
         Self::SmtpSource,
@@ -44,6 +48,7 @@ impl Client {
     fn name(self) -> &'static str {
         match self {
             Self::Squall => "squall",
+            Self::SquallBefore => "squall-before",
             Self::Lettre => "lettre",
             Self::LettreNodelay => "lettre+nodelay",
             Self::SmtpSource => "smtp-source",
@@ -65,6 +70,9 @@ impl Client {
         if self == Self::Squall {
             args.extend(env.squall_args.iter().cloned());
         }
+        if self == Self::SquallBefore {
+            return (env.baseline.clone().unwrap_or_default(), args);
+        }
         (program, args)
     }
 
@@ -80,7 +88,7 @@ impl Client {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let (n, size_s, c) = (n.to_string(), size.to_string(), conns.to_string());
         match self {
-            Self::Squall => (
+            Self::Squall | Self::SquallBefore => (
                 env.bin("squall"),
                 s(&[
                     "bulk",
@@ -140,6 +148,8 @@ struct Env {
     root: PathBuf,
     venv_python: PathBuf,
     squall_args: Vec<String>,
+    /// A second squall binary to measure beside this build.
+    baseline: Option<String>,
 }
 
 impl Env {
@@ -167,6 +177,8 @@ struct Options {
     clients: Option<Vec<String>>,
     /// Extra arguments for `squall bulk` (tuning experiments).
     squall_args: Vec<String>,
+    /// Another squall binary, measured as `squall-before`.
+    baseline: Option<String>,
 }
 
 /// The median of the runs of one client in one cell.
@@ -198,6 +210,7 @@ fn parse_args() -> Options {
         only: None,
         clients: None,
         squall_args: Vec::new(),
+        baseline: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -213,11 +226,13 @@ fn parse_args() -> Options {
                     .map(|v| v.split_whitespace().map(str::to_string).collect())
                     .unwrap_or_default()
             }
+            "--baseline" => o.baseline = it.next(),
             "--clients" => o.clients = it.next().map(|v| v.split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
                 println!(
                     "usage: squall-bench [--runs N] [--seconds S] [--quick] [--json FILE] \\\n\
-                     \x20      [--only 'smtp-sink 10ms 1024B 1'] [--clients squall,smtp-source]"
+                     \x20      [--only 'smtp-sink 10ms 1024B 1'] [--clients squall,smtp-source] \\\n\
+                     \x20      [--baseline PATH-TO-ANOTHER-squall-BINARY]"
                 );
                 std::process::exit(0);
             }
@@ -244,6 +259,7 @@ fn main() {
         venv_python: root.join("run/venv/bin/python"),
         root,
         squall_args: opts.squall_args.clone(),
+        baseline: opts.baseline.clone(),
     };
     prepare(&env);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -255,6 +271,7 @@ fn main() {
     let clients: Vec<Client> = Client::ALL
         .into_iter()
         .filter(|c| *c != Client::Aiosmtplib || has_aiosmtplib(&env))
+        .filter(|c| *c != Client::SquallBefore || env.baseline.is_some())
         .filter(|c| {
             opts.clients
                 .as_ref()
@@ -689,6 +706,28 @@ fn targets(out: &mut String, results: &[Result_], mem: &Memory, rtts: &[(&str, u
             .zip(mem.bulk_10k_rss_mib)
             .map(|(a, b)| a - b),
         4.0,
+        " MiB",
+        false,
+    );
+    let big = |c| ms("smtp-sink", 0, 100 * 1024, 8, c);
+    check(
+        "0 ms, 100 KiB, 8 conns: squall / smtp-source -d -s 8",
+        ratio(big(Client::Squall), big(Client::SmtpSource)),
+        1.0,
+        "x",
+        true,
+    );
+    check(
+        "0 ms, 100 KiB, 8 conns: squall / lettre",
+        ratio(big(Client::Squall), big(Client::Lettre)),
+        1.0,
+        "x",
+        true,
+    );
+    check(
+        "0 ms, 100 KiB, 8 conns: squall peak RSS",
+        find(results, "smtp-sink", 0, 100 * 1024, 8, Client::Squall).map(|r| r.max_rss_mib),
+        24.0,
         " MiB",
         false,
     );

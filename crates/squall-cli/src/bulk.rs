@@ -19,7 +19,7 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall bulk --server localhost:2525 --generate 100000 --size 1024 --from a@example.org --to b@example.org --connections 8 --json";
 
 /// Content held for messages awaiting their outcome, beyond two per connection.
-const WINDOW_BYTES: usize = 32 << 20;
+const WINDOW_BYTES: usize = 8 << 20;
 
 #[derive(Args, Debug)]
 pub(crate) struct BulkArgs {
@@ -75,6 +75,8 @@ enum Source {
         size: usize,
         from: String,
         to: String,
+        /// Lines of text enough for the largest message: each takes what it needs.
+        text: Vec<u8>,
     },
     Files(Vec<PathBuf>),
 }
@@ -103,7 +105,8 @@ impl Source {
                 size,
                 from,
                 to,
-            } => Ok(generate(i, *count, *size, from, to)),
+                text,
+            } => Ok(generate(i, *count, *size, from, to, text)),
             Self::Files(files) => {
                 let path = &files[i as usize];
                 tokio::fs::read(path)
@@ -114,25 +117,32 @@ impl Source {
     }
 }
 
-fn generate(i: u64, count: u64, size: usize, from: &str, to: &str) -> Vec<u8> {
+/// Message `i` of `count`: headers that make it unique, then `text` up to `size` bytes.
+fn generate(i: u64, count: u64, size: usize, from: &str, to: &str, text: &[u8]) -> Vec<u8> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
-    let mut m = format!(
-        "From: <{from}>\r\nTo: <{to}>\r\nSubject: squall bulk {n}/{count}\r\nMessage-ID: <{nanos:x}.{i}@squall.bulk>\r\n\r\n",
-        n = i + 1
-    )
-    .into_bytes();
-    const LINE: &[u8] = b"The quick brown fox jumps over the lazy dog; squall sends mail in bulk.\r\n";
-    while m.len() < size {
-        let take = LINE.len().min(size - m.len());
-        m.extend_from_slice(&LINE[..take]);
-    }
+    let mut m = Vec::with_capacity(size + 256);
+    m.extend_from_slice(
+        format!(
+            "From: <{from}>\r\nTo: <{to}>\r\nSubject: squall bulk {n}/{count}\r\nMessage-ID: <{nanos:x}.{i}@squall.bulk>\r\n\r\n",
+            n = i + 1
+        )
+        .as_bytes(),
+    );
+    let take = size.saturating_sub(m.len()).min(text.len());
+    m.extend_from_slice(&text[..take]);
     if !m.ends_with(b"\r\n") {
         m.extend_from_slice(b"\r\n");
     }
     m
+}
+
+/// Lines of text, `size` bytes of them.
+fn lines_of_text(size: usize) -> Vec<u8> {
+    const LINE: &[u8] = b"The quick brown fox jumps over the lazy dog; squall sends mail in bulk.\r\n";
+    LINE.iter().copied().cycle().take(size).collect()
 }
 
 #[derive(Serialize, Default)]
@@ -298,6 +308,7 @@ async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
         (Some(n), _) => Source::Generated {
             count: *n,
             size: args.size,
+            text: lines_of_text(args.size),
             from: args.from.clone(),
             to: args.to[0].clone(),
         },

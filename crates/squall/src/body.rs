@@ -5,6 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use squall_proto::data::{Profile, Scanner, profile};
 use squall_proto::params::{BodyType, MailOptions};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -24,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 pub struct Body(pub(crate) Source);
 
 pub(crate) enum Source {
-    Bytes(Arc<[u8]>),
+    Bytes(Bytes),
     /// Opened for each attempt, so a retry can read it again.
     File(FileBody),
     /// Read once: `None` once sending it began, after which it cannot be retried.
@@ -135,21 +136,30 @@ impl fmt::Debug for Body {
     }
 }
 
+/// Takes the vector as it is: no copy.
 impl From<Vec<u8>> for Body {
     fn from(v: Vec<u8>) -> Self {
         Self(Source::Bytes(v.into()))
     }
 }
 
+/// Shares the bytes: no copy.
 impl From<Arc<[u8]>> for Body {
     fn from(v: Arc<[u8]>) -> Self {
+        Self(Source::Bytes(Bytes::from_owner(v)))
+    }
+}
+
+/// Shares the bytes: no copy.
+impl From<Bytes> for Body {
+    fn from(v: Bytes) -> Self {
         Self(Source::Bytes(v))
     }
 }
 
 impl From<&[u8]> for Body {
     fn from(v: &[u8]) -> Self {
-        Self(Source::Bytes(v.into()))
+        Self(Source::Bytes(Bytes::copy_from_slice(v)))
     }
 }
 

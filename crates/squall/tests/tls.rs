@@ -348,3 +348,41 @@ async fn probe_reports_tls_auth_and_extensions_and_sends_nothing() {
         .unwrap_err();
     assert_eq!(e.stage(), Stage::Tls, "{e}");
 }
+
+/// Issue 11, item 7: a self-signed server certificate marked CA:TRUE, given with --ca-file, is
+/// refused by webpki as "CaUsedAsEndEntity"; the advice must say what is wrong with that file
+/// (not to pass --ca-file, which the user already did) and what to do instead.
+#[tokio::test]
+async fn ca_file_holding_the_servers_own_ca_certificate_is_explained() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    let sink = Sink::builder()
+        .tls_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("server.pem");
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let e = Client::builder("localhost")
+        .port(sink.addr().port())
+        .tls(Tls::StartTls)
+        .ca_file(&ca)
+        .build()
+        .unwrap()
+        .send("a@example.org", ["b@example.net"], "x")
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(e.is_config(), "{e:?}");
+    assert!(text.contains("CaUsedAsEndEntity"), "{text}");
+    assert!(
+        text.contains("presents a CA certificate (CA:TRUE) as its own"),
+        "{text}"
+    );
+    assert!(!text.contains("pass its certificate (--ca-file)"), "{text}");
+}

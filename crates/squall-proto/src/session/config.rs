@@ -237,9 +237,4 @@ impl SessionConfig {
     pub fn get_max_in_flight(&self) -> usize {
         self.max_in_flight
     }
-
-    /// Whether a transcript is recorded.
-    pub fn get_transcript(&self) -> bool {
-        self.transcript
-    }
 }

@@ -218,11 +218,6 @@ impl ClientSession {
         self.queue.len() + self.active.len()
     }
 
-    /// The configuration the session runs with.
-    pub fn config(&self) -> &SessionConfig {
-        &self.config
-    }
-
     // ---- input ---------------------------------------------------------------------------
 
     /// Bytes read from the transport.

@@ -1,6 +1,8 @@
 //! Header rules for [`Message`](super::Message): which fields squall writes itself, which appear
 //! once (RFC 5322 §3.6), and what a header value may contain.
 
+use std::path::Path;
+
 use crate::error::Error;
 
 /// What a header name means to a message.
@@ -95,6 +97,27 @@ pub(super) fn split_list(value: &str) -> Vec<&str> {
     parts.push(value[start..].trim());
     parts.retain(|p| !p.is_empty());
     parts
+}
+
+/// A content type from a file extension.
+pub(super) fn guess_type(path: &Path) -> &'static str {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("txt" | "log" | "patch" | "diff") => "text/plain",
+        Some("html" | "htm") => "text/html",
+        Some("csv") => "text/csv",
+        Some("pdf") => "application/pdf",
+        Some("json") => "application/json",
+        Some("zip") => "application/zip",
+        Some("gz") => "application/gzip",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("svg") => "image/svg+xml",
+        Some("ics") => "text/calendar",
+        Some("eml") => "message/rfc822",
+        _ => "application/octet-stream",
+    }
 }
 
 /// Whether a text part must travel base64-encoded: a control character other than TAB and CRLF

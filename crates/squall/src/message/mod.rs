@@ -6,6 +6,7 @@
 //! changing them renders nothing. Date and Message-ID are fixed when the message is built, so a
 //! message renders the same headers however often it is rendered and retried.
 
+mod address;
 mod fields;
 mod render;
 
@@ -21,38 +22,8 @@ use squall_proto::params::{BodyType, MailOptions};
 
 use crate::error::Error;
 use crate::lazy::Derived;
-use fields::{Field, check_header_name, check_text, split_list};
-
-/// A mailbox as it appears in a header: an optional display name and an address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NamedAddress {
-    /// `Alice` in `Alice <alice@example.org>`.
-    pub name: Option<String>,
-    /// The address.
-    pub mailbox: Mailbox,
-}
-
-impl NamedAddress {
-    /// Parses `alice@example.org` or `Alice <alice@example.org>` (the name may be quoted).
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        // Checked before trimming: a CR or LF is refused wherever it is, not quietly dropped.
-        check_text("address", s)?;
-        let s = s.trim();
-        let (name, addr) = match (s.rfind('<'), s.ends_with('>')) {
-            (Some(lt), true) => {
-                let name = s[..lt].trim().trim_matches('"').trim();
-                (Some(name).filter(|n| !n.is_empty()), &s[lt + 1..s.len() - 1])
-            }
-            _ => (None, s),
-        };
-        let mailbox = Mailbox::parse(addr.trim())
-            .map_err(|e| Error::input(format!("invalid address {addr:?}: {e}")))?;
-        Ok(Self {
-            name: name.map(str::to_string),
-            mailbox,
-        })
-    }
-}
+pub use address::NamedAddress;
+use fields::{Field, check_header_name, check_text, guess_type, split_list};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Attachment {
@@ -499,27 +470,6 @@ pub fn new_message_id(domain: &str) -> String {
         .as_nanos();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{nanos:x}.{:x}.{n:x}.squall@{domain}", std::process::id())
-}
-
-/// A content type from a file extension.
-fn guess_type(path: &Path) -> &'static str {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("txt" | "log" | "patch" | "diff") => "text/plain",
-        Some("html" | "htm") => "text/html",
-        Some("csv") => "text/csv",
-        Some("pdf") => "application/pdf",
-        Some("json") => "application/json",
-        Some("zip") => "application/zip",
-        Some("gz") => "application/gzip",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("svg") => "image/svg+xml",
-        Some("ics") => "text/calendar",
-        Some("eml") => "message/rfc822",
-        _ => "application/octet-stream",
-    }
 }
 
 #[cfg(test)]
