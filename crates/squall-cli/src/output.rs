@@ -1,176 +1,20 @@
 //! What `squall send` prints: a line for people, or one JSON object for programs.
 
-use serde::Serialize;
-use std::time::UNIX_EPOCH;
+use squall::{Direction, Error, Receipt, TranscriptLine};
 
-use squall::{Attempt, AttemptOutcome, Direction, Error, Receipt, RecipientReply, Reply, TranscriptLine};
-
-#[derive(Serialize)]
-struct ReplyJson {
-    code: u16,
-    enhanced: Option<String>,
-    text: String,
-}
-
-impl From<&Reply> for ReplyJson {
-    fn from(r: &Reply) -> Self {
-        Self {
-            code: r.code().value(),
-            enhanced: r.enhanced().map(|e| e.to_string()),
-            text: r.message(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct RecipientJson {
-    address: String,
-    #[serde(flatten)]
-    reply: ReplyJson,
-}
-
-fn recipients(list: &[RecipientReply]) -> Vec<RecipientJson> {
-    list.iter()
-        .map(|r| RecipientJson {
-            address: r.recipient.to_string(),
-            reply: (&r.reply).into(),
-        })
-        .collect()
-}
-
-/// One try: when, how long, and how it ended.
-#[derive(Serialize)]
-struct AttemptJson {
-    /// Seconds since the Unix epoch.
-    started: f64,
-    elapsed_ms: u128,
-    outcome: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stage: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reply: Option<ReplyJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    why: Option<String>,
-}
-
-fn attempts(list: &[Attempt]) -> Vec<AttemptJson> {
-    list.iter()
-        .map(|a| {
-            let mut j = AttemptJson {
-                started: a
-                    .started
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs_f64(),
-                elapsed_ms: a.elapsed.as_millis(),
-                outcome: "delivered",
-                stage: None,
-                reply: None,
-                why: None,
-            };
-            if let AttemptOutcome::Failed {
-                stage,
-                reply,
-                kind,
-                ambiguous,
-                why,
-            } = &a.outcome
-            {
-                j.outcome = if *ambiguous { "ambiguous" } else { kind.name() };
-                j.stage = Some(stage.name());
-                j.reply = reply.as_ref().map(ReplyJson::from);
-                j.why = Some(why.clone());
-            }
-            j
-        })
-        .collect()
-}
-
-#[derive(Serialize)]
-struct ReceiptJson {
-    accepted: Vec<RecipientJson>,
-    rejected: Vec<RecipientJson>,
-    /// Lost after the content on a retry: they may or may not have it.
-    ambiguous: Vec<String>,
-    queue_id: Option<String>,
-    message_id: Option<String>,
-    reply: ReplyJson,
-    size: u64,
-    /// The TLS session it went over; `null` in cleartext.
-    tls: Option<TlsJson>,
-    elapsed_ms: u128,
-    attempts: Vec<AttemptJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    captured_to: Option<String>,
-}
-
-#[derive(Serialize)]
-struct TlsJson {
-    version: String,
-    cipher: String,
-    /// Whether the server's certificate was verified (opportunistic TLS goes on without).
-    verified: bool,
-    /// Why it was not, when it was not.
-    problem: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ErrorJson {
-    kind: &'static str,
-    stage: &'static str,
-    code: Option<u16>,
-    enhanced: Option<String>,
-    text: Option<String>,
-    hint: String,
-    message: String,
-    ambiguous: bool,
-    accepted: Vec<RecipientJson>,
-    rejected: Vec<RecipientJson>,
-    attempts: Vec<AttemptJson>,
-}
-
-/// The receipt as one JSON object.
+/// The receipt as one JSON object (the library's shape, see `squall`'s `serde` feature), plus
+/// where the capture server saved it.
 pub(crate) fn receipt_json(r: &Receipt, captured_to: Option<String>) -> String {
-    serde_json::to_string(&ReceiptJson {
-        accepted: recipients(&r.accepted),
-        rejected: recipients(&r.rejected),
-        ambiguous: r.ambiguous.iter().map(ToString::to_string).collect(),
-        queue_id: r.queue_id.clone(),
-        message_id: r.message_id.clone(),
-        reply: (&r.reply).into(),
-        size: r.size,
-        tls: r.tls.as_ref().map(|t| TlsJson {
-            version: t.version.clone(),
-            cipher: t.cipher.clone(),
-            verified: t.is_verified(),
-            problem: t.problem.clone(),
-        }),
-        elapsed_ms: r.elapsed.as_millis(),
-        attempts: attempts(&r.attempts),
-        captured_to,
-    })
-    .expect("serializable")
+    let mut v = serde_json::to_value(r).expect("serializable");
+    if let (Some(path), Some(map)) = (captured_to, v.as_object_mut()) {
+        map.insert("captured_to".into(), path.into());
+    }
+    v.to_string()
 }
 
 /// The error as `{"error": {…}}`.
 pub(crate) fn error_json(e: &Error) -> String {
-    let reply = e.reply();
-    serde_json::json!({
-        "error": ErrorJson {
-            kind: e.kind().name(),
-            stage: e.stage().name(),
-            code: reply.map(|r| r.code().value()),
-            enhanced: reply.and_then(|r| r.enhanced()).map(|c| c.to_string()),
-            text: reply.map(Reply::message),
-            hint: e.hint(),
-            message: e.to_string(),
-            ambiguous: e.is_ambiguous(),
-            accepted: recipients(e.accepted()),
-            rejected: recipients(e.rejected()),
-            attempts: attempts(e.attempts()),
-        }
-    })
-    .to_string()
+    serde_json::json!({ "error": e }).to_string()
 }
 
 /// Reports a failed command: `{"error": …}` on stdout with `--json`, else `who: error` on

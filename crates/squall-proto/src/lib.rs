@@ -76,6 +76,9 @@ pub mod params;
 pub mod reply;
 pub mod session;
 
+#[cfg(feature = "serde")]
+mod serialize;
+
 pub use session::ClientSession;
 
 #[cfg(any(test, fuzzing, feature = "__fake-server"))]

@@ -229,6 +229,34 @@ impl SinkHandle {
         self.addr
     }
 
+    /// An `smtp://` URL for a client to reach this sink, with the TLS mode it speaks:
+    /// `smtp://127.0.0.1:PORT?tls=none` for a plain sink, `?tls=starttls` when it has a
+    /// certificate, `smtps://…` with implicit TLS. (With TLS, the client must also trust the
+    /// sink's certificate, and connect with a name it holds.)
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sink = squall_sink::Sink::start().await?;
+    /// let client = squall::Client::from_url(&sink.url())?;
+    /// client.send("me@example.org", ["you@example.net"], "Subject: hi\r\n\r\nhello\r\n").await?;
+    /// assert_eq!(sink.messages()[0].rcpt_to, ["you@example.net"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn url(&self) -> String {
+        let host = match self.addr {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        };
+        let port = self.addr.port();
+        match (&self.shared.config.tls, self.shared.config.implicit_tls) {
+            (None, _) => format!("smtp://{host}:{port}?tls=none"),
+            (Some(_), false) => format!("smtp://{host}:{port}?tls=starttls"),
+            (Some(_), true) => format!("smtps://{host}:{port}"),
+        }
+    }
+
     /// Every message received so far (when keeping messages, the default).
     pub fn messages(&self) -> Vec<ReceivedMessage> {
         self.shared

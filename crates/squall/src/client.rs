@@ -127,10 +127,15 @@ impl Client {
 
     /// Sends a [`Message`] to its To, Cc and Bcc recipients (Bcc is not in the headers).
     pub async fn send_message(&self, message: &Message) -> Result<Receipt, Error> {
+        self.submit_message(message)?.await
+    }
+
+    /// Queues a [`Message`] now (see [`submit`](Self::submit)) and returns a future of its
+    /// outcome.
+    pub fn submit_message(&self, message: &Message) -> Result<Submission, Error> {
         let envelope = message.envelope()?;
         let id = message.message_id().to_string();
-        self.enqueue(envelope, Body::from(message.bytes()), Some(id))?
-            .await
+        self.enqueue(envelope, Body::from(message.bytes()), Some(id))
     }
 
     fn enqueue(

@@ -25,6 +25,20 @@
 //!
 //! The protocol itself lives in the sans-IO crate [`squall_proto`]; this crate moves bytes, owns
 //! time and TLS, and keeps the queue.
+//!
+//! # Features
+//!
+//! - `serde`: [`Receipt`], [`Error`], [`RecipientReply`], [`Attempt`] and [`TlsInfo`] serialize
+//!   to the JSON `squall --json` prints:
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! let e = squall::Error::from_input("no recipient");
+//! let json = serde_json::to_value(&e).unwrap();
+//! assert_eq!((json["kind"].as_str(), json["stage"].as_str()), (Some("local"), Some("prepare")));
+//! assert!(json["hint"].is_string() && json["code"].is_null());
+//! # }
+//! ```
 
 // Modules, from the public API down: each uses only modules below it, never one above (checked
 // by `scripts/check-modules.sh`). The API (client, builder, url, probe) sits on the pool (queue,
@@ -49,6 +63,8 @@ mod job;
 mod lazy;
 mod message;
 mod receipt;
+#[cfg(feature = "serde")]
+mod serialize;
 mod tls;
 mod transport;
 
@@ -57,7 +73,7 @@ pub use builder::ClientBuilder;
 pub use client::{Client, Submission};
 pub use config::TranscriptFn;
 pub use error::Error;
-pub use message::{Message, MessageBuilder, NamedAddress, new_message_id};
+pub use message::{IntoAddresses, Message, MessageBuilder, NamedAddress, new_message_id};
 pub use probe::ServerReport;
 pub use receipt::{Attempt, AttemptOutcome, Receipt};
 pub use squall_proto::address::Mailbox;

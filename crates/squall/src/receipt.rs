@@ -43,6 +43,22 @@ impl Receipt {
     pub fn is_complete(&self) -> bool {
         self.rejected.is_empty() && self.ambiguous.is_empty()
     }
+
+    /// The receipt if every recipient got the message, else an error that says who did not and
+    /// why: for callers to whom "some got it" is a failure (a welcome mail, say).
+    ///
+    /// ```no_run
+    /// # async fn f(client: squall::Client, message: squall::Message) -> Result<(), squall::Error> {
+    /// let receipt = client.send_message(&message).await?.require_all()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn require_all(self) -> Result<Self, crate::Error> {
+        if self.is_complete() {
+            Ok(self)
+        } else {
+            Err(crate::Error::partial(self))
+        }
+    }
 }
 
 /// One try at delivering a message.

@@ -48,6 +48,20 @@ pub(super) fn summary(e: &Error) -> String {
             _ => format!("the connection to {server} was lost {during}"),
         },
         What::Input(msg) => msg.clone(),
+        What::Partial { ambiguous } => {
+            let total = e.accepted().len() + e.rejected().len() + ambiguous.len();
+            let mut parts: Vec<String> = e
+                .rejected()
+                .iter()
+                .map(|r| format!("refused <{}>: {}", r.recipient, r.reply))
+                .collect();
+            parts.extend(ambiguous.iter().map(|a| format!("<{a}> may or may not have it")));
+            format!(
+                "the server took the message for {} of {total} recipients; {}",
+                e.accepted().len(),
+                parts.join("; ")
+            )
+        }
         What::Io(io) => format!("the connection to {server} was lost {during}: {io}"),
         What::WriteStalled => format!("{server} stopped taking data {during}"),
         What::Connect(io) => format!("could not connect to {server}: {io}"),
@@ -84,6 +98,13 @@ pub(super) fn advice(e: &Error) -> String {
             _ => "the server or the network dropped the connection".into(),
         },
         What::Input(_) => "fix the input and send again".into(),
+        What::Partial { .. } => e
+            .rejected()
+            .first()
+            .map_or("the connection was lost before the server's verdict", |r| {
+                r.hint()
+            })
+            .into(),
         What::Io(_) => "the server or the network dropped the connection".into(),
         What::WriteStalled => "the server or the network is too slow; raise the timeout or try later".into(),
         What::Connect(io) => match io.kind() {
@@ -102,8 +123,11 @@ pub(super) fn advice(e: &Error) -> String {
         What::Internal(_) => "this is a bug in squall; please report it (sending again may work)".into(),
         What::Shutdown => "send it again with a running client".into(),
     };
+    let refused = matches!(e.what(), What::Connect(io) if io.kind() == io::ErrorKind::ConnectionRefused);
     let retry = if e.is_ambiguous() {
         "the server may already have accepted it: resending may deliver it twice"
+    } else if refused {
+        "nothing was sent; it can go once a server listens there"
     } else {
         match e.kind() {
             ErrorKind::Transient => "a temporary failure: trying again later may work",

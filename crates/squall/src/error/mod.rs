@@ -38,6 +38,13 @@ pub(crate) enum What {
     Body(Arc<io::Error>),
     /// The OAuth 2.0 token source failed.
     Token(String),
+    /// The message went to some recipients only (from [`Receipt::require_all`]).
+    ///
+    /// [`Receipt::require_all`]: crate::Receipt::require_all
+    Partial {
+        /// Recipients whose outcome is unknown (the connection was lost after the content).
+        ambiguous: Vec<squall_proto::address::Mailbox>,
+    },
     /// The message's deadline passed before it could be sent.
     Deadline,
     /// Something went wrong inside squall (a bug).
@@ -105,6 +112,28 @@ impl Error {
         let mut e = Self::new(cause.kind(&rejected), Stage::Rcpt, What::Session(cause));
         e.inner.rejected = rejected;
         e.inner.attempts = attempts;
+        e
+    }
+
+    /// A message delivered to only some of its recipients, as an error.
+    pub(crate) fn partial(receipt: crate::Receipt) -> Self {
+        let transient =
+            !receipt.ambiguous.is_empty() || receipt.rejected.iter().any(|r| r.reply.is_transient());
+        let kind = if transient {
+            ErrorKind::Transient
+        } else {
+            ErrorKind::Permanent
+        };
+        let mut e = Self::new(
+            kind,
+            Stage::Rcpt,
+            What::Partial {
+                ambiguous: receipt.ambiguous,
+            },
+        );
+        e.inner.accepted = receipt.accepted;
+        e.inner.rejected = receipt.rejected;
+        e.inner.attempts = receipt.attempts;
         e
     }
 
@@ -222,9 +251,13 @@ impl Error {
         )
     }
 
-    /// True when the message was refused because of its recipients (sysexits' 67).
+    /// True when the message was refused because of its recipients, all or some of them
+    /// (sysexits' 67).
     pub fn is_recipients(&self) -> bool {
-        matches!(self.inner.what, What::Session(Cause::NoValidRecipients))
+        matches!(
+            self.inner.what,
+            What::Session(Cause::NoValidRecipients) | What::Partial { .. }
+        )
     }
 
     /// The server's reply that decided it, if a reply did. For a message with no accepted
@@ -232,7 +265,9 @@ impl Error {
     pub fn reply(&self) -> Option<&Reply> {
         match &self.inner.what {
             What::Session(Cause::Rejected(r) | Cause::ServerClosing(r)) => Some(r),
-            What::Session(Cause::NoValidRecipients) => self.inner.rejected.first().map(|r| &r.reply),
+            What::Session(Cause::NoValidRecipients) | What::Partial { .. } => {
+                self.inner.rejected.first().map(|r| &r.reply)
+            }
             What::Session(Cause::Protocol(ProtocolError::UnexpectedReply { reply, .. })) => Some(reply),
             _ => None,
         }

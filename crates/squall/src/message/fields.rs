@@ -73,32 +73,6 @@ pub(super) fn check_header_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The addresses of an address-list field (`a@example.org, "Doe, J" <j@example.org>`): split
-/// at commas outside quotes, angle brackets and comments.
-pub(super) fn split_list(value: &str) -> Vec<&str> {
-    let (mut parts, mut start, mut depth, mut quoted, mut angle, mut escaped) =
-        (Vec::new(), 0, 0u32, false, false, false);
-    for (i, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted || depth > 0 => escaped = true,
-            '"' if depth == 0 => quoted = !quoted,
-            '(' if !quoted => depth += 1,
-            ')' if !quoted => depth = depth.saturating_sub(1),
-            '<' if !quoted && depth == 0 => angle = true,
-            '>' if !quoted && depth == 0 => angle = false,
-            ',' if !quoted && !angle && depth == 0 => {
-                parts.push(value[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(value[start..].trim());
-    parts.retain(|p| !p.is_empty());
-    parts
-}
-
 /// A content type from a file extension.
 pub(super) fn guess_type(path: &Path) -> &'static str {
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -134,20 +108,6 @@ pub(super) fn needs_base64(text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lists_split_outside_quotes_and_brackets() {
-        assert_eq!(
-            split_list(r#"a@x.org, "Doe, J" <j@x.org>,<k@x.org> (c, d), "q\"," <q@x.org>"#),
-            [
-                "a@x.org",
-                "\"Doe, J\" <j@x.org>",
-                "<k@x.org> (c, d)",
-                r#""q\"," <q@x.org>"#
-            ]
-        );
-        assert!(split_list(" , ").is_empty());
-    }
 
     #[test]
     fn controls_are_refused_by_name() {

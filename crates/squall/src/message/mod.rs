@@ -9,6 +9,7 @@
 mod address;
 mod fields;
 mod render;
+mod syntax;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,8 +23,8 @@ use squall_proto::params::{BodyType, MailOptions};
 
 use crate::error::Error;
 use crate::lazy::Derived;
-pub use address::NamedAddress;
-use fields::{Field, check_header_name, check_text, guess_type, split_list};
+pub use address::{IntoAddresses, NamedAddress};
+use fields::{Field, check_header_name, check_text, guess_type};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Attachment {
@@ -179,23 +180,39 @@ impl Message {
         self.content.update(|c| c.html = Some(html.to_string()));
     }
 
-    /// Adds a To recipient.
-    pub fn add_to(&mut self, address: &str) -> Result<(), Error> {
-        let a = NamedAddress::parse(address)?;
-        self.content.update(|c| c.to.push(a));
+    /// Adds To recipients: one address, a list (`"a@example.org, Bo <b@example.org>"`), a
+    /// `(name, address)` pair, a [`NamedAddress`] or a [`Mailbox`] (see [`IntoAddresses`]).
+    pub fn add_to(&mut self, addresses: impl IntoAddresses) -> Result<(), Error> {
+        let a = addresses.into_addresses()?;
+        self.content.update(|c| c.to.extend(a));
         Ok(())
     }
 
-    /// Adds a Cc recipient.
-    pub fn add_cc(&mut self, address: &str) -> Result<(), Error> {
-        let a = NamedAddress::parse(address)?;
-        self.content.update(|c| c.cc.push(a));
+    /// Adds Cc recipients (as [`add_to`](Self::add_to) takes them).
+    pub fn add_cc(&mut self, addresses: impl IntoAddresses) -> Result<(), Error> {
+        let a = addresses.into_addresses()?;
+        self.content.update(|c| c.cc.extend(a));
         Ok(())
     }
 
-    /// Adds a Bcc recipient: envelope only, never in the headers, so nothing is re-rendered.
-    pub fn add_bcc(&mut self, address: &str) -> Result<(), Error> {
-        self.bcc.push(NamedAddress::parse(address)?.mailbox);
+    /// Adds Bcc recipients: envelope only, never in the headers, so nothing is re-rendered.
+    pub fn add_bcc(&mut self, addresses: impl IntoAddresses) -> Result<(), Error> {
+        self.bcc
+            .extend(addresses.into_addresses()?.into_iter().map(|a| a.mailbox));
+        Ok(())
+    }
+
+    /// Sets the From address (exactly one).
+    pub fn set_from(&mut self, address: impl IntoAddresses) -> Result<(), Error> {
+        let mut list = address.into_addresses()?;
+        if list.len() != 1 {
+            return Err(Error::input(format!(
+                "From takes one address, not {}: give the author, such as Alice <alice@example.org>",
+                list.len()
+            )));
+        }
+        let a = list.remove(0);
+        self.content.update(|c| c.from = Some(a));
         Ok(())
     }
 
@@ -236,15 +253,11 @@ impl Message {
             Field::Mime => Err(Error::input(format!(
                 "{name} is written by squall from the message's parts; it cannot be set by hand"
             ))),
-            Field::From => {
-                let a = NamedAddress::parse(value)?;
-                self.content.update(|c| c.from = Some(a));
-                Ok(())
-            }
-            Field::To => self.add_each(value, Self::add_to),
-            Field::Cc => self.add_each(value, Self::add_cc),
-            Field::Bcc => self.add_each(value, Self::add_bcc),
-            Field::ReplyTo => self.add_each(value, Self::add_reply_to),
+            Field::From => self.set_from(value),
+            Field::To => self.add_to(value),
+            Field::Cc => self.add_cc(value),
+            Field::Bcc => self.add_bcc(value),
+            Field::ReplyTo => self.add_reply_to(value),
             Field::Subject => self.set_subject(value),
             Field::Date => {
                 let date = mail_parser::DateTime::parse_rfc822(value.trim()).ok_or_else(|| {
@@ -267,17 +280,10 @@ impl Message {
         }
     }
 
-    fn add_each(&mut self, list: &str, add: fn(&mut Self, &str) -> Result<(), Error>) -> Result<(), Error> {
-        for address in split_list(list) {
-            add(self, address)?;
-        }
-        Ok(())
-    }
-
-    /// Adds a Reply-To address.
-    pub fn add_reply_to(&mut self, address: &str) -> Result<(), Error> {
-        let a = NamedAddress::parse(address)?;
-        self.content.update(|c| c.reply_to.push(a));
+    /// Adds Reply-To addresses (as [`add_to`](Self::add_to) takes them).
+    pub fn add_reply_to(&mut self, addresses: impl IntoAddresses) -> Result<(), Error> {
+        let a = addresses.into_addresses()?;
+        self.content.update(|c| c.reply_to.extend(a));
         Ok(())
     }
 
@@ -350,33 +356,31 @@ impl MessageBuilder {
         self
     }
 
-    /// The From address (`alice@example.org` or `Alice <alice@example.org>`).
-    pub fn from(self, address: &str) -> Self {
-        self.apply(|m| {
-            let a = NamedAddress::parse(address)?;
-            m.content.update(|c| c.from = Some(a));
-            Ok(())
-        })
+    /// The From address: `alice@example.org`, `Alice <alice@example.org>`, or
+    /// `("Alice", "alice@example.org")` (see [`IntoAddresses`]).
+    pub fn from(self, address: impl IntoAddresses) -> Self {
+        self.apply(|m| m.set_from(address))
     }
 
-    /// Adds a To recipient.
-    pub fn to(self, address: &str) -> Self {
-        self.apply(|m| m.add_to(address))
+    /// Adds To recipients: one address or a list (`"a@example.org, \"Doe, J\" <j@example.org>"`),
+    /// a `(name, address)` pair, a [`NamedAddress`] or a [`Mailbox`].
+    pub fn to(self, addresses: impl IntoAddresses) -> Self {
+        self.apply(|m| m.add_to(addresses))
     }
 
-    /// Adds a Cc recipient.
-    pub fn cc(self, address: &str) -> Self {
-        self.apply(|m| m.add_cc(address))
+    /// Adds Cc recipients.
+    pub fn cc(self, addresses: impl IntoAddresses) -> Self {
+        self.apply(|m| m.add_cc(addresses))
     }
 
-    /// Adds a Bcc recipient (envelope only).
-    pub fn bcc(self, address: &str) -> Self {
-        self.apply(|m| m.add_bcc(address))
+    /// Adds Bcc recipients (envelope only).
+    pub fn bcc(self, addresses: impl IntoAddresses) -> Self {
+        self.apply(|m| m.add_bcc(addresses))
     }
 
-    /// Adds a Reply-To address.
-    pub fn reply_to(self, address: &str) -> Self {
-        self.apply(|m| m.add_reply_to(address))
+    /// Adds Reply-To addresses.
+    pub fn reply_to(self, addresses: impl IntoAddresses) -> Self {
+        self.apply(|m| m.add_reply_to(addresses))
     }
 
     /// The Date (by default, when [`Message::builder`] was called).
