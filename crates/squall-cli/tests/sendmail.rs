@@ -301,3 +301,93 @@ fn git_send_email_available() -> bool {
             text(&o.stdout).contains("send-email") || text(&o.stderr).contains("usage: git send-email")
         })
 }
+
+/// Runs `sendmail ARGS` on `message` against a fresh sink: (output, messages the sink got).
+async fn try_send(args: &[&str], message: impl Into<Vec<u8>>) -> (Output, Vec<squall_sink::ReceivedMessage>) {
+    let s = sink(&[]).await;
+    let mut argv = vec!["sendmail"];
+    argv.extend(args);
+    let o = Run::new(argv)
+        .env("SQUALL_URL", url(&s))
+        .stdin(message)
+        .run()
+        .await;
+    (o, s.take_messages())
+}
+
+#[tokio::test]
+async fn bare_cr_in_header_cannot_add_a_bcc() {
+    // Each bare CR would be a line break on the wire: a Bcc line recipients see but the envelope
+    // misses, a visible To whose recipient is dropped, a header ended early.
+    for message in [
+        "From: a@example.org\nTo: b@example.org\nSubject: x\rBcc: hidden@example.org\n\nbody\n",
+        "From: a@example.org\nTo: b@example.org\rBcc: h@example.org\n\nbody\n",
+        "From: a@example.org\nTo: b@example.org\nSubject: x\r\rBcc: h@example.org\n\nbody\n",
+        "To: b@example.org\n\rBcc: h@example.org\n",
+        "To: b@example.org\r",
+    ] {
+        for args in [&["-t"][..], &["-t", "-i"], &["c@example.org"]] {
+            let (o, sent) = try_send(args, message).await;
+            let err = text(&o.stderr);
+            assert_eq!(code(&o), 65, "{message:?} {args:?}: {err}");
+            assert!(err.contains("bare CR") && err.contains("LF or CRLF"), "{err}");
+            assert!(sent.is_empty(), "nothing is sent: {message:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bare_cr_in_the_body_is_a_line_break_as_sent() {
+    let (o, sent) = try_send(&["-t"], "To: b@example.org\n\none\rtwo\r").await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&sent[0].data).ends_with("\r\n\r\none\r\ntwo\r\n"),
+        "{}",
+        text(&sent[0].data)
+    );
+}
+
+#[tokio::test]
+async fn nul_in_a_header_is_refused() {
+    let (o, sent) = try_send(&["-t"], "To: b@example.org\0, c@example.org\n\nx\n").await;
+    assert_eq!(code(&o), 65, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("NUL"), "{}", text(&o.stderr));
+    assert!(sent.is_empty());
+}
+
+#[tokio::test]
+async fn obsolete_space_before_colon_is_a_header() {
+    let message = "From: a@example.org\nTo: b@example.org\nBcc : x@example.org\nCc\t: c@example.org\nSubject: obs\n\nbody\n";
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(
+        sent[0].rcpt_to,
+        ["b@example.org", "c@example.org", "x@example.org"]
+    );
+    let data = text(&sent[0].data);
+    assert!(!data.contains("x@example.org") && !data.contains("Bcc"), "{data}");
+    assert!(
+        data.contains("Cc\t: c@example.org\r\nSubject: obs\r\n\r\nbody\r\n"),
+        "{data}"
+    );
+}
+
+#[tokio::test]
+async fn mbox_from_line_is_dropped() {
+    let message = "From alice@example.org Mon Jan  1 00:00:00 2024\nFrom: Alice <alice@example.org>\nTo: b@example.org\nBcc: c@example.org\nSubject: from an mbox\n\nhi\n";
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(sent[0].mail_from, "alice@example.org");
+    assert_eq!(sent[0].rcpt_to, ["b@example.org", "c@example.org"]);
+    let data = text(&sent[0].data);
+    assert!(
+        !data.contains("From alice") && !data.contains("c@example.org"),
+        "{data}"
+    );
+    assert!(
+        data.contains(
+            "From: Alice <alice@example.org>\r\nTo: b@example.org\r\nSubject: from an mbox\r\n\r\nhi\r\n"
+        ),
+        "{data}"
+    );
+}

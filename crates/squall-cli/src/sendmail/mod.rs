@@ -3,7 +3,10 @@
 //! mail() can use squall unchanged.
 
 mod args;
+mod dots;
 mod headers;
+mod lines;
+mod split;
 
 use std::ffi::OsString;
 
@@ -74,9 +77,17 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
             Error::from_input(format!("cannot read the message on stdin: {e}")),
         )
     })?;
-    let message = headers::until_dot(&input, opts.ignore_dots);
+    if !opts.ignore_dots {
+        let mut content = Vec::with_capacity(input.len());
+        let mut dots = dots::DotEnd::new();
+        if !dots.push(&input, &mut content) {
+            dots.finish();
+        }
+        input = content;
+    }
+    let split = split::split(&input).map_err(|e| (exit::DATAERR, Error::from_input(e.to_string())))?;
     let account_from = target.from.as_deref().and_then(|f| NamedAddress::parse(f).ok());
-    let parsed = headers::Message::read(message);
+    let parsed = headers::Header::read(&input, split);
     let sender = opts
         .sender
         .clone()
@@ -104,7 +115,8 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
         builder = builder.transcript(output::transcript_printer());
     }
     let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
-    let bytes = parsed.to_send(&sender, full_name.as_deref());
+    let mut bytes = parsed.to_send(&sender, full_name.as_deref());
+    bytes.extend_from_slice(&input[split.end..]);
     let result = client.send(&sender, &recipients, bytes).await;
     client.shutdown().await;
     let receipt = result.map_err(|e| (exit::for_error(&e), e))?;
