@@ -391,3 +391,51 @@ async fn mbox_from_line_is_dropped() {
         "{data}"
     );
 }
+
+#[tokio::test]
+async fn null_sender_is_not_a_from_header() {
+    // Without an account, the From field names the local user.
+    let (o, sent) = try_send(&["-f", "<>", "x@example.org"], "Subject: bounce\n\nx\n").await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(sent[0].mail_from, "", "the null sender");
+    let data = text(&sent[0].data);
+    assert!(!data.contains("<<>>") && !data.contains("From: <>"), "{data}");
+    let from = data.lines().find(|l| l.starts_with("From: ")).unwrap();
+    assert!(from.starts_with("From: <") && from.contains('@'), "{from}");
+    // With an account, its from; with -F, that name; the message's own From stays.
+    let s = sink(&[]).await;
+    let accounts = format!(
+        "[accounts.local]\nserver = \"{}\"\ntls = \"none\"\nfrom = \"Robot <robot@example.org>\"\n",
+        s.addr()
+    );
+    for (args, message, from) in [
+        (
+            &["-f", "<>", "x@example.org"][..],
+            "Subject: x\n\nx\n",
+            "From: Robot <robot@example.org>\r\n",
+        ),
+        (
+            &["-f", "", "-F", "Notifier", "x@example.org"],
+            "Subject: x\n\nx\n",
+            "From: Notifier <robot@example.org>\r\n",
+        ),
+        (
+            &["-f<>", "x@example.org"],
+            "From: Me <me@example.org>\n\nx\n",
+            "From: Me <me@example.org>\r\n",
+        ),
+    ] {
+        let mut argv = vec!["sendmail"];
+        argv.extend(args);
+        let o = Run::new(argv).accounts(&accounts).stdin(message).run().await;
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o.stderr));
+        let m = s.take_messages().pop().unwrap();
+        assert_eq!(m.mail_from, "", "{args:?}");
+        assert!(text(&m.data).contains(from), "{args:?}: {}", text(&m.data));
+    }
+    // A sender in angle brackets is the address inside them.
+    let (o, sent) = try_send(&["-f", "<me@example.org>", "x@example.org"], "Subject: x\n\nx\n").await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(sent[0].mail_from, "me@example.org");
+    assert!(text(&sent[0].data).starts_with("From: <me@example.org>\r\n"));
+}

@@ -11,6 +11,7 @@ mod split;
 use std::ffi::OsString;
 
 use squall::{Error, NamedAddress};
+use squall_proto::address::{Mailbox, ReversePath};
 use tokio::io::AsyncReadExt;
 
 use crate::conn::ConnArgs;
@@ -86,21 +87,31 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
         input = content;
     }
     let split = split::split(&input).map_err(|e| (exit::DATAERR, Error::from_input(e.to_string())))?;
+    let given_sender = opts.sender.as_deref().map(envelope_sender).transpose()?;
     let account_from = target.from.as_deref().and_then(|f| NamedAddress::parse(f).ok());
-    let parsed = headers::Header::read(&input, split);
-    let sender = opts
-        .sender
-        .clone()
-        .or_else(|| account_from.as_ref().map(|a| a.mailbox.to_string()))
-        .or_else(|| parsed.sender_address())
-        .unwrap_or_else(local_sender);
+    let header = headers::Header::read(&input, split);
+    let account_mailbox = account_from.as_ref().map(|a| a.mailbox.to_string());
+    let sender = match given_sender {
+        Some(path) => path,
+        None => envelope_sender(
+            &account_mailbox
+                .clone()
+                .or_else(|| header.sender_address())
+                .map_or_else(local_sender, Ok)?,
+        )?,
+    };
+    // A From field, when one is added, names a mailbox: never the null sender.
+    let header_from = match sender.mailbox() {
+        Some(m) => m.to_string(),
+        None => header_mailbox(account_mailbox.map_or_else(local_sender, Ok)?)?,
+    };
     let full_name = opts
         .full_name
         .clone()
         .or_else(|| account_from.and_then(|a| a.name));
     let mut recipients = opts.recipients.clone();
     if opts.extract {
-        recipients.extend(parsed.recipients());
+        recipients.extend(header.recipients());
     }
     if recipients.is_empty() {
         return Err((
@@ -115,9 +126,9 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
         builder = builder.transcript(output::transcript_printer());
     }
     let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
-    let mut bytes = parsed.to_send(&sender, full_name.as_deref());
+    let mut bytes = header.to_send(&header_from, full_name.as_deref());
     bytes.extend_from_slice(&input[split.end..]);
-    let result = client.send(&sender, &recipients, bytes).await;
+    let result = client.send(&sender.to_string(), &recipients, bytes).await;
     client.shutdown().await;
     let receipt = result.map_err(|e| (exit::for_error(&e), e))?;
     for r in &receipt.rejected {
@@ -129,8 +140,35 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
     Ok(exit::for_receipt(&receipt))
 }
 
+/// The envelope sender from `-f` (with or without angle brackets; `<>` or `''` for none).
+fn envelope_sender(arg: &str) -> Result<ReversePath, (u8, Error)> {
+    let bare = arg.trim();
+    let bare = bare
+        .strip_prefix('<')
+        .and_then(|b| b.strip_suffix('>'))
+        .unwrap_or(bare);
+    ReversePath::parse(bare).map_err(|e| {
+        (
+            exit::DATAERR,
+            Error::from_input(format!("invalid sender address {arg:?}: {e}")),
+        )
+    })
+}
+
+/// A mailbox checked for a From field (no line break or other surprise can reach the header).
+fn header_mailbox(addr: String) -> Result<String, (u8, Error)> {
+    Mailbox::parse(&addr).map(|m| m.to_string()).map_err(|e| {
+        (
+            exit::CONFIG,
+            Error::from_input(format!(
+                "cannot make a From address of {addr:?}: {e}; give one with -f or an account's `from`"
+            )),
+        )
+    })
+}
+
 /// `user@host` for the user running this, as sendmail does without `-f`.
-fn local_sender() -> String {
+fn local_sender() -> Result<String, (u8, Error)> {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "root".into());
@@ -139,5 +177,5 @@ fn local_sender() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());
-    format!("{user}@{host}")
+    header_mailbox(format!("{user}@{host}"))
 }
