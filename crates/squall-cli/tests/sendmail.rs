@@ -439,3 +439,112 @@ async fn null_sender_is_not_a_from_header() {
     assert_eq!(sent[0].mail_from, "me@example.org");
     assert!(text(&sent[0].data).starts_with("From: <me@example.org>\r\n"));
 }
+
+#[tokio::test]
+async fn ten_megabyte_header_line_is_refused() {
+    let mut message = b"To: b@example.org\nSubject: ".to_vec();
+    message.resize(10 << 20, b'x');
+    message.extend_from_slice(b"\n\nbody\n");
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 65, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("longer than 1024 KiB"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(sent.is_empty());
+    // A 10 MB line in the body is the body's business.
+    let mut message = b"To: b@example.org\n\n".to_vec();
+    message.resize(10 << 20, b'y');
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(sent[0].data.len() > 10 << 20);
+}
+
+/// A message larger than what is kept in memory: sent whole from a private temporary file,
+/// which is gone afterwards.
+#[tokio::test]
+async fn a_large_message_is_spooled_and_arrives_whole() {
+    let s = sink(&[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut body = Vec::new();
+    for i in 0..400_000 {
+        body.extend_from_slice(format!("line {i} of a long body\n").as_bytes());
+    }
+    body.extend_from_slice(b".\nafter the dot\n");
+    let mut message = b"From: a@example.org\nTo: b@example.org\nBcc: c@example.org\n\n".to_vec();
+    message.extend_from_slice(&body);
+    let o = Run::new(["sendmail", "-t"])
+        .env("SQUALL_URL", url(&s))
+        .env("TMPDIR", tmp.path())
+        .stdin(message)
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let m = s.take_messages().pop().unwrap();
+    assert_eq!(m.rcpt_to, ["b@example.org", "c@example.org"]);
+    let data = m.data;
+    let start = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let until_dot = body.len() - b".\nafter the dot\n".len();
+    assert_eq!(data[start..], squall_proto::data::normalize(&body[..until_dot]));
+    assert!(!text(&data[..start]).contains("c@example.org"));
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "the spool is deleted"
+    );
+}
+
+/// Stopped while it reads: the spool file is deleted, and the caller is told to try again.
+#[tokio::test]
+async fn a_stopped_sendmail_leaves_no_spool_behind() {
+    use std::io::Write;
+    let s = sink(&[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args(["sendmail", "-t"])
+        .env("SQUALL_URL", url(&s))
+        .env("TMPDIR", tmp.path())
+        .env("HOME", tmp.path())
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"To: b@example.org\n\n").unwrap();
+    stdin.write_all(&vec![b'z'; 8 << 20]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_dir(tmp.path()).unwrap().count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no spool file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // It exits although its stdin stays open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("still running 20 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(code(&o), 75, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("stopped by SIGTERM"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "the spool is deleted"
+    );
+    assert!(s.messages().is_empty());
+}

@@ -5,8 +5,10 @@
 mod args;
 mod dots;
 mod headers;
+mod input;
 mod lines;
 mod split;
+mod spool;
 
 use std::ffi::OsString;
 
@@ -51,7 +53,15 @@ pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
         println!("{HELP}");
         return exit::OK;
     }
-    match send(&opts).await {
+    // On a signal, `send` is dropped: a spool file is deleted, and the caller hears "try again".
+    let result = tokio::select! {
+        r = send(&opts) => r,
+        signal = stopped() => Err((
+            exit::TEMPFAIL,
+            Error::from_input(format!("stopped by {signal} before the message was sent")),
+        )),
+    };
+    match result {
         Ok(code) => code,
         Err((code, e)) => {
             eprintln!("{prog}: {e}");
@@ -59,6 +69,9 @@ pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
         }
     }
 }
+
+/// Reading stdin, 64 KiB at a time.
+const READ_SIZE: usize = 64 << 10;
 
 async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
     let conn = ConnArgs::choose(opts.server.clone(), opts.account.clone(), opts.config.clone());
@@ -71,25 +84,18 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
             ),
         ));
     };
-    let mut input = Vec::new();
-    tokio::io::stdin().read_to_end(&mut input).await.map_err(|e| {
-        (
-            exit::IOERR,
-            Error::from_input(format!("cannot read the message on stdin: {e}")),
-        )
-    })?;
-    if !opts.ignore_dots {
-        let mut content = Vec::with_capacity(input.len());
-        let mut dots = dots::DotEnd::new();
-        if !dots.push(&input, &mut content) {
-            dots.finish();
-        }
-        input = content;
-    }
-    let split = split::split(&input).map_err(|e| (exit::DATAERR, Error::from_input(e.to_string())))?;
     let given_sender = opts.sender.as_deref().map(envelope_sender).transpose()?;
     let account_from = target.from.as_deref().and_then(|f| NamedAddress::parse(f).ok());
-    let header = headers::Header::read(&input, split);
+
+    let mut stdin = tokio::io::stdin();
+    let mut buf = vec![0; READ_SIZE];
+    let mut reader = input::Reader::new(opts.ignore_dots);
+    let mut body = Vec::new();
+    while reader.header().is_none() {
+        next_piece(&mut stdin, &mut buf, &mut reader, &mut body).await?;
+    }
+    let (head, split) = reader.header().expect("the loop ends when it is found");
+    let header = headers::Header::read(head, split);
     let account_mailbox = account_from.as_ref().map(|a| a.mailbox.to_string());
     let sender = match given_sender {
         Some(path) => path,
@@ -121,14 +127,35 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
             ),
         ));
     }
+    let mut spool = spool::Spool::new();
+    let spool_error = |e: std::io::Error| {
+        (
+            exit::IOERR,
+            Error::from_input(format!(
+                "cannot hold the message in a temporary file (in {}): {e}",
+                std::env::temp_dir().display()
+            )),
+        )
+    };
+    spool
+        .write(&header.to_send(&header_from, full_name.as_deref()))
+        .await
+        .map_err(spool_error)?;
+    spool.write(&body).await.map_err(spool_error)?;
+    while !reader.ended() {
+        body.clear();
+        next_piece(&mut stdin, &mut buf, &mut reader, &mut body).await?;
+        spool.write(&body).await.map_err(spool_error)?;
+    }
+    drop(body);
+    let message = spool.finish().await.map_err(spool_error)?;
+
     let mut builder = conn.apply(target.builder)?;
     if opts.verbose {
         builder = builder.transcript(output::transcript_printer());
     }
     let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
-    let mut bytes = header.to_send(&header_from, full_name.as_deref());
-    bytes.extend_from_slice(&input[split.end..]);
-    let result = client.send(&sender.to_string(), &recipients, bytes).await;
+    let result = client.send(&sender.to_string(), &recipients, message.body).await;
     client.shutdown().await;
     let receipt = result.map_err(|e| (exit::for_error(&e), e))?;
     for r in &receipt.rejected {
@@ -138,6 +165,27 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
         );
     }
     Ok(exit::for_receipt(&receipt))
+}
+
+/// Reads the next piece of stdin into `reader`, which appends any body bytes to `body`.
+async fn next_piece(
+    stdin: &mut tokio::io::Stdin,
+    buf: &mut [u8],
+    reader: &mut input::Reader,
+    body: &mut Vec<u8>,
+) -> Result<(), (u8, Error)> {
+    let n = stdin.read(buf).await.map_err(|e| {
+        (
+            exit::IOERR,
+            Error::from_input(format!("cannot read the message on stdin: {e}")),
+        )
+    })?;
+    let result = if n == 0 {
+        reader.finish(body)
+    } else {
+        reader.push(&buf[..n], body)
+    };
+    result.map_err(|e| (exit::DATAERR, Error::from_input(e.to_string())))
 }
 
 /// The envelope sender from `-f` (with or without angle brackets; `<>` or `''` for none).
@@ -178,4 +226,31 @@ fn local_sender() -> Result<String, (u8, Error)> {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());
     header_mailbox(format!("{user}@{host}"))
+}
+
+/// Waits for SIGINT, SIGTERM or SIGHUP, and names it.
+async fn stopped() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let watch = |kind, name| {
+        let stream = signal(kind).ok();
+        async move {
+            match stream {
+                Some(mut s) => {
+                    s.recv().await;
+                    name
+                }
+                None => std::future::pending().await,
+            }
+        }
+    };
+    let (int, term, hup) = (
+        watch(SignalKind::interrupt(), "SIGINT"),
+        watch(SignalKind::terminate(), "SIGTERM"),
+        watch(SignalKind::hangup(), "SIGHUP"),
+    );
+    tokio::select! {
+        name = int => name,
+        name = term => name,
+        name = hup => name,
+    }
 }

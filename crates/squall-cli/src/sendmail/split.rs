@@ -198,6 +198,7 @@ impl Splitter {
 }
 
 /// The header section of a complete input.
+#[cfg(any(test, fuzzing))]
 pub(crate) fn split(input: &[u8]) -> Result<Split, SplitError> {
     let found = Splitter::new().scan(input, true)?;
     Ok(found.expect("a complete input always has an answer"))
