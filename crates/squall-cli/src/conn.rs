@@ -243,7 +243,13 @@ impl ConnArgs {
         if let Some(ca) = &self.ca_file {
             b = b.ca_file(ca);
         }
-        Ok(b.allow_insecure_auth(self.allow_insecure_auth)
-            .dangerously_skip_certificate_verification(self.dangerously_skip_certificate_verification))
+        // The flags only turn these on: off, they leave what the URL (`insecure-auth=true`) set.
+        if self.allow_insecure_auth {
+            b = b.allow_insecure_auth(true);
+        }
+        if self.dangerously_skip_certificate_verification {
+            b = b.dangerously_skip_certificate_verification(true);
+        }
+        Ok(b)
     }
 }
