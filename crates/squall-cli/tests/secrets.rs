@@ -1,5 +1,5 @@
 //! A password given in a URL never shows in any output: not in errors, not in `--json`, not in
-//! reports, whether the URL is valid or not.
+//! reports, whether the URL is valid or not; and a password on the command line draws a warning.
 
 use std::process::Output;
 
@@ -206,4 +206,73 @@ async fn url_password_after_question_mark_is_redacted() {
         "{}",
         text(&o.stdout)
     );
+}
+
+/// stderr of `squall ARGS`.
+fn stderr_of(args: &[&str]) -> String {
+    text(&Run::new(args).output().stderr)
+}
+
+#[test]
+fn password_in_url_warns_once_about_the_process_list() {
+    let url = "smtp://joe:hunter2@127.0.0.1:99999";
+    for args in [
+        &[
+            "send",
+            "--url",
+            url,
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--body",
+            "x",
+        ][..],
+        &[
+            "send",
+            "--json",
+            "--url",
+            url,
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--body",
+            "x",
+        ],
+        &["config", "check", "--url", url],
+        &[
+            "bulk",
+            "--url",
+            url,
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--generate",
+            "1",
+        ],
+    ] {
+        let err = stderr_of(args);
+        assert_eq!(err.matches("warning:").count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("can be read by other users")
+                && err.contains("--password-env")
+                && err.contains("--password-file")
+                && err.contains("account"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+    // No password, no warning; SQUALL_URL is not on the command line, so no warning either.
+    assert!(!stderr_of(&["config", "check", "--url", "smtp://127.0.0.1:99999"]).contains("warning"));
+    let o = Run::new(["config", "check"]).env("SQUALL_URL", url).output();
+    assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn a_password_in_server_is_not_echoed() {
+    let err = stderr_of(&["config", "check", "--server", "joe:hunter2@mx.example.org"]);
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(err.contains("--server takes HOST[:PORT]"), "{err}");
 }
