@@ -104,10 +104,13 @@ impl<'a> Header<'a> {
                 out.extend_from_slice(f.raw);
             }
         }
+        if !out.ends_with(b"\n") {
+            // The input ended inside the last field.
+            out.extend_from_slice(b"\r\n");
+        }
         if !self.blank {
             // No blank line follows (the body starts with a line that is no field, or there is
-            // no body): end the header here. Only the last field can lack a line end, and then
-            // this ends it, as the wire would.
+            // no body): end the header here.
             out.extend_from_slice(b"\r\n");
         }
         out
@@ -286,7 +289,7 @@ mod tests {
             "{out}"
         );
         let out = sent(b"To: a@example.org", "a@b.example", None);
-        assert!(out.ends_with("\r\nTo: a@example.org\r\n"), "{out}");
+        assert!(out.ends_with("\r\nTo: a@example.org\r\n\r\n"), "{out}");
         let out = sent(b"To: a@example.org\nBcc: b@example.org", "a@b.example", None);
         assert!(out.ends_with("\r\nTo: a@example.org\n\r\n"), "{out}");
     }
