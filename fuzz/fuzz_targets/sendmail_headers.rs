@@ -7,12 +7,13 @@
 //!   the body: no header line reaches the body and no body line the header;
 //! - read by a mail parser as a recipient's program would, the sent message has no Bcc, and
 //!   everyone it shows in To and Cc is a recipient;
+//! - an address field is refused only when it shows an address that was not read from it;
 //! - any split of the input into pieces gives the same result.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mail_parser::{HeaderName, HeaderValue, MessageParser};
-use squall_cli::fuzzing::{Outcome, read};
+use squall_cli::fuzzing::{Outcome, Refusal, read};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, input)) = data.split_first() else {
@@ -26,21 +27,22 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(comparable(&read(input, ignore_dots, &cuts)), comparable(&whole));
     let expected = reference(input, ignore_dots);
     match (&whole, &expected) {
-        (Err(got), Err(want)) => assert_eq!(got, want),
+        (Err(Refusal::Split(got)), Err(want)) => assert_eq!(got, want),
         (Ok(outcome), Ok(header)) => check_sent(outcome, header),
+        (Err(Refusal::Unread { field, address }), Ok(header)) => check_unread(field, address, header),
         _ => panic!("sendmail gave {whole:?}, the reference {expected:?}"),
     }
 });
 
 /// The outcome without its Date and Message-ID lines, which differ from call to call.
-fn comparable(r: &Result<Outcome, String>) -> Result<(Vec<String>, Vec<Vec<u8>>), String> {
+fn comparable(r: &Result<Outcome, Refusal>) -> Result<(Vec<String>, Vec<Vec<u8>>), String> {
     r.as_ref()
         .map(|o| {
             let lines = o.sent.split(|&b| b == b'\n');
             let kept = lines.filter(|l| !l.starts_with(b"Date: ") && !l.starts_with(b"Message-ID: <"));
             (o.recipients.clone(), kept.map(<[u8]>::to_vec).collect())
         })
-        .map_err(Clone::clone)
+        .map_err(|e| format!("{e:?}"))
 }
 
 /// `sent` without the From, Date and Message-ID lines that sendmail adds, each when `added`.
@@ -224,6 +226,21 @@ fn check_sent(outcome: &Outcome, reading: &Reading) {
             }
         }
     }
+}
+
+/// sendmail refused `-t` because a field shows an address it could not read: it must be in the
+/// field's text, and not among what the field's value reads as.
+fn check_unread(field: &str, address: &str, reading: &Reading) {
+    let name = field.to_ascii_lowercase();
+    let fields: Vec<_> = reading.fields.iter().filter(|(n, _)| *n == name).collect();
+    assert!(!fields.is_empty(), "{field}: no such field in {reading:?}");
+    assert!(
+        fields.iter().any(|(_, lines)| {
+            let shown = String::from_utf8_lossy(&lines.concat()).contains(address);
+            shown && !addresses(lines).iter().any(|a| a == address)
+        }),
+        "{field}: {address} is read, or not shown, in {reading:?}"
+    );
 }
 
 /// The addresses of an address field given as its lines (the first one holds `Name:`).

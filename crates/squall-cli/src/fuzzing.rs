@@ -13,10 +13,23 @@ pub struct Outcome {
     pub sent: Vec<u8>,
 }
 
-/// Reads `input` as stdin would give it, in pieces ending at `cuts` (offsets, in order). `Err`
-/// holds why it is refused (the splitter's error, as `Debug`).
-pub fn read(input: &[u8], ignore_dots: bool, cuts: &[usize]) -> Result<Outcome, String> {
-    let why = |e| format!("{e:?}");
+/// Why a message is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The splitter's error, as `Debug`: `BareCr { line: 2 }`, say.
+    Split(String),
+    /// `field` shows `address`, which could not be read from it.
+    Unread {
+        /// The field's name, as written.
+        field: String,
+        /// The address.
+        address: String,
+    },
+}
+
+/// Reads `input` as stdin would give it, in pieces ending at `cuts` (offsets, in order).
+pub fn read(input: &[u8], ignore_dots: bool, cuts: &[usize]) -> Result<Outcome, Refusal> {
+    let why = |e| Refusal::Split(format!("{e:?}"));
     let mut reader = Reader::new(ignore_dots);
     let mut body = Vec::new();
     let mut at = 0;
@@ -31,10 +44,11 @@ pub fn read(input: &[u8], ignore_dots: bool, cuts: &[usize]) -> Result<Outcome, 
     reader.finish(&mut body).map_err(why)?;
     let (head, split) = reader.header().expect("known once the input ended");
     let header = Header::read(head, split);
+    let recipients = header.recipients().map_err(|e| Refusal::Unread {
+        field: e.field,
+        address: e.address,
+    })?;
     let mut sent = header.to_send("sender@example.org", None);
     sent.extend_from_slice(&body);
-    Ok(Outcome {
-        recipients: header.recipients(),
-        sent,
-    })
+    Ok(Outcome { recipients, sent })
 }

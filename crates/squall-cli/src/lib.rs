@@ -6,6 +6,7 @@
 #[cfg(fuzzing)]
 #[allow(dead_code, unreachable_pub)]
 mod sendmail {
+    pub(crate) mod addresses;
     pub(crate) mod dots;
     pub(crate) mod headers;
     pub(crate) mod input;

@@ -548,3 +548,22 @@ async fn a_stopped_sendmail_leaves_no_spool_behind() {
     );
     assert!(s.messages().is_empty());
 }
+
+#[tokio::test]
+async fn a_lost_comma_cannot_drop_a_visible_recipient() {
+    // mail-parser reads `a@example.org Bcc: h@example.org` as a group holding only h: a would be
+    // shown in To and not get the message.
+    let message = "To: a@example.org\n\tBcc: h@example.org\nSubject: x\n\nbody\n";
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 65, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("the To field shows \"a@example.org\""),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(sent.is_empty());
+    // Without -t the header chooses nobody, so it is sent as it is.
+    let (o, sent) = try_send(&["x@example.org"], message).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(sent[0].rcpt_to, ["x@example.org"]);
+}

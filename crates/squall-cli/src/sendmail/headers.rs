@@ -2,8 +2,7 @@
 //! From, Date and Message-ID added when missing, as a submission server would. Where it ends is
 //! the [splitter](super::split)'s call; this only reads the fields it found.
 
-use mail_parser::{HeaderValue, MessageParser};
-
+use super::addresses::{self, Unread};
 use super::lines::lines;
 use super::split::Split;
 
@@ -48,12 +47,13 @@ impl<'a> Header<'a> {
     }
 
     /// The addresses in every field called `name` (lowercase).
-    fn addresses(&self, name: &str) -> Vec<String> {
-        self.fields
-            .iter()
-            .filter(|f| f.name == name)
-            .flat_map(|f| addresses_in(f.value))
-            .collect()
+    fn addresses(&self, name: &str) -> Result<Vec<String>, Unread> {
+        let mut all = Vec::new();
+        for f in self.fields.iter().filter(|f| f.name == name) {
+            let written = String::from_utf8_lossy(&f.raw[..f.raw.len() - f.value.len() - 1]);
+            all.extend(addresses::read(written.trim_end_matches([' ', '\t']), f.value)?);
+        }
+        Ok(all)
     }
 
     fn has(&self, name: &str) -> bool {
@@ -62,12 +62,13 @@ impl<'a> Header<'a> {
 
     /// The address in From, for a default envelope sender.
     pub(crate) fn sender_address(&self) -> Option<String> {
-        self.addresses("from").into_iter().next()
+        let from = self.fields.iter().filter(|f| f.name == "from");
+        from.flat_map(|f| addresses::parse(f.value)).next()
     }
 
     /// What `-t` sends to: To, Cc and Bcc, or only the Resent- fields when there are any
-    /// (RFC 5322 §3.6.6).
-    pub(crate) fn recipients(&self) -> Vec<String> {
+    /// (RFC 5322 §3.6.6). Refused when one of them shows an address that cannot be read.
+    pub(crate) fn recipients(&self) -> Result<Vec<String>, Unread> {
         let resent = ["resent-to", "resent-cc", "resent-bcc"]
             .iter()
             .any(|n| self.has(n));
@@ -76,7 +77,11 @@ impl<'a> Header<'a> {
         } else {
             ["to", "cc", "bcc"]
         };
-        names.iter().flat_map(|n| self.addresses(n)).collect()
+        let mut all = Vec::new();
+        for n in names {
+            all.extend(self.addresses(n)?);
+        }
+        Ok(all)
     }
 
     /// The header to send, up to and without the blank line the body may start with: Bcc and
@@ -129,24 +134,6 @@ impl<'a> Field<'a> {
     }
 }
 
-/// The addresses in an address-list field's value, parsed alone: nothing in it can reach
-/// another field.
-fn addresses_in(value: &[u8]) -> Vec<String> {
-    let mut field = Vec::with_capacity(value.len() + 8);
-    field.extend_from_slice(b"To:");
-    field.extend_from_slice(value);
-    field.extend_from_slice(b"\r\n\r\n");
-    let Some(m) = MessageParser::default().parse_headers(&field[..]) else {
-        return Vec::new();
-    };
-    m.header_values("To")
-        .flat_map(|v| match v {
-            HeaderValue::Address(a) => a.iter().filter_map(|x| x.address()).map(str::to_string).collect(),
-            _ => Vec::new(),
-        })
-        .collect()
-}
-
 /// A display name as a quoted string when it holds anything but atom text and spaces.
 fn quote_name(name: &str) -> String {
     let plain = name
@@ -188,7 +175,7 @@ mod tests {
     fn recipients_come_from_to_cc_and_bcc_and_bcc_is_removed() {
         let m = b"From: Me <me@example.org>\nTo: A <a@example.org>, b@example.org\nCc: Group: c@example.org;\nBcc: hidden@example.org,\n  also-hidden@example.org\nSubject: hi\n\nBcc: this line is body\n";
         assert_eq!(
-            read(m).recipients(),
+            read(m).recipients().unwrap(),
             [
                 "a@example.org",
                 "b@example.org",
@@ -219,7 +206,7 @@ mod tests {
     fn obsolete_space_before_colon_is_a_header() {
         let m = b"To: a@example.org\nBcc : x@example.org\nCC\t: c@example.org\n\nbody\n";
         assert_eq!(
-            read(m).recipients(),
+            read(m).recipients().unwrap(),
             ["a@example.org", "c@example.org", "x@example.org"]
         );
         let out = sent(m, "me@example.org", None);
@@ -230,7 +217,7 @@ mod tests {
     #[test]
     fn mbox_from_line_is_dropped() {
         let m = b"From alice@example.org Mon Jan  1 00:00:00 2024\nFrom: Alice <alice@example.org>\nTo: b@example.org\nBcc: c@example.org\n\nhi\n";
-        assert_eq!(read(m).recipients(), ["b@example.org", "c@example.org"]);
+        assert_eq!(read(m).recipients().unwrap(), ["b@example.org", "c@example.org"]);
         assert_eq!(read(m).sender_address().as_deref(), Some("alice@example.org"));
         let out = sent(m, "alice@example.org", None);
         assert!(!out.contains("From alice"), "{out}");
@@ -243,7 +230,10 @@ mod tests {
     #[test]
     fn resent_fields_take_over_when_present() {
         let m = b"To: old@example.org\nResent-To: new@example.org\nResent-Bcc: secret@example.org\n\nx\n";
-        assert_eq!(read(m).recipients(), ["new@example.org", "secret@example.org"]);
+        assert_eq!(
+            read(m).recipients().unwrap(),
+            ["new@example.org", "secret@example.org"]
+        );
         assert!(!sent(m, "me@example.org", None).contains("secret@"));
     }
 
@@ -251,7 +241,7 @@ mod tests {
     fn a_field_cannot_reach_into_the_next() {
         // An unclosed quote or comment stays inside its field.
         let m = b"To: \"a@example.org\nBcc: b@example.org\nCc: (c@example.org\nTo: d@example.org\n\n";
-        let r = read(m).recipients();
+        let r = read(m).recipients().unwrap();
         assert!(r.contains(&"d@example.org".to_string()), "{r:?}");
         assert!(r.contains(&"b@example.org".to_string()), "{r:?}");
     }

@@ -2,6 +2,7 @@
 //! account, with sendmail's options and exit codes, so that cron, mutt, git send-email and PHP's
 //! mail() can use squall unchanged.
 
+mod addresses;
 mod args;
 mod dots;
 mod headers;
@@ -117,7 +118,8 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
         .or_else(|| account_from.and_then(|a| a.name));
     let mut recipients = opts.recipients.clone();
     if opts.extract {
-        recipients.extend(header.recipients());
+        let found = header.recipients();
+        recipients.extend(found.map_err(|e| (exit::DATAERR, Error::from_input(e.to_string())))?);
     }
     if recipients.is_empty() {
         return Err((
