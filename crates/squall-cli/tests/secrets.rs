@@ -48,6 +48,10 @@ fn every_output(url: &str) -> Vec<(&'static str, Output)> {
             Run::new(["config", "check", "--url", url, "--timeout", "5", "--transcript"]).output(),
         ),
         (
+            "config check --json",
+            Run::new(["config", "check", "--url", url, "--timeout", "5", "--json"]).output(),
+        ),
+        (
             "bulk",
             Run::new([
                 "bulk",
@@ -67,7 +71,7 @@ fn every_output(url: &str) -> Vec<(&'static str, Output)> {
         ),
         (
             "sendmail",
-            Run::new(["sendmail", "-t"])
+            Run::new(["sendmail", "-t", "-v"])
                 .env("SQUALL_URL", url)
                 .stdin("To: b@example.org\nSubject: s\n\nbody\n")
                 .output(),
