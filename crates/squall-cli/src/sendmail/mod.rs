@@ -71,9 +71,6 @@ pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
     }
 }
 
-/// Reading stdin, 64 KiB at a time.
-const READ_SIZE: usize = 64 << 10;
-
 async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
     let conn = ConnArgs::choose(opts.server.clone(), opts.account.clone(), opts.config.clone());
     let Some(target) = conn.target()? else {
@@ -85,79 +82,21 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
             ),
         ));
     };
-    let given_sender = opts.sender.as_deref().map(envelope_sender).transpose()?;
     let account_from = target.from.as_deref().and_then(|f| NamedAddress::parse(f).ok());
-
-    let mut stdin = tokio::io::stdin();
-    let mut buf = vec![0; READ_SIZE];
-    let mut reader = input::Reader::new(opts.ignore_dots);
-    let mut body = Vec::new();
-    while reader.header().is_none() {
-        next_piece(&mut stdin, &mut buf, &mut reader, &mut body).await?;
-    }
-    let (head, split) = reader.header().expect("the loop ends when it is found");
+    let mut stdin = Stdin::new(opts.ignore_dots);
+    let (head, split) = stdin.header().await?;
     let header = headers::Header::read(head, split);
-    let account_mailbox = account_from.as_ref().map(|a| a.mailbox.to_string());
-    let sender = match given_sender {
-        Some(path) => path,
-        None => envelope_sender(
-            &account_mailbox
-                .clone()
-                .or_else(|| header.sender_address())
-                .map_or_else(local_sender, Ok)?,
-        )?,
-    };
-    // A From field, when one is added, names a mailbox: never the null sender.
-    let header_from = match sender.mailbox() {
-        Some(m) => m.to_string(),
-        None => header_mailbox(account_mailbox.map_or_else(local_sender, Ok)?)?,
-    };
-    let full_name = opts
-        .full_name
-        .clone()
-        .or_else(|| account_from.and_then(|a| a.name));
-    let mut recipients = opts.recipients.clone();
-    if opts.extract {
-        let found = header.recipients();
-        recipients.extend(found.map_err(|e| (exit::DATAERR, Error::from_input(e.to_string())))?);
-    }
-    if recipients.is_empty() {
-        return Err((
-            exit::USAGE,
-            Error::from_input(
-                "no recipients: give them as arguments, or use -t to take them from the message",
-            ),
-        ));
-    }
-    let mut spool = spool::Spool::new();
-    let spool_error = |e: std::io::Error| {
-        (
-            exit::IOERR,
-            Error::from_input(format!(
-                "cannot hold the message in a temporary file (in {}): {e}",
-                std::env::temp_dir().display()
-            )),
-        )
-    };
-    spool
-        .write(&header.to_send(&header_from, full_name.as_deref()))
-        .await
-        .map_err(spool_error)?;
-    spool.write(&body).await.map_err(spool_error)?;
-    while !reader.ended() {
-        body.clear();
-        next_piece(&mut stdin, &mut buf, &mut reader, &mut body).await?;
-        spool.write(&body).await.map_err(spool_error)?;
-    }
-    drop(body);
-    let message = spool.finish().await.map_err(spool_error)?;
+    let envelope = Envelope::choose(opts, account_from, &header)?;
+    let prefix = header.to_send(&envelope.header_from, envelope.full_name.as_deref());
+    let message = stdin.spool(&prefix).await?;
 
     let mut builder = conn.apply(target.builder)?;
     if opts.verbose {
         builder = builder.transcript(output::transcript_printer());
     }
     let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
-    let result = client.send(&sender.to_string(), &recipients, message.body).await;
+    let from = envelope.sender.to_string();
+    let result = client.send(&from, &envelope.recipients, message.body).await;
     client.shutdown().await;
     let receipt = result.map_err(|e| (exit::for_error(&e), e))?;
     for r in &receipt.rejected {
@@ -169,25 +108,130 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
     Ok(exit::for_receipt(&receipt))
 }
 
-/// Reads the next piece of stdin into `reader`, which appends any body bytes to `body`.
-async fn next_piece(
-    stdin: &mut tokio::io::Stdin,
-    buf: &mut [u8],
-    reader: &mut input::Reader,
-    body: &mut Vec<u8>,
-) -> Result<(), (u8, Error)> {
-    let n = stdin.read(buf).await.map_err(|e| {
-        (
-            exit::IOERR,
-            Error::from_input(format!("cannot read the message on stdin: {e}")),
-        )
-    })?;
-    let result = if n == 0 {
-        reader.finish(body)
-    } else {
-        reader.push(&buf[..n], body)
-    };
-    result.map_err(|e| (exit::DATAERR, Error::from_input(e.to_string())))
+/// Whom the message is from and for.
+struct Envelope {
+    sender: ReversePath,
+    /// The address for a From field, if one is added: never the null sender.
+    header_from: String,
+    /// The name for that From field.
+    full_name: Option<String>,
+    recipients: Vec<String>,
+}
+
+impl Envelope {
+    /// The sender is `-f`, else the account's `from`, else the message's From, else the local
+    /// user; the recipients are the arguments, and with `-t` those of the header.
+    fn choose(
+        opts: &args::Options,
+        account_from: Option<NamedAddress>,
+        header: &headers::Header<'_>,
+    ) -> Result<Self, (u8, Error)> {
+        let account_mailbox = account_from.as_ref().map(|a| a.mailbox.to_string());
+        let sender = match opts.sender.as_deref() {
+            Some(arg) => envelope_sender(arg)?,
+            None => envelope_sender(
+                &account_mailbox
+                    .clone()
+                    .or_else(|| header.sender_address())
+                    .map_or_else(local_sender, Ok)?,
+            )?,
+        };
+        let header_from = match sender.mailbox() {
+            Some(m) => m.to_string(),
+            None => header_mailbox(account_mailbox.map_or_else(local_sender, Ok)?)?,
+        };
+        let mut recipients = opts.recipients.clone();
+        if opts.extract {
+            let found = header.recipients();
+            recipients.extend(found.map_err(|e| (exit::DATAERR, Error::from_input(e.to_string())))?);
+        }
+        if recipients.is_empty() {
+            return Err((
+                exit::USAGE,
+                Error::from_input(
+                    "no recipients: give them as arguments, or use -t to take them from the message",
+                ),
+            ));
+        }
+        Ok(Self {
+            sender,
+            header_from,
+            full_name: opts
+                .full_name
+                .clone()
+                .or_else(|| account_from.and_then(|a| a.name)),
+            recipients,
+        })
+    }
+}
+
+/// stdin, read 64 KiB at a time through an [`input::Reader`].
+struct Stdin {
+    stdin: tokio::io::Stdin,
+    buf: Vec<u8>,
+    reader: input::Reader,
+    /// Body bytes from the last piece.
+    body: Vec<u8>,
+}
+
+impl Stdin {
+    fn new(ignore_dots: bool) -> Self {
+        Self {
+            stdin: tokio::io::stdin(),
+            buf: vec![0; 64 << 10],
+            reader: input::Reader::new(ignore_dots),
+            body: Vec::new(),
+        }
+    }
+
+    /// Reads until the header section is known.
+    async fn header(&mut self) -> Result<(&[u8], split::Split), (u8, Error)> {
+        while self.reader.header().is_none() {
+            self.next_piece().await?;
+        }
+        Ok(self.reader.header().expect("the loop ends when it is known"))
+    }
+
+    /// Spools `prefix` (the header to send), then the body, reading it to its end.
+    async fn spool(mut self, prefix: &[u8]) -> Result<spool::Spooled, (u8, Error)> {
+        let mut spool = spool::Spool::new();
+        spool.write(prefix).await.map_err(spool_error)?;
+        loop {
+            spool.write(&self.body).await.map_err(spool_error)?;
+            if self.reader.ended() {
+                break;
+            }
+            self.body.clear();
+            self.next_piece().await?;
+        }
+        spool.finish().await.map_err(spool_error)
+    }
+
+    /// Reads the next piece into the reader, which appends any body bytes to `self.body`.
+    async fn next_piece(&mut self) -> Result<(), (u8, Error)> {
+        let n = self.stdin.read(&mut self.buf).await.map_err(|e| {
+            (
+                exit::IOERR,
+                Error::from_input(format!("cannot read the message on stdin: {e}")),
+            )
+        })?;
+        let result = if n == 0 {
+            self.reader.finish(&mut self.body)
+        } else {
+            self.reader.push(&self.buf[..n], &mut self.body)
+        };
+        result.map_err(|e| (exit::DATAERR, Error::from_input(e.to_string())))
+    }
+}
+
+fn spool_error(e: std::io::Error) -> (u8, Error) {
+    (
+        exit::IOERR,
+        Error::from_input(format!(
+            "cannot hold the message in a temporary file (in {}): {e}",
+            std::env::temp_dir().display()
+        )),
+    )
 }
 
 /// The envelope sender from `-f` (with or without angle brackets; `<>` or `''` for none).
