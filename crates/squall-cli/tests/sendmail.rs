@@ -567,3 +567,30 @@ async fn a_lost_comma_cannot_drop_a_visible_recipient() {
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     assert_eq!(sent[0].rcpt_to, ["x@example.org"]);
 }
+
+/// The spool file is read again for a retry: a temporary failure after the content costs nothing.
+#[tokio::test]
+async fn a_spooled_message_is_sent_again_after_a_temporary_failure() {
+    let s = sink(&["data-end#1=451 4.3.0 try again"]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut message = b"To: b@example.org\nSubject: big\n\n".to_vec();
+    message.extend(std::iter::repeat_n(b"0123456789abcdef\n".as_slice(), 400_000).flatten());
+    let o = Run::new(["sendmail", "-t", "-v"])
+        .env("SQUALL_URL", url(&s))
+        .env("TMPDIR", tmp.path())
+        .stdin(message.clone())
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("451 4.3.0 try again"),
+        "the first attempt failed"
+    );
+    let m = s.take_messages().pop().expect("the second attempt arrived");
+    let body = &message[b"To: b@example.org\nSubject: big\n\n".len()..];
+    assert!(
+        m.data.ends_with(&squall_proto::data::normalize(body)),
+        "the whole body, again"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
