@@ -594,3 +594,40 @@ async fn a_spooled_message_is_sent_again_after_a_temporary_failure() {
     );
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
+
+/// A signal sendmail was started with ignored (as `nohup` does with SIGHUP) stays ignored.
+#[tokio::test]
+async fn an_ignored_signal_stays_ignored() {
+    use std::io::Write;
+    let s = sink(&[]).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "trap '' TERM; exec \"$0\" sendmail -t",
+            env!("CARGO_BIN_EXE_squall"),
+        ])
+        .env("SQUALL_URL", url(&s))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"To: b@example.org\n\nstill here\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    drop(stdin);
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(s.messages().len(), 1);
+}

@@ -274,11 +274,14 @@ fn local_sender() -> Result<String, (u8, Error)> {
     header_mailbox(format!("{user}@{host}"))
 }
 
-/// Waits for SIGINT, SIGTERM or SIGHUP, and names it.
+/// Waits for SIGINT, SIGTERM or SIGHUP, and names it. A signal this process was started with
+/// ignored (`nohup` ignores SIGHUP, a shell's `&` SIGINT) stays ignored: it is not watched.
 async fn stopped() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let watch = |kind, name| {
-        let stream = signal(kind).ok();
+    let ignored = ignored_signals();
+    let watch = |kind: SignalKind, name| {
+        let watched = ignored & (1 << (kind.as_raw_value() - 1)) == 0;
+        let stream = watched.then(|| signal(kind).ok()).flatten();
         async move {
             match stream {
                 Some(mut s) => {
@@ -299,4 +302,15 @@ async fn stopped() -> &'static str {
         name = term => name,
         name = hup => name,
     }
+}
+
+/// The signals ignored by this process, as a mask (bit n-1 for signal n), from Linux's
+/// /proc/self/status; none where that cannot be read.
+fn ignored_signals() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .unwrap_or(0)
 }
