@@ -29,13 +29,18 @@ Prints nothing on success; exit codes follow sysexits.h as sendmail's do.
 Options:
   -t            also send to the addresses in To, Cc and Bcc (Bcc is removed before sending)
   -i, -oi       a line holding only '.' does not end the message
-  -f ADDR       envelope sender (also -r); default: the account's from, else the From field
+  -f ADDR       envelope sender (also -r; '<>' for none); default: the account's from, else
+                the From field
   -F NAME       the sender's name, for a From field added when the message has none
   -v            print the SMTP dialog to stderr
   --account NAME, --config PATH, --server HOST[:PORT]   choose the server (squall's own)
   Accepted and ignored: -odi -odb -oem -oep and other -o settings, -B TYPE, -h N, -L TAG,
   -N DSN, -R RET, -V ENVID, -X FILE, -C FILE, -A X, -m -n -U -G, -bm.
   Refused: -bp -bs -bd -bi -q and other modes: squall sendmail only sends.
+
+Lines end at CR, LF or CRLF, as they are sent. A header with a bare CR or a NUL, or longer
+than 1 MiB, is refused (exit 65); a leading mbox 'From ' line is dropped. A message over
+4 MiB waits in a private temporary file, deleted on exit.
 
 Examples:
   printf 'Subject: hi\\n\\nhello\\n' | squall sendmail you@example.org
