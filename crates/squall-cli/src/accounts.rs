@@ -187,6 +187,16 @@ impl Accounts {
             if server.is_empty() {
                 return Err(at(a.server.span(), key("server"), "must name a host".into()));
             }
+            if server.contains('@') {
+                // Not echoed: what precedes the `@` is likely a password.
+                return Err(at(
+                    a.server.span(),
+                    key("server"),
+                    "takes a host (or host:port) without a user or password; give those with \
+                     `user` and `password_command`, `password_env` or `password_file`"
+                        .into(),
+                ));
+            }
             if a.port.is_some() && ClientBuilder::server(&server).is_ok() && has_port(&server) {
                 return Err(at(
                     a.server.span(),
@@ -462,6 +472,16 @@ tls = "none"
             let e = parse(text).unwrap_err();
             assert!(e.starts_with(says), "{text:?}\n  gave: {e}\n  want: {says}");
         }
+    }
+
+    #[test]
+    fn a_password_in_server_is_not_echoed() {
+        let e = parse("[accounts.a]\nserver = \"joe:hunter2@x.example.org\"\n").unwrap_err();
+        assert!(
+            e.starts_with("config.toml:2: accounts.a.server: takes a host"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -122,6 +122,25 @@ pub(crate) struct ConnArgs {
     retry_ambiguous: bool,
 }
 
+/// Warns, once, when `--url` holds a user and password: the command line of a running process
+/// can be read by every user of the machine (`ps`, /proc/PID/cmdline), while its environment
+/// (SQUALL_URL) can be read only by the same user and root, so SQUALL_URL gets no warning.
+fn warn_if_password_in_argv(url: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // A URL's userinfo ends at its last `@`, and a user must come with a password.
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    if after_scheme.contains('@') {
+        ONCE.call_once(|| {
+            eprintln!(
+                "squall: warning: the password in --url can be read by other users of this \
+                 machine while squall runs (ps shows command lines); give it with --user and \
+                 --password-env or --password-file, or keep it in an account \
+                 (squall config --help)"
+            );
+        });
+    }
+}
+
 /// Where to send, and the sender an account names.
 pub(crate) struct Target {
     pub(crate) builder: ClientBuilder,
@@ -147,8 +166,17 @@ impl ConnArgs {
         let plain = |builder| Some(Target { builder, from: None });
         match (&self.url, &self.server) {
             (Some(url), _) => {
+                warn_if_password_in_argv(url);
                 return Ok(plain(
                     Client::builder_from_url(url).map_err(|e| (exit::CONFIG, e))?,
+                ));
+            }
+            (None, Some(server)) if server.contains('@') => {
+                // Not echoed: what precedes the `@` is likely a password.
+                return Err(config(
+                    "--server takes HOST[:PORT], without a user or password: give those with \
+                     --user and --password-env or --password-file (or use an account)"
+                        .into(),
                 ));
             }
             (None, Some(server)) => {
@@ -243,7 +271,13 @@ impl ConnArgs {
         if let Some(ca) = &self.ca_file {
             b = b.ca_file(ca);
         }
-        Ok(b.allow_insecure_auth(self.allow_insecure_auth)
-            .dangerously_skip_certificate_verification(self.dangerously_skip_certificate_verification))
+        // The flags only turn these on: off, they leave what the URL (`insecure-auth=true`) set.
+        if self.allow_insecure_auth {
+            b = b.allow_insecure_auth(true);
+        }
+        if self.dangerously_skip_certificate_verification {
+            b = b.dangerously_skip_certificate_verification(true);
+        }
+        Ok(b)
     }
 }

@@ -94,7 +94,10 @@ fn main() -> ExitCode {
         .file_name()
         .is_some_and(|n| n == "sendmail")
     {
-        return ExitCode::from(in_runtime(sendmail::run("sendmail", argv.collect())));
+        return ExitCode::from(in_runtime_reading_stdin(sendmail::run(
+            "sendmail",
+            argv.collect(),
+        )));
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -109,25 +112,45 @@ fn main() -> ExitCode {
         clap_complete::generate(shell, &mut cmd, "squall", &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
+    if let Command::Sendmail { args } = cli.command {
+        return ExitCode::from(in_runtime_reading_stdin(sendmail::run("squall sendmail", args)));
+    }
     ExitCode::from(in_runtime(async {
         match cli.command {
             Command::Send(args) => send::run(*args).await,
             Command::Sink(args) => sink::run(*args).await,
             Command::Bulk(args) => bulk::run(*args).await,
-            Command::Sendmail { args } => sendmail::run("squall sendmail", args).await,
             Command::Config(cmd) => check::run(cmd).await,
-            Command::Completions { .. } => exit::OK,
+            Command::Sendmail { .. } | Command::Completions { .. } => exit::OK,
         }
     }))
 }
 
 /// Runs `work` on a multi-threaded tokio runtime and returns its exit code.
 fn in_runtime(work: impl std::future::Future<Output = u8>) -> u8 {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(work),
-        Err(e) => {
-            eprintln!("squall: cannot start the async runtime: {e}");
-            exit::SOFTWARE
-        }
+    match runtime() {
+        Some(rt) => rt.block_on(work),
+        None => exit::SOFTWARE,
     }
+}
+
+/// As [`in_runtime`], for work that may stop reading stdin with a read still waiting (sendmail
+/// stopped by a signal): tokio cannot cancel that read, and would wait for it before exiting.
+fn in_runtime_reading_stdin(work: impl std::future::Future<Output = u8>) -> u8 {
+    match runtime() {
+        Some(rt) => {
+            let code = rt.block_on(work);
+            rt.shutdown_background();
+            code
+        }
+        None => exit::SOFTWARE,
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("squall: cannot start the async runtime: {e}"))
+        .ok()
 }

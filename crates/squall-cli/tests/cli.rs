@@ -766,3 +766,57 @@ fn completions_and_help_for_every_subcommand() {
         text(&o.stdout)
     );
 }
+
+/// `?insecure-auth=true` in a URL is the user's explicit choice: the absent flag must not undo it.
+#[tokio::test]
+async fn insecure_auth_in_the_url_is_not_undone_by_the_flags_default() {
+    let s = Sink::builder()
+        .user("joe", "pw")
+        .auth_before_tls(true)
+        .start()
+        .await
+        .unwrap();
+    let url = format!("smtp://joe:pw@{}?tls=none&insecure-auth=true", s.addr());
+    let o = squall_async(
+        [
+            "send",
+            "--url",
+            &url,
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--body",
+            "x",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(s.messages().len(), 1);
+    // Without it, the credentials stay home.
+    let url = format!("smtp://joe:pw@{}?tls=none", s.addr());
+    let o = squall_async(
+        [
+            "send",
+            "--url",
+            &url,
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--body",
+            "x",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert_eq!(code(&o), 78, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("allow insecure AUTH"),
+        "{}",
+        text(&o.stderr)
+    );
+}

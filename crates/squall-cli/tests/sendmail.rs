@@ -301,3 +301,333 @@ fn git_send_email_available() -> bool {
             text(&o.stdout).contains("send-email") || text(&o.stderr).contains("usage: git send-email")
         })
 }
+
+/// Runs `sendmail ARGS` on `message` against a fresh sink: (output, messages the sink got).
+async fn try_send(args: &[&str], message: impl Into<Vec<u8>>) -> (Output, Vec<squall_sink::ReceivedMessage>) {
+    let s = sink(&[]).await;
+    let mut argv = vec!["sendmail"];
+    argv.extend(args);
+    let o = Run::new(argv)
+        .env("SQUALL_URL", url(&s))
+        .stdin(message)
+        .run()
+        .await;
+    (o, s.take_messages())
+}
+
+#[tokio::test]
+async fn bare_cr_in_header_cannot_add_a_bcc() {
+    // Each bare CR would be a line break on the wire: a Bcc line recipients see but the envelope
+    // misses, a visible To whose recipient is dropped, a header ended early.
+    for message in [
+        "From: a@example.org\nTo: b@example.org\nSubject: x\rBcc: hidden@example.org\n\nbody\n",
+        "From: a@example.org\nTo: b@example.org\rBcc: h@example.org\n\nbody\n",
+        "From: a@example.org\nTo: b@example.org\nSubject: x\r\rBcc: h@example.org\n\nbody\n",
+        "To: b@example.org\n\rBcc: h@example.org\n",
+        "To: b@example.org\r",
+    ] {
+        for args in [&["-t"][..], &["-t", "-i"], &["c@example.org"]] {
+            let (o, sent) = try_send(args, message).await;
+            let err = text(&o.stderr);
+            assert_eq!(code(&o), 65, "{message:?} {args:?}: {err}");
+            assert!(err.contains("bare CR") && err.contains("LF or CRLF"), "{err}");
+            assert!(sent.is_empty(), "nothing is sent: {message:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bare_cr_in_the_body_is_a_line_break_as_sent() {
+    let (o, sent) = try_send(&["-t"], "To: b@example.org\n\none\rtwo\r").await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&sent[0].data).ends_with("\r\n\r\none\r\ntwo\r\n"),
+        "{}",
+        text(&sent[0].data)
+    );
+}
+
+#[tokio::test]
+async fn nul_in_a_header_is_refused() {
+    let (o, sent) = try_send(&["-t"], "To: b@example.org\0, c@example.org\n\nx\n").await;
+    assert_eq!(code(&o), 65, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("NUL"), "{}", text(&o.stderr));
+    assert!(sent.is_empty());
+}
+
+#[tokio::test]
+async fn obsolete_space_before_colon_is_a_header() {
+    let message = "From: a@example.org\nTo: b@example.org\nBcc : x@example.org\nCc\t: c@example.org\nSubject: obs\n\nbody\n";
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(
+        sent[0].rcpt_to,
+        ["b@example.org", "c@example.org", "x@example.org"]
+    );
+    let data = text(&sent[0].data);
+    assert!(!data.contains("x@example.org") && !data.contains("Bcc"), "{data}");
+    assert!(
+        data.contains("Cc\t: c@example.org\r\nSubject: obs\r\n\r\nbody\r\n"),
+        "{data}"
+    );
+}
+
+#[tokio::test]
+async fn mbox_from_line_is_dropped() {
+    let message = "From alice@example.org Mon Jan  1 00:00:00 2024\nFrom: Alice <alice@example.org>\nTo: b@example.org\nBcc: c@example.org\nSubject: from an mbox\n\nhi\n";
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(sent[0].mail_from, "alice@example.org");
+    assert_eq!(sent[0].rcpt_to, ["b@example.org", "c@example.org"]);
+    let data = text(&sent[0].data);
+    assert!(
+        !data.contains("From alice") && !data.contains("c@example.org"),
+        "{data}"
+    );
+    assert!(
+        data.contains(
+            "From: Alice <alice@example.org>\r\nTo: b@example.org\r\nSubject: from an mbox\r\n\r\nhi\r\n"
+        ),
+        "{data}"
+    );
+}
+
+#[tokio::test]
+async fn null_sender_is_not_a_from_header() {
+    // Without an account, the From field names the local user.
+    let (o, sent) = try_send(&["-f", "<>", "x@example.org"], "Subject: bounce\n\nx\n").await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(sent[0].mail_from, "", "the null sender");
+    let data = text(&sent[0].data);
+    assert!(!data.contains("<<>>") && !data.contains("From: <>"), "{data}");
+    let from = data.lines().find(|l| l.starts_with("From: ")).unwrap();
+    assert!(from.starts_with("From: <") && from.contains('@'), "{from}");
+    // With an account, its from; with -F, that name; the message's own From stays.
+    let s = sink(&[]).await;
+    let accounts = format!(
+        "[accounts.local]\nserver = \"{}\"\ntls = \"none\"\nfrom = \"Robot <robot@example.org>\"\n",
+        s.addr()
+    );
+    for (args, message, from) in [
+        (
+            &["-f", "<>", "x@example.org"][..],
+            "Subject: x\n\nx\n",
+            "From: Robot <robot@example.org>\r\n",
+        ),
+        (
+            &["-f", "", "-F", "Notifier", "x@example.org"],
+            "Subject: x\n\nx\n",
+            "From: Notifier <robot@example.org>\r\n",
+        ),
+        (
+            &["-f<>", "x@example.org"],
+            "From: Me <me@example.org>\n\nx\n",
+            "From: Me <me@example.org>\r\n",
+        ),
+    ] {
+        let mut argv = vec!["sendmail"];
+        argv.extend(args);
+        let o = Run::new(argv).accounts(&accounts).stdin(message).run().await;
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o.stderr));
+        let m = s.take_messages().pop().unwrap();
+        assert_eq!(m.mail_from, "", "{args:?}");
+        assert!(text(&m.data).contains(from), "{args:?}: {}", text(&m.data));
+    }
+    // A sender in angle brackets is the address inside them.
+    let (o, sent) = try_send(&["-f", "<me@example.org>", "x@example.org"], "Subject: x\n\nx\n").await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(sent[0].mail_from, "me@example.org");
+    assert!(text(&sent[0].data).starts_with("From: <me@example.org>\r\n"));
+}
+
+#[tokio::test]
+async fn ten_megabyte_header_line_is_refused() {
+    let mut message = b"To: b@example.org\nSubject: ".to_vec();
+    message.resize(10 << 20, b'x');
+    message.extend_from_slice(b"\n\nbody\n");
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 65, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("longer than 1024 KiB"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(sent.is_empty());
+    // A 10 MB line in the body is the body's business.
+    let mut message = b"To: b@example.org\n\n".to_vec();
+    message.resize(10 << 20, b'y');
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(sent[0].data.len() > 10 << 20);
+}
+
+/// A message larger than what is kept in memory: sent whole from a private temporary file,
+/// which is gone afterwards.
+#[tokio::test]
+async fn a_large_message_is_spooled_and_arrives_whole() {
+    let s = sink(&[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut body = Vec::new();
+    for i in 0..400_000 {
+        body.extend_from_slice(format!("line {i} of a long body\n").as_bytes());
+    }
+    body.extend_from_slice(b".\nafter the dot\n");
+    let mut message = b"From: a@example.org\nTo: b@example.org\nBcc: c@example.org\n\n".to_vec();
+    message.extend_from_slice(&body);
+    let o = Run::new(["sendmail", "-t"])
+        .env("SQUALL_URL", url(&s))
+        .env("TMPDIR", tmp.path())
+        .stdin(message)
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let m = s.take_messages().pop().unwrap();
+    assert_eq!(m.rcpt_to, ["b@example.org", "c@example.org"]);
+    let data = m.data;
+    let start = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let until_dot = body.len() - b".\nafter the dot\n".len();
+    assert_eq!(data[start..], squall_proto::data::normalize(&body[..until_dot]));
+    assert!(!text(&data[..start]).contains("c@example.org"));
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "the spool is deleted"
+    );
+}
+
+/// Stopped while it reads: the spool file is deleted, and the caller is told to try again.
+#[tokio::test]
+async fn a_stopped_sendmail_leaves_no_spool_behind() {
+    use std::io::Write;
+    let s = sink(&[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args(["sendmail", "-t"])
+        .env("SQUALL_URL", url(&s))
+        .env("TMPDIR", tmp.path())
+        .env("HOME", tmp.path())
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"To: b@example.org\n\n").unwrap();
+    stdin.write_all(&vec![b'z'; 8 << 20]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_dir(tmp.path()).unwrap().count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no spool file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // It exits although its stdin stays open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("still running 20 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(code(&o), 75, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("stopped by SIGTERM"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "the spool is deleted"
+    );
+    assert!(s.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_comma_cannot_drop_a_visible_recipient() {
+    // mail-parser reads `a@example.org Bcc: h@example.org` as a group holding only h: a would be
+    // shown in To and not get the message.
+    let message = "To: a@example.org\n\tBcc: h@example.org\nSubject: x\n\nbody\n";
+    let (o, sent) = try_send(&["-t"], message).await;
+    assert_eq!(code(&o), 65, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("the To field shows \"a@example.org\""),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(sent.is_empty());
+    // Without -t the header chooses nobody, so it is sent as it is.
+    let (o, sent) = try_send(&["x@example.org"], message).await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(sent[0].rcpt_to, ["x@example.org"]);
+}
+
+/// The spool file is read again for a retry: a temporary failure after the content costs nothing.
+#[tokio::test]
+async fn a_spooled_message_is_sent_again_after_a_temporary_failure() {
+    let s = sink(&["data-end#1=451 4.3.0 try again"]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut message = b"To: b@example.org\nSubject: big\n\n".to_vec();
+    message.extend(std::iter::repeat_n(b"0123456789abcdef\n".as_slice(), 400_000).flatten());
+    let o = Run::new(["sendmail", "-t", "-v"])
+        .env("SQUALL_URL", url(&s))
+        .env("TMPDIR", tmp.path())
+        .stdin(message.clone())
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("451 4.3.0 try again"),
+        "the first attempt failed"
+    );
+    let m = s.take_messages().pop().expect("the second attempt arrived");
+    let body = &message[b"To: b@example.org\nSubject: big\n\n".len()..];
+    assert!(
+        m.data.ends_with(&squall_proto::data::normalize(body)),
+        "the whole body, again"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// A signal sendmail was started with ignored (as `nohup` does with SIGHUP) stays ignored.
+#[tokio::test]
+async fn an_ignored_signal_stays_ignored() {
+    use std::io::Write;
+    let s = sink(&[]).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "trap '' TERM; exec \"$0\" sendmail -t",
+            env!("CARGO_BIN_EXE_squall"),
+        ])
+        .env("SQUALL_URL", url(&s))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"To: b@example.org\n\nstill here\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    drop(stdin);
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(s.messages().len(), 1);
+}

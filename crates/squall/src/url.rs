@@ -3,6 +3,12 @@
 //! `smtp[s]://[user[:password]@]host[:port][?tls=…&auth=…&ehlo=…&insecure-auth=true]`: user and
 //! password are percent-decoded; `smtps` means implicit TLS (port 465 by default); `tls` is one
 //! of `none`, `opportunistic`, `starttls`, `implicit`.
+//!
+//! The userinfo ends at the *last* `@`: people paste passwords holding `@`, `?`, `/` or `#`
+//! without percent-encoding them, and no host, port or parameter value of ours holds an `@`.
+//! [`split`] is the one place that says so, for the parser and for [`redact`] alike: when they
+//! disagreed (the parser took `abc?def` as a password, the redactor stopped at `?`), error
+//! messages printed the password.
 
 use crate::builder::ClientBuilder;
 use crate::error::Error;
@@ -12,19 +18,19 @@ use squall_proto::session::Tls;
 /// Parses a URL into a builder (nothing is connected).
 pub(crate) fn parse(url: &str) -> Result<ClientBuilder, Error> {
     let bad = |why: &str| Error::input(format!("invalid SMTP URL {}: {why}", redact(url)));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("expected smtp://host or smtps://host"))?;
+    let Parts {
+        scheme: Some(scheme),
+        userinfo,
+        hostport,
+        query,
+    } = split(url)
+    else {
+        return Err(bad("expected smtp://host or smtps://host"));
+    };
     let implicit = match scheme.to_ascii_lowercase().as_str() {
         "smtp" => false,
         "smtps" => true,
         _ => return Err(bad("the scheme must be smtp or smtps")),
-    };
-    let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let authority = authority.trim_end_matches('/');
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, authority),
     };
     let (host, port) = split_host_port(hostport).ok_or_else(|| bad("the host or port is malformed"))?;
     if host.is_empty() {
@@ -38,9 +44,8 @@ pub(crate) fn parse(url: &str) -> Result<ClientBuilder, Error> {
         b = b.tls(Tls::Implicit);
     }
     if let Some(info) = userinfo {
-        let (user, pass) = info
-            .split_once(':')
-            .ok_or_else(|| bad("a user needs a password (user:password@host)"))?;
+        let (user, pass) = split_userinfo(info);
+        let pass = pass.ok_or_else(|| bad("a user needs a password (user:password@host)"))?;
         let user = percent_decode(user).ok_or_else(|| bad("bad percent-encoding in the user"))?;
         let pass = percent_decode(pass).ok_or_else(|| bad("bad percent-encoding in the password"))?;
         b = b.credentials(&user, &pass);
@@ -67,6 +72,54 @@ pub(crate) fn parse(url: &str) -> Result<ClientBuilder, Error> {
         };
     }
     Ok(b)
+}
+
+/// A URL cut into its parts (nothing decoded or checked).
+#[derive(Debug, PartialEq, Eq)]
+struct Parts<'a> {
+    /// What comes before `://`, when that looks like a scheme (RFC 3986 §3.1).
+    scheme: Option<&'a str>,
+    /// Everything before the last `@` (after the scheme).
+    userinfo: Option<&'a str>,
+    /// Between the userinfo and the query, without trailing slashes.
+    hostport: &'a str,
+    /// After the first `?` that follows the userinfo.
+    query: &'a str,
+}
+
+/// Cuts `url` into its parts: the one reading of where the userinfo ends, shared by the parser
+/// and the redactor. Input that is not a URL at all still gets a userinfo (everything before the
+/// last `@`), so that the redactor hides a password in it too.
+fn split(url: &str) -> Parts<'_> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) if is_scheme(scheme) => (Some(scheme), rest),
+        _ => (None, url),
+    };
+    let (userinfo, after) = match rest.rsplit_once('@') {
+        Some((info, after)) => (Some(info), after),
+        None => (None, rest),
+    };
+    let (hostport, query) = after.split_once('?').unwrap_or((after, ""));
+    Parts {
+        scheme,
+        userinfo,
+        hostport: hostport.trim_end_matches('/'),
+        query,
+    }
+}
+
+/// `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` (RFC 3986 §3.1).
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+}
+
+/// `user:password` → (user, password): the password starts after the first `:`.
+fn split_userinfo(info: &str) -> (&str, Option<&str>) {
+    match info.split_once(':') {
+        Some((user, pass)) => (user, Some(pass)),
+        None => (info, None),
+    }
 }
 
 /// `host`, `host:25`, `[::1]:25` → (host, port).
@@ -105,19 +158,26 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The URL with its password replaced by `***`, for messages.
+/// The URL with its password replaced by `***`, for messages: whatever [`parse`] would take for
+/// a password is never shown, whether or not the URL is valid. The user is shown only when it
+/// is certainly one: after `smtp://` or `smtps://`, and before a `:`. Otherwise the whole
+/// userinfo is hidden, as it may be a password typed without its user, or a token.
 pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let parts = split(url);
+    let Some(info) = parts.userinfo else {
         return url.to_string();
     };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
-        Some((info, host)) => {
-            let user = info.split_once(':').map_or(info, |(u, _)| u);
-            format!("{scheme}://{user}:***@{host}{}", &rest[end..])
-        }
-        None => url.to_string(),
-    }
+    let smtp = parts
+        .scheme
+        .is_some_and(|s| s.eq_ignore_ascii_case("smtp") || s.eq_ignore_ascii_case("smtps"));
+    let shown = match split_userinfo(info) {
+        (user, Some(_)) if smtp => format!("{user}:***"),
+        _ => "***".to_string(),
+    };
+    // The userinfo starts right after `scheme://` (or at the start), and `@host…` follows it.
+    let start = parts.scheme.map_or(0, |s| s.len() + "://".len());
+    let end = start + info.len();
+    format!("{}{shown}{}", &url[..start], &url[end..])
 }
 
 #[cfg(test)]
@@ -146,6 +206,64 @@ mod tests {
             "smtps://joe:***@mx:465?tls=implicit"
         );
         assert_eq!(redact("smtp://mx"), "smtp://mx");
+    }
+
+    #[test]
+    fn url_password_after_question_mark_is_redacted() {
+        // The issue's URL: the parser takes `abc?defSECRET` for the password, and so does the
+        // redactor now.
+        let url = "smtp://joe:abc?defSECRET@host";
+        assert_eq!(redact(url), "smtp://joe:***@host");
+        let c = parse(url).unwrap().resolve().unwrap();
+        assert_eq!(c.host, "host");
+        assert_eq!(c.credentials.as_ref().unwrap().username(), "joe");
+        for url in [
+            "smtp://joe:ab/cSECRET@host:25?tls=none",
+            "smtp://joe:a#b@cSECRET@host",
+            "smtp://joe:SECRET@host:99999",
+            "smtp:/joe:SECRET@host",
+            "smtp//joe:SECRET@host",
+            "joe:SECRET@host",
+            "joe:ab://SECRET@host",
+            "smtp://joe:SECRET@",
+            "http://joe:SECRET@host",
+            "smtp://joe:SEC%zzRET@host",
+        ] {
+            assert!(!redact(url).contains("SEC"), "{url} → {}", redact(url));
+            if let Err(e) = parse(url).and_then(|b| b.resolve()) {
+                assert!(!e.to_string().contains("SEC"), "{url}: {e}");
+            }
+        }
+        assert_eq!(
+            redact("smtp://joe:SECRET@host/?tls=none"),
+            "smtp://joe:***@host/?tls=none"
+        );
+        assert_eq!(redact("joe:ab://SECRET@host"), "***@host");
+        assert_eq!(redact("a://SECRET@host"), "a://***@host");
+        assert_eq!(
+            redact("smtp://SECRET@host"),
+            "smtp://***@host",
+            "a user alone may be a token"
+        );
+        assert_eq!(redact("smtps://joe:SECRET@host"), "smtps://joe:***@host");
+    }
+
+    #[test]
+    fn one_split_for_parser_and_redactor() {
+        let p = split("smtps://u:p?w/d@h:465/?tls=implicit&ehlo=x");
+        assert_eq!(
+            p,
+            Parts {
+                scheme: Some("smtps"),
+                userinfo: Some("u:p?w/d"),
+                hostport: "h:465",
+                query: "tls=implicit&ehlo=x",
+            }
+        );
+        assert_eq!(split("mx?tls=none").userinfo, None);
+        assert_eq!(split("1x://a@b").scheme, None, "not a scheme");
+        assert_eq!(split_userinfo("a:b:c"), ("a", Some("b:c")));
+        assert_eq!(split_userinfo("a"), ("a", None));
     }
 
     #[test]

@@ -1,142 +1,98 @@
-//! The message as sendmail receives it: where input ends, who it is for (`-t`), the Bcc field
-//! removed, and From, Date and Message-ID added when missing, as a submission server would.
+//! The header section as sendmail sends it: who it is for (`-t`), the Bcc field removed, and
+//! From, Date and Message-ID added when missing, as a submission server would. Where it ends is
+//! the [splitter](super::split)'s call; this only reads the fields it found.
 
-use mail_parser::{HeaderValue, MessageParser};
+use super::addresses::{self, Unread};
+use super::lines::lines;
+use super::split::Split;
 
-/// Each line of `buf` as (offset where it starts, its text without the line end).
-fn lines(buf: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    let mut start = 0;
-    std::iter::from_fn(move || {
-        if start >= buf.len() {
-            return None;
+/// One header field: its name and its lines.
+struct Field<'a> {
+    /// Lowercase, without the spaces an obsolete `Name : value` puts before the colon.
+    name: String,
+    /// The field as it came: every line, line ends included.
+    raw: &'a [u8],
+    /// What follows the colon, continuation lines included.
+    value: &'a [u8],
+}
+
+/// The header section, read once into fields. The fields are those the splitter found, so the
+/// envelope is built from exactly the lines that will be sent.
+pub(crate) struct Header<'a> {
+    fields: Vec<Field<'a>>,
+    /// The body starts with the blank line that ends the header.
+    blank: bool,
+}
+
+impl<'a> Header<'a> {
+    /// The fields of `input[split.start..split.end]`, which the splitter accepted.
+    pub(crate) fn read(input: &'a [u8], split: Split) -> Self {
+        let header = &input[split.start..split.end];
+        // The splitter let no continuation line come first.
+        let mut fields = Vec::new();
+        let mut field_start = 0;
+        for line in lines(header).skip(1) {
+            if !matches!(header[line.start], b' ' | b'\t') {
+                fields.push(Field::new(&header[field_start..line.start]));
+                field_start = line.start;
+            }
         }
-        let end = buf[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(buf.len(), |i| start + i + 1);
-        let line = &buf[start..end];
-        let text = line.strip_suffix(b"\n").unwrap_or(line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let at = start;
-        start = end;
-        Some((at, text))
-    })
-}
-
-/// The input up to a line holding only `.` (unless `ignore_dots`), as sendmail reads it.
-pub(crate) fn until_dot(input: &[u8], ignore_dots: bool) -> &[u8] {
-    if ignore_dots {
-        return input;
-    }
-    match lines(input).find(|(_, text)| *text == b".") {
-        Some((at, _)) => &input[..at],
-        None => input,
-    }
-}
-
-/// Where the header section ends: the byte after its last field (before the blank line), or 0
-/// when the input does not start with a header field.
-fn header_end(msg: &[u8]) -> usize {
-    lines(msg)
-        .find(|&(at, text)| {
-            let continuation = matches!(text.first(), Some(b' ' | b'\t')) && at > 0;
-            text.is_empty() || !(continuation || is_field(text))
-        })
-        .map_or(msg.len(), |(at, _)| at)
-}
-
-/// `Name: value`, with a name of printable ASCII other than `:` (RFC 5322 §2.2).
-fn is_field(line: &[u8]) -> bool {
-    match line.iter().position(|&b| b == b':') {
-        Some(colon) if colon > 0 => line[..colon].iter().all(|&b| (33..=126).contains(&b)),
-        _ => false,
-    }
-}
-
-/// The fields of the header section, each with its continuation lines: (name, raw bytes).
-fn fields(header: &[u8]) -> Vec<(String, &[u8])> {
-    let mut out: Vec<(String, &[u8])> = Vec::new();
-    let mut field_start = 0;
-    for (at, text) in lines(header) {
-        if at > 0 && !matches!(text.first(), Some(b' ' | b'\t')) {
-            push_field(&mut out, &header[field_start..at]);
-            field_start = at;
+        if field_start < header.len() {
+            fields.push(Field::new(&header[field_start..]));
         }
-    }
-    if field_start < header.len() {
-        push_field(&mut out, &header[field_start..]);
-    }
-    out
-}
-
-fn push_field<'a>(out: &mut Vec<(String, &'a [u8])>, raw: &'a [u8]) {
-    let name = raw.split(|&b| b == b':').next().unwrap_or_default();
-    out.push((String::from_utf8_lossy(name).trim().to_ascii_lowercase(), raw));
-}
-
-/// A message read once: its header fields (raw and parsed) and its body.
-pub(crate) struct Message<'a> {
-    /// Where the header section ends (0: there is none).
-    end: usize,
-    fields: Vec<(String, &'a [u8])>,
-    body: &'a [u8],
-    parsed: Option<mail_parser::Message<'a>>,
-}
-
-impl<'a> Message<'a> {
-    pub(crate) fn read(msg: &'a [u8]) -> Self {
-        let end = header_end(msg);
-        let (header, body) = msg.split_at(end);
         Self {
-            end,
-            fields: fields(header),
-            body,
-            parsed: MessageParser::default().parse_headers(header),
+            fields,
+            blank: split.blank,
         }
     }
 
-    /// The addresses in every field called `name`.
-    fn addresses(&self, name: &str) -> Vec<String> {
-        let Some(m) = &self.parsed else { return Vec::new() };
-        m.header_values(name)
-            .flat_map(|v| match v {
-                HeaderValue::Address(a) => a.iter().filter_map(|x| x.address()).map(str::to_string).collect(),
-                _ => Vec::new(),
-            })
-            .collect()
+    /// The addresses in every field called `name` (lowercase).
+    fn addresses(&self, name: &str) -> Result<Vec<String>, Unread> {
+        let mut all = Vec::new();
+        for f in self.fields.iter().filter(|f| f.name == name) {
+            let written = String::from_utf8_lossy(&f.raw[..f.raw.len() - f.value.len() - 1]);
+            all.extend(addresses::read(written.trim_end_matches([' ', '\t']), f.value)?);
+        }
+        Ok(all)
     }
 
     fn has(&self, name: &str) -> bool {
-        self.fields.iter().any(|(n, _)| n == name)
+        self.fields.iter().any(|f| f.name == name)
     }
 
     /// The address in From, for a default envelope sender.
     pub(crate) fn sender_address(&self) -> Option<String> {
-        self.addresses("From").into_iter().next()
+        let from = self.fields.iter().filter(|f| f.name == "from");
+        from.flat_map(|f| addresses::parse(f.value)).next()
     }
 
     /// What `-t` sends to: To, Cc and Bcc, or only the Resent- fields when there are any
-    /// (RFC 5322 §3.6.6).
-    pub(crate) fn recipients(&self) -> Vec<String> {
+    /// (RFC 5322 §3.6.6). Refused when one of them shows an address that cannot be read.
+    pub(crate) fn recipients(&self) -> Result<Vec<String>, Unread> {
         let resent = ["resent-to", "resent-cc", "resent-bcc"]
             .iter()
             .any(|n| self.has(n));
         let names = if resent {
-            ["Resent-To", "Resent-Cc", "Resent-Bcc"]
+            ["resent-to", "resent-cc", "resent-bcc"]
         } else {
-            ["To", "Cc", "Bcc"]
+            ["to", "cc", "bcc"]
         };
-        names.iter().flat_map(|n| self.addresses(n)).collect()
+        let mut all = Vec::new();
+        for n in names {
+            all.extend(self.addresses(n)?);
+        }
+        Ok(all)
     }
 
-    /// The bytes to send: Bcc and Resent-Bcc removed; From, Date and Message-ID added when
-    /// missing.
-    pub(crate) fn to_send(&self, sender: &str, full_name: Option<&str>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.end + self.body.len() + 256);
+    /// The header to send, up to and without the blank line the body may start with: Bcc and
+    /// Resent-Bcc removed; From (as `from`, a valid address, named `full_name`), Date and
+    /// Message-ID added when missing; a blank line added when the body does not start with one.
+    pub(crate) fn to_send(&self, from: &str, full_name: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + self.fields.iter().map(|f| f.raw.len()).sum::<usize>());
         if !self.has("from") {
             let from = match full_name.map(quote_name) {
-                Some(name) => format!("From: {name} <{sender}>\r\n"),
-                None => format!("From: <{sender}>\r\n"),
+                Some(name) => format!("From: {name} <{from}>\r\n"),
+                None => format!("From: <{from}>\r\n"),
             };
             out.extend_from_slice(from.as_bytes());
         }
@@ -145,20 +101,36 @@ impl<'a> Message<'a> {
             out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
         }
         if !self.has("message-id") {
-            let domain = sender.rsplit_once('@').map_or("squall.localhost", |(_, d)| d);
+            let domain = from.rsplit_once('@').map_or("squall.localhost", |(_, d)| d);
             out.extend_from_slice(format!("Message-ID: <{}>\r\n", squall::new_message_id(domain)).as_bytes());
         }
-        for (name, raw) in &self.fields {
-            if name != "bcc" && name != "resent-bcc" {
-                out.extend_from_slice(raw);
+        for f in &self.fields {
+            if f.name != "bcc" && f.name != "resent-bcc" {
+                out.extend_from_slice(f.raw);
             }
         }
-        if self.end == 0 || !self.body.starts_with(b"\n") && !self.body.starts_with(b"\r\n") {
-            // No header at all, or none ended by a blank line: separate what was added.
+        if !out.ends_with(b"\n") {
+            // The input ended inside the last field.
             out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(self.body);
+        if !self.blank {
+            // No blank line follows (the body starts with a line that is no field, or there is
+            // no body): end the header here.
+            out.extend_from_slice(b"\r\n");
+        }
         out
+    }
+}
+
+impl<'a> Field<'a> {
+    fn new(raw: &'a [u8]) -> Self {
+        let colon = raw.iter().position(|&b| b == b':').unwrap_or(raw.len());
+        let name = String::from_utf8_lossy(&raw[..colon]);
+        Self {
+            name: name.trim_end_matches([' ', '\t']).to_ascii_lowercase(),
+            raw,
+            value: raw.get(colon + 1..).unwrap_or_default(),
+        }
     }
 }
 
@@ -184,32 +156,26 @@ fn quote_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::split::split;
     use super::*;
 
-    fn text(b: &[u8]) -> String {
-        String::from_utf8_lossy(b).into_owned()
+    /// The header as read, and the message as it will be sent (header and body).
+    fn read(input: &[u8]) -> Header<'_> {
+        Header::read(input, split(input).unwrap())
     }
 
-    #[test]
-    fn a_lone_dot_ends_input_unless_told_otherwise() {
-        let input = b"Subject: x\n\nline\n.\nafter\n";
-        assert_eq!(until_dot(input, false), b"Subject: x\n\nline\n");
-        assert_eq!(until_dot(input, true), input);
-        assert_eq!(until_dot(b"a\r\n.\r\nb", false), b"a\r\n");
-        assert_eq!(
-            until_dot(b"a\n..\n.x\n", false),
-            b"a\n..\n.x\n",
-            "only a lone dot"
-        );
-        assert_eq!(until_dot(b".\n", false), b"");
+    fn sent(input: &[u8], from: &str, full_name: Option<&str>) -> String {
+        let s = split(input).unwrap();
+        let mut out = Header::read(input, s).to_send(from, full_name);
+        out.extend_from_slice(&input[s.end..]);
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     #[test]
     fn recipients_come_from_to_cc_and_bcc_and_bcc_is_removed() {
         let m = b"From: Me <me@example.org>\nTo: A <a@example.org>, b@example.org\nCc: Group: c@example.org;\nBcc: hidden@example.org,\n  also-hidden@example.org\nSubject: hi\n\nBcc: this line is body\n";
-        let m = Message::read(m);
         assert_eq!(
-            m.recipients(),
+            read(m).recipients().unwrap(),
             [
                 "a@example.org",
                 "b@example.org",
@@ -218,7 +184,7 @@ mod tests {
                 "also-hidden@example.org"
             ]
         );
-        let out = text(&m.to_send("me@example.org", None));
+        let out = sent(m, "me@example.org", None);
         assert!(!out.contains("hidden@example.org"), "{out}");
         assert!(
             out.contains("Bcc: this line is body"),
@@ -233,36 +199,88 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("From: <me"), "From was there already: {out}");
-        assert_eq!(m.sender_address().as_deref(), Some("me@example.org"));
+        assert_eq!(read(m).sender_address().as_deref(), Some("me@example.org"));
+    }
+
+    #[test]
+    fn obsolete_space_before_colon_is_a_header() {
+        let m = b"To: a@example.org\nBcc : x@example.org\nCC\t: c@example.org\n\nbody\n";
+        assert_eq!(
+            read(m).recipients().unwrap(),
+            ["a@example.org", "c@example.org", "x@example.org"]
+        );
+        let out = sent(m, "me@example.org", None);
+        assert!(!out.contains("x@example.org"), "{out}");
+        assert!(out.ends_with("CC\t: c@example.org\n\nbody\n"), "{out}");
+    }
+
+    #[test]
+    fn mbox_from_line_is_dropped() {
+        let m = b"From alice@example.org Mon Jan  1 00:00:00 2024\nFrom: Alice <alice@example.org>\nTo: b@example.org\nBcc: c@example.org\n\nhi\n";
+        assert_eq!(read(m).recipients().unwrap(), ["b@example.org", "c@example.org"]);
+        assert_eq!(read(m).sender_address().as_deref(), Some("alice@example.org"));
+        let out = sent(m, "alice@example.org", None);
+        assert!(!out.contains("From alice"), "{out}");
+        assert!(
+            out.ends_with("From: Alice <alice@example.org>\nTo: b@example.org\n\nhi\n"),
+            "{out}"
+        );
     }
 
     #[test]
     fn resent_fields_take_over_when_present() {
         let m = b"To: old@example.org\nResent-To: new@example.org\nResent-Bcc: secret@example.org\n\nx\n";
-        let m = Message::read(m);
-        assert_eq!(m.recipients(), ["new@example.org", "secret@example.org"]);
-        assert!(!text(&m.to_send("me@example.org", None)).contains("secret@"));
+        assert_eq!(
+            read(m).recipients().unwrap(),
+            ["new@example.org", "secret@example.org"]
+        );
+        assert!(!sent(m, "me@example.org", None).contains("secret@"));
+    }
+
+    #[test]
+    fn a_field_cannot_reach_into_the_next() {
+        // An unclosed quote or comment stays inside its field.
+        let m = b"To: \"a@example.org\nBcc: b@example.org\nCc: (c@example.org\nTo: d@example.org\n\n";
+        let r = read(m).recipients().unwrap();
+        assert!(r.contains(&"d@example.org".to_string()), "{r:?}");
+        assert!(r.contains(&"b@example.org".to_string()), "{r:?}");
     }
 
     #[test]
     fn missing_from_is_added_with_the_full_name() {
-        let out =
-            text(&Message::read(b"Subject: cron\n\nout\n").to_send("root@host.example", Some("Cron Daemon")));
+        let out = sent(
+            b"Subject: cron\n\nout\n",
+            "root@host.example",
+            Some("Cron Daemon"),
+        );
         assert!(
             out.starts_with("From: Cron Daemon <root@host.example>\r\n"),
             "{out}"
         );
         assert!(out.ends_with("Subject: cron\n\nout\n"), "{out}");
-        let out = text(&Message::read(b"Subject: x\n\ny\n").to_send("a@b.example", Some("O'Brien, Pat")));
+        let out = sent(b"Subject: x\n\ny\n", "a@b.example", Some("O'Brien, Pat"));
         assert!(out.starts_with("From: \"O'Brien, Pat\" <a@b.example>"), "{out}");
+        let out = sent(
+            b"Subject: x\n\ny\n",
+            "a@b.example",
+            Some("Eve\r\nBcc: x@example.org"),
+        );
+        assert!(
+            out.starts_with("From: \"EveBcc: x@example.org\" <a@b.example>\r\n"),
+            "{out}"
+        );
     }
 
     #[test]
     fn a_body_without_a_header_gets_one() {
-        let out = text(&Message::read(b"just text\n").to_send("a@b.example", None));
+        let out = sent(b"just text\n", "a@b.example", None);
         assert!(
             out.contains("Message-ID: <") && out.ends_with("\r\n\r\njust text\n"),
             "{out}"
         );
+        let out = sent(b"To: a@example.org", "a@b.example", None);
+        assert!(out.ends_with("\r\nTo: a@example.org\r\n\r\n"), "{out}");
+        let out = sent(b"To: a@example.org\nBcc: b@example.org", "a@b.example", None);
+        assert!(out.ends_with("\r\nTo: a@example.org\n\r\n"), "{out}");
     }
 }
