@@ -179,6 +179,9 @@ struct Options {
     squall_args: Vec<String>,
     /// Another squall binary, measured as `squall-before`.
     baseline: Option<String>,
+    /// Send this many messages per run instead of calibrating to `seconds` (so that every
+    /// client's figure includes the same start-up share).
+    count: Option<u64>,
 }
 
 /// The median of the runs of one client in one cell.
@@ -211,6 +214,7 @@ fn parse_args() -> Options {
         clients: None,
         squall_args: Vec::new(),
         baseline: None,
+        count: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -227,12 +231,13 @@ fn parse_args() -> Options {
                     .unwrap_or_default()
             }
             "--baseline" => o.baseline = it.next(),
+            "--count" => o.count = it.next().and_then(|v| v.parse().ok()),
             "--clients" => o.clients = it.next().map(|v| v.split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
                 println!(
                     "usage: squall-bench [--runs N] [--seconds S] [--quick] [--json FILE] \\\n\
                      \x20      [--only 'smtp-sink 10ms 1024B 1'] [--clients squall,smtp-source] \\\n\
-                     \x20      [--baseline PATH-TO-ANOTHER-squall-BINARY]"
+                     \x20      [--baseline PATH-TO-ANOTHER-squall-BINARY] [--count MESSAGES-PER-RUN]"
                 );
                 std::process::exit(0);
             }
@@ -427,7 +432,9 @@ fn measure_cell(
             return r;
         }
     };
-    let n = ((rate * opts.seconds) as u64).clamp(pilot, 200_000);
+    let n = opts
+        .count
+        .unwrap_or_else(|| ((rate * opts.seconds) as u64).clamp(pilot, 200_000));
     let (mut rates, mut cpus, mut rss) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..opts.runs {
         match once(n) {

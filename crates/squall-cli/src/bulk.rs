@@ -18,8 +18,8 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall bulk --server mail.example.org:587 --user me --password-env PW --messages ./outbox --from me@example.org --to list@example.org --rate 5
   squall bulk --server localhost:2525 --generate 100000 --size 1024 --from a@example.org --to b@example.org --connections 8 --json";
 
-/// Content held for messages awaiting their outcome, beyond two per connection.
-const WINDOW_BYTES: usize = 8 << 20;
+/// Content held for messages awaiting their outcome, beyond two per connection, at most.
+const WINDOW_BYTES: usize = 64 << 20;
 
 #[derive(Args, Debug)]
 pub(crate) struct BulkArgs {
@@ -337,8 +337,10 @@ async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
     let total = source.len();
     let bar = progress(total);
     // Enough sends outstanding to keep every connection's pipeline full, few enough that memory
-    // stays flat however many messages there are: at most 64 per connection and, beyond two per
-    // connection, at most WINDOW_BYTES of content held.
+    // stays flat however many messages there are: the client's queue is kept short (two per
+    // connection) while its connections hold what they can pipeline (a few with DATA, up to
+    // max_in_flight with CHUNKING); at most 64 per connection and, beyond two per connection,
+    // at most WINDOW_BYTES of content held.
     let conns = args.connections.max(1);
     let (max_window, min_window) = (conns * 64, conns * 2);
     let mut held_bytes = 0usize;
@@ -372,7 +374,7 @@ async fn bulk(args: &BulkArgs) -> Result<u8, (u8, Error)> {
         while next < total
             && summary.stop.is_none()
             && tasks.len() < max_window
-            && (tasks.len() < min_window || held_bytes < WINDOW_BYTES)
+            && (tasks.len() < min_window || (held_bytes < WINDOW_BYTES && client.stats().queued < min_window))
         {
             // Queued here, in order; only the waiting for the outcome runs concurrently.
             let i = next;

@@ -151,6 +151,12 @@ impl Client {
         Ok(Submission(outcome))
     }
 
+    /// What the client is doing: messages queued, in flight, connections open, and how many
+    /// were delivered or failed so far.
+    pub fn stats(&self) -> crate::Stats {
+        self.pool.stats()
+    }
+
     /// How many connections this client opened so far.
     pub fn connections_opened(&self) -> u64 {
         self.pool.opened()

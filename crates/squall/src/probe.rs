@@ -71,7 +71,7 @@ pub(crate) async fn run(config: &Config) -> Result<ServerReport, Error> {
 struct Nothing(Notify);
 
 impl Feed for Nothing {
-    fn take(&mut self, _held: usize) -> Take {
+    fn take(&mut self, _held: usize, _capacity: usize) -> Take {
         Take::Full
     }
 

@@ -126,7 +126,7 @@ impl ClientSession {
         });
     }
 
-    fn pipelining(&self) -> bool {
+    pub(super) fn pipelining(&self) -> bool {
         self.config.pipelining && self.caps.as_ref().is_some_and(Capabilities::pipelining)
     }
 

@@ -218,6 +218,25 @@ impl ClientSession {
         self.queue.len() + self.active.len()
     }
 
+    /// How many messages (queued and in progress) it is useful to hand over now: enough to keep
+    /// the pipeline full, no more. With CHUNKING and PIPELINING that is
+    /// [`SessionConfig::max_in_flight`] plus the next; with DATA and PIPELINING, three (one
+    /// awaiting its verdict, one whose commands ride with that end of data, one ready); without
+    /// PIPELINING, or before setup is done, two. A driver that holds messages beyond this only
+    /// keeps them from another connection.
+    pub fn capacity(&self) -> usize {
+        let Some(caps) = self.caps.as_ref().filter(|_| self.is_ready()) else {
+            return 2;
+        };
+        if !self.pipelining() {
+            2
+        } else if self.config.chunking && caps.chunking() {
+            self.config.max_in_flight + 1
+        } else {
+            3
+        }
+    }
+
     // ---- input ---------------------------------------------------------------------------
 
     /// Bytes read from the transport.

@@ -43,8 +43,9 @@ const DRAIN: Duration = Duration::from_secs(1);
 
 /// What a driver asks of whoever gives it messages: the pool, or nothing at all for a probe.
 pub(crate) trait Feed {
-    /// The next message for this connection, which holds `held` unfinished messages now.
-    fn take(&mut self, held: usize) -> Take;
+    /// The next message for this connection, which holds `held` unfinished messages now and
+    /// can usefully hold `capacity` (see [`ClientSession::capacity`]).
+    fn take(&mut self, held: usize, capacity: usize) -> Take;
     /// The connection has had nothing to send or await since `since`: when to QUIT, unless a
     /// message comes first (`None`: now).
     fn linger(&mut self, since: Instant) -> Option<Instant>;
@@ -211,7 +212,7 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
             return;
         }
         loop {
-            match feed.take(self.session.in_flight()) {
+            match feed.take(self.session.in_flight(), self.session.capacity()) {
                 Take::Job(job) => {
                     let id = self.session.send_mail(job.envelope.clone());
                     self.flights

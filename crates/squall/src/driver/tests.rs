@@ -55,7 +55,7 @@ impl TestFeed {
 }
 
 impl Feed for TestFeed {
-    fn take(&mut self, _held: usize) -> Take {
+    fn take(&mut self, _held: usize, _capacity: usize) -> Take {
         self.jobs.pop_front().map_or(Take::Empty, Take::Job)
     }
 

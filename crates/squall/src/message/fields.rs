@@ -73,25 +73,12 @@ pub(super) fn check_header_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// A content type from a file extension.
-pub(super) fn guess_type(path: &Path) -> &'static str {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("txt" | "log" | "patch" | "diff") => "text/plain",
-        Some("html" | "htm") => "text/html",
-        Some("csv") => "text/csv",
-        Some("pdf") => "application/pdf",
-        Some("json") => "application/json",
-        Some("zip") => "application/zip",
-        Some("gz") => "application/gzip",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("svg") => "image/svg+xml",
-        Some("ics") => "text/calendar",
-        Some("eml") => "message/rfc822",
-        _ => "application/octet-stream",
-    }
+/// A content type from a file extension, from mime_guess's table (octet-stream when unknown).
+pub(super) fn guess_type(path: &Path) -> String {
+    mime_guess::from_path(path)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string()
 }
 
 /// Whether a text part must travel base64-encoded: a control character other than TAB and CRLF

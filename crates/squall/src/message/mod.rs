@@ -26,11 +26,71 @@ use crate::lazy::Derived;
 pub use address::{IntoAddresses, NamedAddress};
 use fields::{Field, check_header_name, check_text, guess_type};
 
+/// A file to send with a message: its name, its content type, its bytes.
+///
+/// Made from memory with [`Attachment::new`], or read from a file without blocking the runtime
+/// with [`Attachment::read`]; added with [`MessageBuilder::attach`] (a download) or
+/// [`MessageBuilder::inline`] (a picture the HTML part shows by its `cid:`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Attachment {
+pub struct Attachment {
     filename: String,
     content_type: String,
     data: Arc<[u8]>,
+}
+
+impl Attachment {
+    /// An attachment from memory.
+    pub fn new(filename: &str, content_type: &str, data: impl Into<Arc<[u8]>>) -> Result<Self, Error> {
+        check_text("attachment name", filename)?;
+        check_text("content type", content_type)?;
+        if !content_type.contains('/') {
+            return Err(Error::input(format!(
+                "the content type {content_type:?} is not TYPE/SUBTYPE, such as application/pdf"
+            )));
+        }
+        Ok(Self {
+            filename: filename.to_string(),
+            content_type: content_type.to_string(),
+            data: data.into(),
+        })
+    }
+
+    /// Reads a file (on tokio's blocking pool, so the runtime keeps running), named after the
+    /// file, its content type guessed from the extension.
+    pub async fn read(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let data = tokio::fs::read(path)
+            .await
+            .map_err(|e| Error::input(format!("cannot read attachment {}: {e}", path.display())))?;
+        Self::from_file(path, data)
+    }
+
+    fn from_file(path: &Path, data: Vec<u8>) -> Result<Self, Error> {
+        let name = path
+            .file_name()
+            .map_or("attachment".into(), |n| n.to_string_lossy());
+        Self::new(&name, &guess_type(path), data)
+    }
+
+    /// Renamed (the name recipients see).
+    pub fn named(mut self, filename: &str) -> Result<Self, Error> {
+        check_text("attachment name", filename)?;
+        self.filename = filename.to_string();
+        Ok(self)
+    }
+
+    /// With another content type than the one guessed.
+    pub fn with_type(self, content_type: &str) -> Result<Self, Error> {
+        Self::new(&self.filename, content_type, self.data)
+    }
+}
+
+/// An attachment, and whether it is a download or a part the HTML shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Part {
+    attachment: Attachment,
+    /// The Content-ID of an inline part (without angle brackets).
+    cid: Option<String>,
 }
 
 /// Everything that shows in the rendered message.
@@ -43,7 +103,7 @@ struct Content {
     subject: Option<String>,
     text: Option<String>,
     html: Option<String>,
-    attachments: Vec<Attachment>,
+    attachments: Vec<Part>,
     /// Fields added by name (each checked against the fields above).
     headers: Vec<(String, String)>,
     date: i64,
@@ -334,14 +394,44 @@ impl Message {
         content_type: &str,
         data: impl Into<Arc<[u8]>>,
     ) -> Result<(), Error> {
-        check_text("attachment name", filename)?;
-        check_text("content type", content_type)?;
-        let a = Attachment {
-            filename: filename.to_string(),
-            content_type: content_type.to_string(),
-            data: data.into(),
-        };
-        self.content.update(|c| c.attachments.push(a));
+        self.attach(Attachment::new(filename, content_type, data)?);
+        Ok(())
+    }
+
+    /// Adds an attachment (a download).
+    pub fn attach(&mut self, attachment: Attachment) {
+        self.content.update(|c| {
+            c.attachments.push(Part {
+                attachment,
+                cid: None,
+            })
+        });
+    }
+
+    /// Adds a part the HTML body shows inline, as `<img src="cid:CID">`: it travels in a
+    /// multipart/related part with the HTML (RFC 2387), with Content-ID `<CID>`.
+    pub fn add_inline(&mut self, cid: &str, attachment: Attachment) -> Result<(), Error> {
+        let cid = cid.trim();
+        let cid = cid
+            .strip_prefix('<')
+            .and_then(|c| c.strip_suffix('>'))
+            .unwrap_or(cid);
+        if cid.is_empty()
+            || !cid
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"' | b'\\'))
+        {
+            return Err(Error::input(format!(
+                "invalid Content-ID {cid:?}: use printable ASCII without spaces, such as logo@example.org"
+            )));
+        }
+        let cid = cid.to_string();
+        self.content.update(|c| {
+            c.attachments.push(Part {
+                attachment,
+                cid: Some(cid),
+            })
+        });
         Ok(())
     }
 }
@@ -427,17 +517,30 @@ impl MessageBuilder {
         self.apply(|m| m.add_attachment(filename, content_type, data))
     }
 
-    /// An attachment read from a file now (a blocking read), its type guessed from the extension.
+    /// An attachment read from a file now, its type guessed from the extension. A missing file
+    /// is reported by `build`. This reads the file on the calling thread: in async code, prefer
+    /// [`Attachment::read`] and [`attach`](Self::attach), which do not block the runtime.
     pub fn attach_file(self, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref();
         self.apply(|m| {
             let data = std::fs::read(path)
                 .map_err(|e| Error::input(format!("cannot read attachment {}: {e}", path.display())))?;
-            let name = path
-                .file_name()
-                .map_or("attachment".into(), |n| n.to_string_lossy());
-            m.add_attachment(&name, guess_type(path), data)
+            m.attach(Attachment::from_file(path, data)?);
+            Ok(())
         })
+    }
+
+    /// An attachment (a download).
+    pub fn attach(self, attachment: Attachment) -> Self {
+        self.apply(|m| {
+            m.attach(attachment);
+            Ok(())
+        })
+    }
+
+    /// A part the HTML body shows inline as `<img src="cid:CID">` (see [`Message::add_inline`]).
+    pub fn inline(self, cid: &str, attachment: Attachment) -> Self {
+        self.apply(|m| m.add_inline(cid, attachment))
     }
 
     /// The envelope sender, when it differs from From.

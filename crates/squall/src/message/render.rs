@@ -10,7 +10,7 @@ use mail_builder::headers::text::Text;
 use mail_builder::mime::{BodyPart, MimePart};
 
 use super::fields::needs_base64;
-use super::{Content, NamedAddress, Rendered};
+use super::{Content, NamedAddress, Part, Rendered};
 
 pub(super) fn render(c: &Content) -> Rendered {
     let addr = |a: &NamedAddress| Address::new_address(a.name.clone(), a.mailbox.as_str().to_string());
@@ -43,30 +43,53 @@ pub(super) fn render(c: &Content) -> Rendered {
     }
 }
 
-/// The MIME tree: the text and HTML parts as alternatives, then the attachments.
+/// The MIME tree: the text and HTML parts as alternatives (the HTML with its inline parts in a
+/// multipart/related), then the attachments in a multipart/mixed.
 fn body(c: &Content) -> MimePart<'_> {
+    let (inline, downloads): (Vec<&Part>, Vec<&Part>) = c.attachments.iter().partition(|p| p.cid.is_some());
     let text = c.text.as_deref().map(|t| text_part("text/plain", t));
-    let html = c.html.as_deref().map(|h| text_part("text/html", h));
+    let mut html = c.html.as_deref().map(|h| text_part("text/html", h));
+    // Inline parts belong with the HTML that shows them; without HTML they are plain parts.
+    let mut loose = Vec::new();
+    match html.take() {
+        Some(h) if !inline.is_empty() => {
+            let mut related = vec![h];
+            related.extend(inline.iter().map(|p| file_part(p)));
+            html = Some(MimePart::new("multipart/related", related));
+        }
+        h => {
+            html = h;
+            loose.extend(inline.iter().map(|p| file_part(p)));
+        }
+    }
     let main = match (text, html) {
         (Some(t), Some(h)) => Some(MimePart::new("multipart/alternative", vec![t, h])),
         (t, h) => t.or(h),
     };
-    if c.attachments.is_empty() {
+    loose.extend(downloads.iter().map(|p| file_part(p)));
+    if loose.is_empty() {
         return main.unwrap_or_else(|| text_part("text/plain", ""));
     }
     let mut parts: Vec<MimePart<'_>> = main.into_iter().collect();
-    for a in &c.attachments {
-        let part = if a.content_type.to_ascii_lowercase().starts_with("text/") && needs_base64(&a.data) {
-            base64_part(a.content_type.as_str(), &a.data)
-        } else {
-            MimePart::new(
-                a.content_type.as_str(),
-                BodyPart::Binary(Cow::Borrowed(&a.data[..])),
-            )
-        };
-        parts.push(part.attachment(a.filename.as_str()));
-    }
+    parts.extend(loose);
     MimePart::new("multipart/mixed", parts)
+}
+
+/// An attachment's part: a download, or an inline part with its Content-ID.
+fn file_part(p: &Part) -> MimePart<'_> {
+    let a = &p.attachment;
+    let part = if a.content_type.to_ascii_lowercase().starts_with("text/") && needs_base64(&a.data) {
+        base64_part(a.content_type.as_str(), &a.data)
+    } else {
+        MimePart::new(
+            a.content_type.as_str(),
+            BodyPart::Binary(Cow::Borrowed(&a.data[..])),
+        )
+    };
+    match &p.cid {
+        Some(cid) => part.inline().cid(cid.as_str()),
+        None => part.attachment(a.filename.as_str()),
+    }
 }
 
 /// A text part, in base64 when it holds control characters; else mail-builder picks 7bit,

@@ -271,3 +271,75 @@ fn control_characters_in_header_values_are_refused() {
     }
     assert!(Message::builder().subject("tab\tis fine").build().is_ok());
 }
+
+/// Inline images travel in a multipart/related with the HTML that shows them, by Content-ID;
+/// downloads stay attachments; content types come from mime_guess's table.
+#[test]
+fn inline_parts_go_with_the_html() {
+    use mail_parser::MimeHeaders;
+    let logo = Attachment::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G', 0, 1, 2]).unwrap();
+    let m = Message::builder()
+        .from("a@example.org")
+        .to("b@example.net")
+        .text("plain")
+        .html(r#"<p>hi <img src="cid:logo@example.org"></p>"#)
+        .inline("logo@example.org", logo)
+        .attachment("report.pdf", "application/pdf", b"%PDF-1.4".to_vec())
+        .build()
+        .unwrap();
+    let bytes = m.bytes();
+    let parsed = mail_parser::MessageParser::default().parse(&bytes[..]).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("multipart/related"), "{text}");
+    assert!(text.contains("Content-ID: <logo@example.org>"), "{text}");
+    let pdf = parsed
+        .attachments()
+        .find(|a| a.attachment_name() == Some("report.pdf"))
+        .expect("the download");
+    assert_eq!(pdf.contents(), b"%PDF-1.4");
+    let png = parsed
+        .parts
+        .iter()
+        .find(|p| p.content_id() == Some("logo@example.org"))
+        .expect("the inline part");
+    assert_eq!(png.contents(), [0x89, b'P', b'N', b'G', 0, 1, 2]);
+    assert!(
+        Message::builder()
+            .inline("a b", Attachment::new("x", "image/png", vec![]).unwrap())
+            .build()
+            .is_err()
+    );
+}
+
+#[test]
+fn content_types_are_guessed_from_a_maintained_table() {
+    use std::path::Path;
+    assert_eq!(fields::guess_type(Path::new("a.pdf")), "application/pdf");
+    assert_eq!(fields::guess_type(Path::new("a.webp")), "image/webp");
+    assert_eq!(
+        fields::guess_type(Path::new("a.docx")),
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    );
+    assert_eq!(fields::guess_type(Path::new("noext")), "application/octet-stream");
+}
+
+#[tokio::test]
+async fn reading_an_attachment_does_not_block_and_names_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "hello").unwrap();
+    let a = Attachment::read(&path).await.unwrap();
+    assert_eq!(
+        (a.filename.as_str(), a.content_type.as_str()),
+        ("notes.txt", "text/plain")
+    );
+    let e = Attachment::read(dir.path().join("missing.txt"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("missing.txt"), "{e}");
+    let e = Message::builder()
+        .attach_file(dir.path().join("gone.pdf"))
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot read attachment"), "{e}");
+}

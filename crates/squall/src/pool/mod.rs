@@ -40,6 +40,26 @@ struct State {
     retrying: usize,
     /// With a rate limit: when the next message may be handed to a connection.
     next_slot: Option<Instant>,
+    /// Messages handed to connections and not yet concluded.
+    in_flight: usize,
+    delivered: u64,
+    failed: u64,
+}
+
+/// What a client is doing, from [`Client::stats`](crate::Client::stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Messages waiting for a connection (or for a retry's delay to pass).
+    pub queued: usize,
+    /// Messages a connection is sending now.
+    pub in_flight: usize,
+    /// Connections open (or opening).
+    pub connections: usize,
+    /// Messages the server took (for at least one recipient), since the client was built.
+    pub delivered: u64,
+    /// Messages that failed, since the client was built.
+    pub failed: u64,
 }
 
 impl Pool {
@@ -101,8 +121,39 @@ impl Pool {
         }
     }
 
-    /// The next job for a connection holding `held` messages that has taken `handed` in all.
-    fn take(&self, held: usize, handed: u64) -> Take {
+    /// What the client is doing now.
+    pub(crate) fn stats(&self) -> Stats {
+        let st = self.lock();
+        Stats {
+            queued: st.jobs.len() + st.retrying,
+            in_flight: st.in_flight,
+            connections: st.connections,
+            delivered: st.delivered,
+            failed: st.failed,
+        }
+    }
+
+    /// `n` messages a connection held are no longer in flight (concluded or requeued).
+    fn left_flight(&self, n: usize) {
+        let mut st = self.lock();
+        st.in_flight = st.in_flight.saturating_sub(n);
+    }
+
+    /// Tells the caller the outcome, and counts it.
+    fn finish(&self, job: Job, result: Result<crate::Receipt, Error>) {
+        {
+            let mut st = self.lock();
+            match result {
+                Ok(_) => st.delivered += 1,
+                Err(_) => st.failed += 1,
+            }
+        }
+        let _ = job.done.send(result);
+    }
+
+    /// The next job for a connection holding `held` messages (of the `capacity` it can use)
+    /// that has taken `handed` in all.
+    fn take(&self, held: usize, capacity: usize, handed: u64) -> Take {
         self.expire(None);
         if self.used_up(handed) {
             return Take::Full;
@@ -111,10 +162,12 @@ impl Pool {
         if st.jobs.is_empty() {
             return Take::Empty;
         }
-        // Fair dispatch: while the queue is short, each connection takes its share of it (at
-        // least two, to pipeline one message behind another) instead of the first taking all.
-        let lookahead = self.config.session.get_max_in_flight() + 1;
-        let share = (st.jobs.len().div_ceil(st.connections.max(1)) + 1).clamp(2, lookahead.max(2));
+        // Fair dispatch: each connection takes its share of all the work, queued and in flight
+        // (at least two, to pipeline one message behind another; at most what its session can
+        // use), so that a short queue is spread over the connections instead of the first taking
+        // all, and a long one fills every pipeline.
+        let work = st.jobs.len() + st.in_flight;
+        let share = (work.div_ceil(st.connections.max(1)) + 1).clamp(2, capacity.max(2));
         if held >= share {
             return Take::Full;
         }
@@ -126,7 +179,13 @@ impl Pool {
             }
             st.next_slot = slot.checked_add(interval);
         }
-        st.jobs.pop_front().map_or(Take::Empty, Take::Job)
+        match st.jobs.pop_front() {
+            Some(job) => {
+                st.in_flight += 1;
+                Take::Job(job)
+            }
+            None => Take::Empty,
+        }
     }
 
     /// Whether a connection that has taken `handed` messages has carried its share.
@@ -148,7 +207,8 @@ impl Pool {
             let error = why
                 .cloned()
                 .unwrap_or_else(|| Error::new(ErrorKind::Transient, Stage::Prepare, What::Deadline));
-            retry::give_up(job, error);
+            let (job, result) = retry::give_up(job, error);
+            self.finish(job, result);
         }
     }
 
@@ -188,7 +248,8 @@ impl Pool {
             known
         };
         for job in self.take_jobs(|j| j.queued <= before) {
-            retry::give_up(job, error.clone());
+            let (job, result) = retry::give_up(job, error.clone());
+            self.finish(job, result);
         }
     }
 

@@ -110,15 +110,19 @@ pub(crate) fn after_failure(mut job: Job, error: Error, started: Started, policy
 }
 
 /// Gives up on `job` with `error` (its connection could not be set up, its deadline passed):
-/// the caller still learns what earlier attempts delivered.
-pub(crate) fn give_up(job: Job, error: Error) {
-    if let Next::Finish(job, result) = finish(job, Some(error)) {
-        let _ = job.done.send(result);
-    }
+/// the outcome for the caller, which still learns what earlier attempts delivered.
+pub(crate) fn give_up(job: Job, error: Error) -> (Job, Result<Receipt, Error>) {
+    outcome(job, Some(error))
+}
+
+/// The attempts are over: the caller is told.
+fn finish(job: Job, error: Option<Error>) -> Next {
+    let (job, result) = outcome(job, error);
+    Next::Finish(job, result)
 }
 
 /// The outcome: a receipt if any recipient got the message in any attempt, else the error.
-fn finish(mut job: Job, error: Option<Error>) -> Next {
+fn outcome(mut job: Job, error: Option<Error>) -> (Job, Result<Receipt, Error>) {
     let delivered = std::mem::take(&mut job.delivered);
     let result = match (job.final_reply.take(), error) {
         (Some(reply), error) if !delivered.is_empty() => {
@@ -155,7 +159,7 @@ fn finish(mut job: Job, error: Option<Error>) -> Next {
             std::mem::take(&mut job.attempts),
         )),
     };
-    Next::Finish(job, result)
+    (job, result)
 }
 
 /// Adds an attempt that began at `started` and ended now.

@@ -24,18 +24,17 @@ impl Seat {
 
     /// Tells the caller, or queues the message again later.
     fn conclude(&self, next: Next) {
+        self.pool.left_flight(1);
         match next {
-            Next::Finish(job, result) => {
-                let _ = job.done.send(result);
-            }
+            Next::Finish(job, result) => self.pool.finish(job, result),
             Next::Retry(job, delay) => self.pool.retry_later(job, delay),
         }
     }
 }
 
 impl Feed for Seat {
-    fn take(&mut self, held: usize) -> Take {
-        let take = self.pool.take(held, self.handed);
+    fn take(&mut self, held: usize, capacity: usize) -> Take {
+        let take = self.pool.take(held, capacity, self.handed);
         if matches!(take, Take::Job(_)) {
             self.handed += 1;
         }
@@ -67,6 +66,7 @@ impl Feed for Seat {
     }
 
     fn requeue(&mut self, jobs: Vec<Job>) {
+        self.pool.left_flight(jobs.len());
         self.pool.requeue(jobs);
     }
 }
