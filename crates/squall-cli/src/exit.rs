@@ -14,6 +14,8 @@ pub(crate) const NOINPUT: u8 = 66;
 pub(crate) const NOUSER: u8 = 67;
 /// The server could not be reached, or refused service.
 pub(crate) const UNAVAILABLE: u8 = 69;
+/// The server's host name does not exist (sendmail's EX_NOHOST).
+pub(crate) const NOHOST: u8 = 68;
 /// Something that should not happen happened here.
 pub(crate) const SOFTWARE: u8 = 70;
 /// Reading the input failed.
@@ -29,7 +31,9 @@ pub(crate) const CONFIG: u8 = 78;
 
 /// The exit code for a failed send.
 pub(crate) fn for_error(e: &Error) -> u8 {
-    if e.is_input() {
+    if e.is_unknown_host() {
+        NOHOST
+    } else if e.is_input() {
         DATAERR
     } else if e.is_auth_refused() {
         NOPERM

@@ -13,6 +13,7 @@ use squall_proto::session::{SessionConfig, Timeouts, Tls, TranscriptLine};
 
 use crate::config::{Config, PoolPolicy, RetryPolicy, TokenSource};
 use crate::error::Error;
+use crate::resolve::{Fixed, Resolve, System};
 use crate::tls::TlsSetup;
 
 /// Configures a [`Client`](crate::Client).
@@ -32,6 +33,7 @@ pub struct ClientBuilder {
     session: SessionConfig,
     token_source: Option<(String, TokenSource)>,
     ehlo: Option<EhloName>,
+    resolver: Arc<dyn Resolve>,
     connect_timeout: Duration,
     pool: PoolPolicy,
     retry: RetryPolicy,
@@ -52,6 +54,7 @@ impl ClientBuilder {
             session: SessionConfig::new(),
             token_source: None,
             ehlo: None,
+            resolver: Arc::new(System),
             connect_timeout: Duration::from_secs(30),
             pool: PoolPolicy::default(),
             retry: RetryPolicy::default(),
@@ -160,7 +163,22 @@ impl ClientBuilder {
         self.session(|s| s.timeouts(capped))
     }
 
-    /// How long to wait for the TCP connection (default 30 s).
+    /// How names are looked up (default: the system's resolver).
+    pub fn resolver(mut self, resolver: impl Resolve) -> Self {
+        self.resolver = Arc::new(resolver);
+        self
+    }
+
+    /// Connect to these addresses instead of looking the host up (TLS still checks the
+    /// certificate against the host name): for tests, and for networks where the name does not
+    /// resolve the way it should.
+    pub fn resolve_to(self, addresses: impl IntoIterator<Item = std::net::SocketAddr>) -> Self {
+        self.resolver(Fixed(addresses.into_iter().collect()))
+    }
+
+    /// How long to wait for each TCP connection attempt (default 30 s). Every address of the
+    /// server is tried (IPv6 first, a new attempt every 250 ms while others are pending, RFC
+    /// 8305), each with this limit.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -318,6 +336,7 @@ impl ClientBuilder {
             tls: tls_setup,
             session: self.session.tls(tls),
             ehlo: self.ehlo,
+            resolver: self.resolver,
             token_source: self.token_source,
             connect_timeout: self.connect_timeout,
             pool: self.pool,

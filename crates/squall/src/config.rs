@@ -79,6 +79,9 @@ pub(crate) struct Config {
     /// `None`: the address literal of the connection's local address.
     pub(crate) ehlo: Option<EhloName>,
     pub(crate) token_source: Option<(String, TokenSource)>,
+    /// Finds the server's addresses.
+    pub(crate) resolver: Arc<dyn crate::resolve::Resolve>,
+    /// Each connection attempt's limit (one per address, see `resolve`).
     pub(crate) connect_timeout: Duration,
     pub(crate) pool: PoolPolicy,
     pub(crate) retry: RetryPolicy,

@@ -14,6 +14,7 @@ use tokio::time::timeout;
 use crate::config::Config;
 use crate::driver::Link;
 use crate::error::{Error, What, tls_kind};
+use crate::resolve::{self, ConnectError};
 use crate::transport::Transport;
 
 /// Connects to the configured server; `connected` is called once TCP is up. The session that
@@ -24,18 +25,30 @@ pub(crate) async fn open(
 ) -> Result<(Transport<TcpStream>, ClientSession, Link), Error> {
     let server = config.server();
     let fail = |kind, stage, what| Err(Error::new(kind, stage, what).with_server(&server));
-    let tcp = match timeout(
+    let reached = resolve::connect(
+        &*config.resolver,
+        &config.host,
+        config.port,
         config.connect_timeout,
-        TcpStream::connect((config.host.as_str(), config.port)),
     )
-    .await
-    {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => return fail(ErrorKind::Transient, Stage::Connect, What::Connect(Arc::new(e))),
-        Err(_) => {
-            let why = format!("no answer within {:?}", config.connect_timeout);
-            let e = io::Error::new(io::ErrorKind::TimedOut, why);
-            return fail(ErrorKind::Transient, Stage::Connect, What::Connect(Arc::new(e)));
+    .await;
+    let tcp = match reached {
+        Ok(tcp) => tcp,
+        Err(ConnectError::Lookup(e)) => {
+            let kind = if e.kind() == io::ErrorKind::NotFound {
+                ErrorKind::Permanent
+            } else {
+                ErrorKind::Transient
+            };
+            return fail(kind, Stage::Connect, What::Lookup(Arc::new(e)));
+        }
+        Err(ConnectError::NoAddress) => {
+            let e = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
+            return fail(ErrorKind::Permanent, Stage::Connect, What::Lookup(Arc::new(e)));
+        }
+        Err(ConnectError::Failed(tried)) => {
+            let tried = tried.into_iter().map(|(a, e)| (a, Arc::new(e))).collect();
+            return fail(ErrorKind::Transient, Stage::Connect, What::Connect(tried));
         }
     };
     connected();

@@ -55,6 +55,7 @@ mod pool;
 
 mod connect;
 mod driver;
+mod resolve;
 
 mod body;
 mod config;
@@ -77,6 +78,7 @@ pub use message::{Attachment, IntoAddresses, Message, MessageBuilder, NamedAddre
 pub use pool::Stats;
 pub use probe::ServerReport;
 pub use receipt::{Attempt, AttemptOutcome, Receipt};
+pub use resolve::{Resolve, Resolving};
 pub use squall_proto::address::Mailbox;
 pub use squall_proto::auth::Mechanism;
 pub use squall_proto::ehlo::Capabilities;

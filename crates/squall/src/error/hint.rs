@@ -64,7 +64,14 @@ pub(super) fn summary(e: &Error) -> String {
         }
         What::Io(io) => format!("the connection to {server} was lost {during}: {io}"),
         What::WriteStalled => format!("{server} stopped taking data {during}"),
-        What::Connect(io) => format!("could not connect to {server}: {io}"),
+        What::Lookup(io) => format!("could not look up the name of {server}: {io}"),
+        What::Connect(tried) => match tried.as_slice() {
+            [(_, io)] => format!("could not connect to {server}: {io}"),
+            all => format!(
+                "could not connect to {server}: every address failed ({})",
+                crate::resolve::Tried(all)
+            ),
+        },
         What::Tls(io) => format!("the TLS handshake with {server} failed: {io}"),
         What::Body(io) => format!("reading the message body failed: {io}"),
         What::Token(why) => format!("could not get an OAuth 2.0 access token: {why}"),
@@ -107,11 +114,17 @@ pub(super) fn advice(e: &Error) -> String {
             .into(),
         What::Io(_) => "the server or the network dropped the connection".into(),
         What::WriteStalled => "the server or the network is too slow; raise the timeout or try later".into(),
-        What::Connect(io) => match io.kind() {
-            io::ErrorKind::ConnectionRefused => {
+        What::Lookup(io) if io.kind() == io::ErrorKind::NotFound => {
+            "the name does not exist; check the spelling of the host".into()
+        }
+        What::Lookup(_) => "the name lookup failed; check the network's DNS, or try again later".into(),
+        What::Connect(tried) => match tried.last().map(|(_, io)| io.kind()) {
+            Some(io::ErrorKind::ConnectionRefused) => {
                 "nothing accepts connections there; check the host and port".into()
             }
-            io::ErrorKind::TimedOut => "the host did not answer; check the address and any firewall".into(),
+            Some(io::ErrorKind::TimedOut) => {
+                "the host did not answer; check the address and any firewall".into()
+            }
             _ => "check the host name and port".into(),
         },
         What::Tls(io) => tls(io).into(),
@@ -123,7 +136,8 @@ pub(super) fn advice(e: &Error) -> String {
         What::Internal(_) => "this is a bug in squall; please report it (sending again may work)".into(),
         What::Shutdown => "send it again with a running client".into(),
     };
-    let refused = matches!(e.what(), What::Connect(io) if io.kind() == io::ErrorKind::ConnectionRefused);
+    let refused = matches!(e.what(), What::Connect(tried)
+        if tried.iter().all(|(_, io)| io.kind() == io::ErrorKind::ConnectionRefused));
     let retry = if e.is_ambiguous() {
         "the server may already have accepted it: resending may deliver it twice"
     } else if refused {

@@ -26,8 +26,10 @@ pub(crate) enum What {
     Session(Cause),
     /// Bad input from the caller (an address, a header value, a setting).
     Input(String),
-    /// Could not connect at all.
-    Connect(Arc<io::Error>),
+    /// The server's name could not be looked up (`NotFound`: it does not exist).
+    Lookup(Arc<io::Error>),
+    /// No address of the server could be connected to: each tried, with its error.
+    Connect(Vec<(std::net::SocketAddr, Arc<io::Error>)>),
     /// The TLS handshake failed (certificate, protocol).
     Tls(Arc<io::Error>),
     /// The connection failed with this error.
@@ -216,8 +218,15 @@ impl Error {
 
     /// True when no connection could be made, or the server refused service (sysexits' 69).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self.inner.what, What::Connect(_))
+        matches!(self.inner.what, What::Connect(_) | What::Lookup(_))
             || (matches!(self.inner.stage, Stage::Greeting | Stage::Ehlo) && self.is_permanent())
+    }
+
+    /// True when the server's name does not exist (sysexits' 68, EX_NOHOST): a lookup that
+    /// may work later (a resolver down) is not this, but a transient
+    /// [`is_unavailable`](Self::is_unavailable).
+    pub fn is_unknown_host(&self) -> bool {
+        matches!(&self.inner.what, What::Lookup(e) if e.kind() == io::ErrorKind::NotFound)
     }
 
     /// True when the connection could not be set up (connect, TLS, greeting, EHLO, STARTTLS or
@@ -338,7 +347,10 @@ impl std::error::Error for Error {
             What::Session(Cause::Local(e)) => Some(e),
             What::Session(Cause::Policy(e)) => Some(e),
             What::Session(Cause::Protocol(e)) => Some(e),
-            What::Connect(e) | What::Tls(e) | What::Body(e) | What::Io(e) => Some(&**e),
+            What::Lookup(e) | What::Tls(e) | What::Body(e) | What::Io(e) => Some(&**e),
+            What::Connect(tried) => tried
+                .last()
+                .map(|(_, e)| &**e as &(dyn std::error::Error + 'static)),
             _ => None,
         }
     }
@@ -361,7 +373,8 @@ mod tests {
     #[test]
     fn clones_keep_the_original_io_error_as_source() {
         let io = io::Error::new(io::ErrorKind::ConnectionRefused, "refused here");
-        let e = Error::new(ErrorKind::Transient, Stage::Connect, What::Connect(Arc::new(io)));
+        let tried = vec![(std::net::SocketAddr::from(([127, 0, 0, 1], 25)), Arc::new(io))];
+        let e = Error::new(ErrorKind::Transient, Stage::Connect, What::Connect(tried));
         let copy = e.clone();
         let source = std::error::Error::source(&copy).unwrap();
         let io = source.downcast_ref::<io::Error>().expect("the io::Error itself");

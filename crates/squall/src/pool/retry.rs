@@ -74,17 +74,7 @@ pub(crate) fn after_delivery(
 
 /// The attempt failed.
 pub(crate) fn after_failure(mut job: Job, error: Error, started: Started, policy: &RetryPolicy) -> Next {
-    record(
-        &mut job,
-        started,
-        AttemptOutcome::Failed {
-            stage: error.stage(),
-            reply: error.reply().cloned(),
-            kind: error.kind(),
-            ambiguous: error.is_ambiguous(),
-            why: error.summary(),
-        },
-    );
+    record(&mut job, started, failed(&error));
     let mut refused_for_good = Vec::new();
     for r in error.rejected() {
         if r.reply.is_permanent() {
@@ -160,6 +150,17 @@ fn outcome(mut job: Job, error: Option<Error>) -> (Job, Result<Receipt, Error>) 
         )),
     };
     (job, result)
+}
+
+/// An attempt's outcome from the error that ended it.
+fn failed(error: &Error) -> AttemptOutcome {
+    AttemptOutcome::Failed {
+        stage: error.stage(),
+        reply: error.reply().cloned(),
+        kind: error.kind(),
+        ambiguous: error.is_ambiguous(),
+        why: error.summary(),
+    }
 }
 
 /// Adds an attempt that began at `started` and ended now.
