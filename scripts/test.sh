@@ -29,6 +29,11 @@ if [ -n "$long" ]; then
     exit 1
 fi
 
+step "squall's feature combinations (cargo-hack): each feature with ring, and aws-lc-rs alone"
+command -v cargo-hack >/dev/null 2>&1 || cargo install --locked --quiet cargo-hack --version 0.6.46
+cargo hack clippy -p squall --no-dev-deps --each-feature --exclude-no-default-features --features ring --locked -- -D warnings
+cargo clippy -p squall --no-default-features --features aws-lc-rs,webpki-roots --locked -- -D warnings
+
 step "fuzz targets build"
 # cargo-fuzz needs nightly flags; the targets are plain binaries, so check they compile with the
 # same cfg the fuzzer uses (no sanitizer needed for that).
@@ -113,5 +118,8 @@ echo "smtp-sink on $SQUALL_PEER_SMTP_SINK, aiosmtpd on $SQUALL_PEER_AIOSMTPD (an
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "cargo test, squall's optional features (tracing, serde)"
+cargo test -p squall --features tracing,serde --locked --test tracing --lib
 
 step "all tests passed"

@@ -62,7 +62,7 @@
 //! * [`error`]: local refusals, policy refusals and protocol errors; server refusals are replies
 //!   carried by events, not errors.
 //!
-//! [squall]: https://example.invalid/squall
+//! [squall]: https://crates.io/crates/squall
 
 pub mod address;
 pub mod advice;

@@ -14,7 +14,7 @@ use squall_proto::session::{SessionConfig, Timeouts, Tls, TranscriptLine};
 use crate::config::{Config, PoolPolicy, RetryPolicy, TokenSource};
 use crate::error::Error;
 use crate::resolve::{Fixed, Resolve, System};
-use crate::tls::TlsSetup;
+use crate::tls::{ClientCert, TlsOptions, TlsSetup, TlsVersion};
 
 /// Configures a [`Client`](crate::Client).
 ///
@@ -37,8 +37,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     pool: PoolPolicy,
     retry: RetryPolicy,
-    ca_file: Option<PathBuf>,
-    skip_verify: bool,
+    tls_options: TlsOptions,
     transcript: Option<crate::TranscriptFn>,
     /// The first invalid setting, reported by `build`.
     error: Option<Error>,
@@ -58,8 +57,7 @@ impl ClientBuilder {
             connect_timeout: Duration::from_secs(30),
             pool: PoolPolicy::default(),
             retry: RetryPolicy::default(),
-            ca_file: None,
-            skip_verify: false,
+            tls_options: TlsOptions::default(),
             transcript: None,
             error: None,
         }
@@ -286,14 +284,40 @@ impl ClientBuilder {
 
     /// Trust the CA certificates in this PEM file too (for a private CA).
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_file = Some(path.into());
+        self.tls_options.ca_file = Some(path.into());
         self
     }
 
     /// Accept any server certificate. The connection is then open to interception: use only
     /// against a test server you control.
     pub fn dangerously_skip_certificate_verification(mut self, skip: bool) -> Self {
-        self.skip_verify = skip;
+        self.tls_options.skip_verify = skip;
+        self
+    }
+
+    /// Present this client certificate (PEM chain, leaf first) and key (PEM) to servers that
+    /// ask for one: mutual TLS.
+    pub fn client_certificate(mut self, chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        match ClientCert::from_pem(chain_pem, key_pem) {
+            Ok(c) => {
+                self.tls_options.client_cert = Some(Arc::new(c));
+                self
+            }
+            Err(e) => self.fail(Error::input(e)),
+        }
+    }
+
+    /// The oldest TLS version to agree on (default: TLS 1.2).
+    pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
+        self.tls_options.min_version = Some(version);
+        self
+    }
+
+    /// Use this rustls configuration for every handshake, as it is: its roots, its verifier,
+    /// its client certificate. It then decides what to trust (opportunistic TLS included), and
+    /// `ca_file`, `client_certificate` and `min_tls_version` do not apply.
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls_options.config = Some(config);
         self
     }
 
@@ -326,9 +350,7 @@ impl ClientBuilder {
         }
         let tls_setup = match tls {
             Tls::None => None,
-            _ => Some(
-                TlsSetup::new(&self.host, self.ca_file.as_deref(), self.skip_verify).map_err(Error::input)?,
-            ),
+            _ => Some(TlsSetup::new(&self.host, self.tls_options).map_err(Error::input)?),
         };
         Ok(Config {
             host: self.host,

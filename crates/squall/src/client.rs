@@ -15,6 +15,7 @@ use crate::body::Body;
 use crate::builder::ClientBuilder;
 use crate::error::{Error, What};
 use crate::job::Job;
+#[cfg(feature = "builder")]
 use crate::message::Message;
 use crate::pool::Pool;
 use crate::probe::{self, ServerReport};
@@ -126,12 +127,14 @@ impl Client {
     }
 
     /// Sends a [`Message`] to its To, Cc and Bcc recipients (Bcc is not in the headers).
+    #[cfg(feature = "builder")]
     pub async fn send_message(&self, message: &Message) -> Result<Receipt, Error> {
         self.submit_message(message)?.await
     }
 
     /// Queues a [`Message`] now (see [`submit`](Self::submit)) and returns a future of its
     /// outcome.
+    #[cfg(feature = "builder")]
     pub fn submit_message(&self, message: &Message) -> Result<Submission, Error> {
         let envelope = message.envelope()?;
         let id = message.message_id().to_string();

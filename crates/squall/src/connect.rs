@@ -82,6 +82,9 @@ pub(crate) async fn open(
         .session
         .clone()
         .ehlo_name(config.ehlo.clone().unwrap_or_else(|| EhloName::from_ip(local)));
+    if crate::trace::wants_dialog() {
+        session = session.transcript(true);
+    }
     if let Some((user, source)) = &config.token_source {
         match source()
             .await

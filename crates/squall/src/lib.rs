@@ -61,12 +61,15 @@ mod body;
 mod config;
 mod error;
 mod job;
+#[cfg(feature = "builder")]
 mod lazy;
+#[cfg(feature = "builder")]
 mod message;
 mod receipt;
 #[cfg(feature = "serde")]
 mod serialize;
 mod tls;
+mod trace;
 mod transport;
 
 pub use body::Body;
@@ -74,6 +77,7 @@ pub use builder::ClientBuilder;
 pub use client::{Client, Submission};
 pub use config::TranscriptFn;
 pub use error::Error;
+#[cfg(feature = "builder")]
 pub use message::{Attachment, IntoAddresses, Message, MessageBuilder, NamedAddress, new_message_id};
 pub use pool::Stats;
 pub use probe::ServerReport;
@@ -87,7 +91,7 @@ pub use squall_proto::reply::{EnhancedCode, Reply, ReplyCode};
 pub use squall_proto::session::{
     Certificate, Direction, ErrorKind, RecipientReply, Stage, Timeouts, Tls, TranscriptLine,
 };
-pub use tls::TlsInfo;
+pub use tls::{TlsInfo, TlsVersion};
 
 /// The README's Rust examples, compiled as doctests (and the capture-server one run), so that
 /// they cannot rot.

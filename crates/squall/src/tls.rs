@@ -18,7 +18,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::{ClientConfig, DigitallySignedStruct, ProtocolVersion, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use squall_proto::session::Certificate;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
@@ -57,11 +57,54 @@ impl fmt::Display for TlsInfo {
     }
 }
 
+/// The oldest TLS version squall may agree on (see
+/// [`ClientBuilder::min_tls_version`](crate::ClientBuilder::min_tls_version)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3 (the default).
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// A client certificate and its private key, for servers that ask for one (mutual TLS).
+pub(crate) struct ClientCert {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl ClientCert {
+    /// From PEM: the certificate chain (leaf first) and the private key.
+    pub(crate) fn from_pem(chain: &[u8], key: &[u8]) -> Result<Self, String> {
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("the client certificate is not PEM: {e}"))?;
+        if chain.is_empty() {
+            return Err("the client certificate file holds no PEM certificate".into());
+        }
+        let key = PrivateKeyDer::from_pem_slice(key)
+            .map_err(|e| format!("the client key is not a PEM private key: {e}"))?;
+        Ok(Self { chain, key })
+    }
+}
+
+/// What the builder says about TLS, used for every handshake with one server.
+#[derive(Clone, Default)]
+pub(crate) struct TlsOptions {
+    pub(crate) ca_file: Option<std::path::PathBuf>,
+    pub(crate) skip_verify: bool,
+    pub(crate) client_cert: Option<Arc<ClientCert>>,
+    pub(crate) min_version: Option<TlsVersion>,
+    /// The caller's own rustls configuration, used as it is.
+    pub(crate) config: Option<Arc<ClientConfig>>,
+}
+
 /// Everything needed to start TLS with one server.
 pub(crate) struct TlsSetup {
     name: ServerName<'static>,
     extra_roots: Vec<CertificateDer<'static>>,
-    skip_verify: bool,
+    options: TlsOptions,
     connectors: OnceLock<Result<Connectors, String>>,
 }
 
@@ -70,22 +113,19 @@ struct Connectors {
     strict: TlsConnector,
     /// Accepts any certificate (signatures still checked); `verifier` judges it afterwards.
     lenient: TlsConnector,
-    verifier: Arc<WebPkiServerVerifier>,
+    /// `None` with the caller's own configuration: it decides, and what it accepts is trusted.
+    verifier: Option<Arc<WebPkiServerVerifier>>,
 }
 
 impl TlsSetup {
     /// Checks the host name and reads the private CA file now, so that mistakes show when the
     /// client is built (the error says what is wrong); the root store waits for the first
     /// handshake.
-    pub(crate) fn new(
-        host: &str,
-        ca_file: Option<&std::path::Path>,
-        skip_verify: bool,
-    ) -> Result<Self, String> {
+    pub(crate) fn new(host: &str, options: TlsOptions) -> Result<Self, String> {
         let name = ServerName::try_from(host.to_string())
             .map_err(|_| format!("{host:?} is not a valid TLS server name"))?;
         let mut extra_roots = Vec::new();
-        if let Some(path) = ca_file {
+        if let Some(path) = &options.ca_file {
             extra_roots = CertificateDer::pem_file_iter(path)
                 .and_then(|it| it.collect::<Result<_, _>>())
                 .map_err(|e| format!("cannot read CA certificates from {}: {e}", path.display()))?;
@@ -102,14 +142,14 @@ impl TlsSetup {
         Ok(Self {
             name,
             extra_roots,
-            skip_verify,
+            options,
             connectors: OnceLock::new(),
         })
     }
 
     fn connectors(&self) -> io::Result<&Connectors> {
         self.connectors
-            .get_or_init(|| Connectors::new(&self.extra_roots))
+            .get_or_init(|| Connectors::new(&self.extra_roots, &self.options))
             .as_ref()
             .map_err(|e| io::Error::other(e.clone()))
     }
@@ -122,13 +162,12 @@ impl TlsSetup {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let c = self.connectors()?;
-        let lenient = lenient || self.skip_verify;
+        let lenient = lenient || self.options.skip_verify;
         let connector = if lenient { &c.lenient } else { &c.strict };
         let tls = connector.connect(self.name.clone(), stream).await?;
-        let problem = if lenient {
-            self.judge(&tls, &c.verifier)
-        } else {
-            None
+        let problem = match &c.verifier {
+            Some(verifier) if lenient => self.judge(&tls, verifier),
+            _ => None,
         };
         let info = describe(&tls, problem);
         Ok((tls, info))
@@ -137,7 +176,7 @@ impl TlsSetup {
     /// What the session may assume of a handshake's certificate: verified, or trusted because
     /// the caller switched verification off.
     pub(crate) fn trust(&self, info: &TlsInfo) -> Certificate {
-        if self.skip_verify {
+        if self.options.skip_verify {
             Certificate::Verified
         } else {
             info.certificate
@@ -157,40 +196,79 @@ impl TlsSetup {
     }
 }
 
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!("squall needs a crypto provider for TLS: enable the `ring` (default) or `aws-lc-rs` feature");
+
+/// The crypto provider the features chose: aws-lc-rs when enabled, else ring.
+fn provider() -> Arc<CryptoProvider> {
+    #[cfg(feature = "aws-lc-rs")]
+    let p = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    let p = rustls::crypto::ring::default_provider();
+    Arc::new(p)
+}
+
 impl Connectors {
-    fn new(extra_roots: &[CertificateDer<'static>]) -> Result<Self, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+    fn new(extra_roots: &[CertificateDer<'static>], options: &TlsOptions) -> Result<Self, String> {
+        if let Some(config) = &options.config {
+            let connector = TlsConnector::from(config.clone());
+            return Ok(Self {
+                strict: connector.clone(),
+                lenient: connector,
+                verifier: None,
+            });
+        }
+        let provider = provider();
         let mut roots = (*system_roots()).clone();
         for c in extra_roots {
             roots.add(c.clone()).map_err(|e| e.to_string())?;
         }
+        if roots.is_empty() {
+            return Err(
+                "no trusted root certificate: give a CA file (ca_file), or build squall with \
+                 the webpki-roots or native-roots feature"
+                    .into(),
+            );
+        }
         let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| format!("TLS setup failed: {e}"))?;
+        let versions: &[&rustls::SupportedProtocolVersion] = match options.min_version {
+            Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
+            _ => rustls::DEFAULT_VERSIONS,
+        };
         let config = |v: Arc<dyn ServerCertVerifier>| -> Result<TlsConnector, String> {
             let c = ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
+                .with_protocol_versions(versions)
                 .map_err(|e| format!("TLS setup failed: {e}"))?
                 .dangerous()
-                .with_custom_certificate_verifier(v)
-                .with_no_client_auth();
+                .with_custom_certificate_verifier(v);
+            let c = match &options.client_cert {
+                Some(cert) => c
+                    .with_client_auth_cert(cert.chain.clone(), cert.key.clone_key())
+                    .map_err(|e| format!("the client certificate cannot be used: {e}"))?,
+                None => c.with_no_client_auth(),
+            };
             Ok(TlsConnector::from(Arc::new(c)))
         };
         Ok(Self {
             strict: config(verifier.clone())?,
             lenient: config(Arc::new(AcceptAnyCertificate(provider.clone())))?,
-            verifier,
+            verifier: Some(verifier),
         })
     }
 }
 
-/// The Mozilla roots and the system store, loaded once per process.
+/// The Mozilla roots and the system store (as the features say), loaded once per process.
 fn system_roots() -> Arc<RootCertStore> {
     static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {
+            #[allow(unused_mut)]
             let mut roots = RootCertStore::empty();
+            #[cfg(feature = "webpki-roots")]
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            #[cfg(feature = "native-roots")]
             roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
             Arc::new(roots)
         })

@@ -7,6 +7,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{Driver, WRITE_HIGH_WATER};
 use crate::body::Source;
 use crate::job::{Job, Started};
+use crate::trace;
 
 /// A message handed to the session.
 pub(super) struct Flight {
@@ -16,15 +17,18 @@ pub(super) struct Flight {
     pos: usize,
     /// A file opened (or a stream taken) for this attempt's content.
     pub(super) stream: Option<Box<dyn AsyncRead + Send + Unpin>>,
+    /// The message's tracing span.
+    pub(super) span: trace::Span,
 }
 
 impl Flight {
-    pub(super) fn new(job: Job, started: Started) -> Self {
+    pub(super) fn new(job: Job, started: Started, span: trace::Span) -> Self {
         Self {
             job,
             started,
             pos: 0,
             stream: None,
+            span,
         }
     }
 }

@@ -33,6 +33,7 @@ use crate::config::Config;
 use crate::error::{Error, TransportError, What};
 use crate::job::Job;
 use crate::tls::TlsInfo;
+use crate::trace;
 use crate::transport::Transport;
 use body::Flight;
 
@@ -140,11 +141,17 @@ pub(crate) struct Driver<'c, S> {
     timer_at: Option<Instant>,
     /// When the session first reported a setup failure.
     setup_failed_at: Option<Instant>,
+    /// The connection's tracing span (a no-op without the `tracing` feature).
+    span: trace::Span,
 }
 
 impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
     /// A driver for a transport that has just connected (implicit TLS done, if any).
     pub(crate) fn new(config: &'c Config, io: Transport<S>, session: ClientSession, link: Link) -> Self {
+        let span = trace::connection(&link.server);
+        if let Some(info) = &link.tls {
+            trace::tls(&span, info);
+        }
         Self {
             config,
             session,
@@ -164,12 +171,18 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             timer_at: None,
             setup_failed_at: None,
+            span,
         }
     }
 
     /// Runs the connection until the session closes. `Err` when setup failed (greeting, EHLO,
     /// STARTTLS or AUTH): every message waiting would meet the same error.
-    pub(crate) async fn run(mut self, feed: &mut impl Feed) -> Result<Link, SetupFailed> {
+    pub(crate) async fn run(self, feed: &mut impl Feed) -> Result<Link, SetupFailed> {
+        let span = self.span.clone();
+        trace::instrument(self.drive(feed), span).await
+    }
+
+    async fn drive(mut self, feed: &mut impl Feed) -> Result<Link, SetupFailed> {
         loop {
             self.take_jobs(feed);
             self.check_idle(feed);
@@ -215,8 +228,13 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
             match feed.take(self.session.in_flight(), self.session.capacity()) {
                 Take::Job(job) => {
                     let id = self.session.send_mail(job.envelope.clone());
+                    let span = trace::message(
+                        &self.span,
+                        job.envelope.recipients().len(),
+                        job.envelope.options().size,
+                    );
                     self.flights
-                        .insert(id, Flight::new(job, (SystemTime::now(), Instant::now())));
+                        .insert(id, Flight::new(job, (SystemTime::now(), Instant::now()), span));
                 }
                 Take::At(at) => {
                     self.rate_wait = Some(at);
@@ -263,6 +281,7 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
             match event {
                 Event::Delivered(d) => {
                     if let Some(f) = self.flights.remove(&d.id) {
+                        trace::delivered(&f.span, d.accepted.len(), d.rejected.len(), &d.reply.to_string());
                         feed.settled(f.job, Settled::Delivered(d, f.started), &self.link);
                     }
                 }
@@ -276,13 +295,17 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
                     }
                     let error = Error::from_failure(failure, self.transport_error.as_ref())
                         .with_server(&self.link.server);
+                    trace::failed(&f.span, &error);
                     feed.settled(f.job, Settled::Failed(error, f.started), &self.link);
                 }
                 Event::StartTls => self.start_tls().await,
                 Event::Closed(_) => closed = true,
                 Event::Greeting(reply) => self.link.greeting = Some(reply),
                 Event::Capabilities(caps) => self.link.capabilities = Some(caps),
-                Event::Authenticated(m) => self.link.authenticated = Some(m),
+                Event::Authenticated(m) => {
+                    trace::authenticated(&self.span, m.name());
+                    self.link.authenticated = Some(m);
+                }
                 Event::Ready => self.link.ready_at = Some(Instant::now()),
                 _ => {}
             }
@@ -317,6 +340,7 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
         match timeout(wait, setup.handshake(stream, lenient)).await {
             Ok(Ok((tls, info))) => {
                 let trust = setup.trust(&info);
+                trace::tls(&self.span, &info);
                 self.link.tls = Some(info);
                 self.io = Some(Transport::Tls(Box::new(tls)));
                 let _ = self.session.handle_tls_established(trust);
@@ -338,6 +362,7 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
 
     fn forward_transcript(&mut self) {
         while let Some(line) = self.session.poll_transcript() {
+            trace::dialog(&line);
             if let Some(f) = &self.config.transcript {
                 f(&line);
             }
