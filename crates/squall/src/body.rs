@@ -48,16 +48,25 @@ impl Body {
     /// The file is read through once now, to measure it (its size and whether it is 8-bit, for
     /// MAIL to declare); fails now if it cannot be read.
     pub async fn file(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open(path))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    /// [`Body::file`] for code that is not async (it blocks while it measures the file).
+    pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref();
-        let mut file = tokio::fs::File::open(path).await?;
+        let mut file = std::fs::File::open(path)?;
         let mut scanner = Scanner::new();
         let mut buf = vec![0; 256 * 1024];
         loop {
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                break;
+            match io::Read::read(&mut file, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => scanner.push(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            scanner.push(&buf[..n]);
         }
         Ok(Self(Source::File(FileBody {
             path: path.to_path_buf(),

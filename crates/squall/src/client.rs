@@ -61,9 +61,19 @@ impl Future for Submission {
 
 impl ClientBuilder {
     /// Checks the settings and makes the client. Nothing is connected until the first send.
+    ///
+    /// Built outside a tokio runtime (a blocking program, another executor), the client runs its
+    /// connections on a small runtime of squall's own, and its futures can be awaited anywhere.
     pub fn build(self) -> Result<Client, Error> {
+        let spawner = crate::runtime::handle()
+            .map_err(|e| Error::new(ErrorKind::Local, Stage::Prepare, What::Runtime(Arc::new(e))))?;
+        self.build_on(spawner)
+    }
+
+    /// The client, its connections run on `spawner`.
+    pub(crate) fn build_on(self, spawner: tokio::runtime::Handle) -> Result<Client, Error> {
         Ok(Client {
-            pool: Pool::new(self.resolve()?),
+            pool: Pool::new(self.resolve()?, spawner),
         })
     }
 }
@@ -168,16 +178,34 @@ impl Client {
     /// Delivers what is queued, closes every connection with QUIT, and waits until they are
     /// closed. Messages sent afterwards fail.
     pub async fn shutdown(&self) {
-        self.pool.close();
-        while !self.pool.is_drained() {
-            self.pool.wait_ended(Duration::from_millis(50)).await;
-        }
+        let pool = self.pool.clone();
+        // On the pool's runtime, whose timers the wait needs; an error means that runtime is
+        // shutting down, which ends the connections anyway.
+        let _ = self
+            .pool
+            .spawn(async move {
+                pool.close();
+                while !pool.is_drained() {
+                    pool.wait_ended(Duration::from_millis(50)).await;
+                }
+            })
+            .await;
     }
 
     /// Connects with this client's settings, goes through the greeting, EHLO, STARTTLS and AUTH
     /// exactly as a send would, then says QUIT without sending anything. The error, if setup
     /// fails, is the one a send would have met.
     pub async fn probe(&self) -> Result<ServerReport, Error> {
-        probe::run(&self.pool.config).await
+        let pool = self.pool.clone();
+        self.pool
+            .spawn(async move { probe::run(&pool.config).await })
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Local,
+                    Stage::Connect,
+                    What::Internal("the runtime running the probe shut down"),
+                ))
+            })
     }
 }

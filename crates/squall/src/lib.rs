@@ -23,6 +23,10 @@
 //! idle connection says QUIT. Errors say what happened (the stage, the server's reply), whether
 //! trying again can help ([`ErrorKind`]) and what to do ([`Error::hint`]).
 //!
+//! Programs without async use [`blocking::Client`]: the same client, with calls that wait. An
+//! async client built outside a tokio runtime runs its connections on a small runtime of
+//! squall's own, so its futures can be awaited by any executor.
+//!
 //! The protocol itself lives in the sans-IO crate [`squall_proto`]; this crate moves bytes, owns
 //! time and TLS, and keeps the queue.
 //!
@@ -41,11 +45,12 @@
 //! ```
 
 // Modules, from the public API down: each uses only modules below it, never one above (checked
-// by `scripts/check-modules.sh`). The API (client, builder, url, probe) sits on the pool (queue,
+// by `scripts/check-modules.sh`). The API (blocking, client, builder, url, probe) sits on the pool (queue,
 // workers, retries), which runs drivers (one connection each) over connections that `connect`
 // sets up; the vocabulary (config, error, receipt, body, job, message, tls, transport) is at the
 // bottom. `lazy` is an internal building block of `message` (a value recomputed on read after a
 // change), not API: it is private.
+pub mod blocking;
 mod builder;
 mod client;
 mod probe;
@@ -56,6 +61,7 @@ mod pool;
 mod connect;
 mod driver;
 mod resolve;
+mod runtime;
 
 mod body;
 mod config;

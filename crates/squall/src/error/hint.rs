@@ -78,6 +78,7 @@ pub(super) fn summary(e: &Error) -> String {
         What::Deadline => "not sent before the message's deadline".into(),
         What::Internal(what) => format!("not sent: {what}"),
         What::Shutdown => "the client was shut down before the message was sent".into(),
+        What::Runtime(e) => format!("could not start squall's background runtime: {e}"),
     }
 }
 
@@ -135,6 +136,9 @@ pub(super) fn advice(e: &Error) -> String {
         }
         What::Internal(_) => "this is a bug in squall; please report it (sending again may work)".into(),
         What::Shutdown => "send it again with a running client".into(),
+        What::Runtime(_) => {
+            "the system is short of threads or file descriptors; free some and try again".into()
+        }
     };
     let refused = matches!(e.what(), What::Connect(tried)
         if tried.iter().all(|(_, io)| io.kind() == io::ErrorKind::ConnectionRefused));

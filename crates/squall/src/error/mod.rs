@@ -53,6 +53,8 @@ pub(crate) enum What {
     Internal(&'static str),
     /// The client was shut down before the message was sent.
     Shutdown,
+    /// A runtime for a client built outside one could not be started.
+    Runtime(Arc<io::Error>),
 }
 
 /// What the driver saw go wrong with the transport, to explain a lost connection.
@@ -347,7 +349,7 @@ impl std::error::Error for Error {
             What::Session(Cause::Local(e)) => Some(e),
             What::Session(Cause::Policy(e)) => Some(e),
             What::Session(Cause::Protocol(e)) => Some(e),
-            What::Lookup(e) | What::Tls(e) | What::Body(e) | What::Io(e) => Some(&**e),
+            What::Lookup(e) | What::Tls(e) | What::Body(e) | What::Io(e) | What::Runtime(e) => Some(&**e),
             What::Connect(tried) => tried
                 .last()
                 .map(|(_, e)| &**e as &(dyn std::error::Error + 'static)),

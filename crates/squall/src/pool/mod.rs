@@ -22,6 +22,8 @@ use crate::job::Job;
 /// The queue and the connections, shared by a client's clones and its workers.
 pub(crate) struct Pool {
     pub(crate) config: Config,
+    /// Where workers and retry timers run (see `runtime`).
+    spawner: tokio::runtime::Handle,
     state: Mutex<State>,
     /// Connections opened so far.
     opened: AtomicU64,
@@ -63,9 +65,11 @@ pub struct Stats {
 }
 
 impl Pool {
-    pub(crate) fn new(config: Config) -> Arc<Self> {
+    /// A pool for `config`, its tasks on the runtime of the caller or on squall's own.
+    pub(crate) fn new(config: Config, spawner: tokio::runtime::Handle) -> Arc<Self> {
         Arc::new(Self {
             config,
+            spawner,
             state: Mutex::new(State::default()),
             opened: AtomicU64::new(0),
             wake: Notify::new(),
@@ -94,11 +98,21 @@ impl Pool {
         true
     }
 
+    /// Runs `task` where the pool's workers run, so that it has a reactor and timers whatever
+    /// executor awaits its outcome.
+    pub(crate) fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawner.spawn(task)
+    }
+
     /// Queues `job` again after `delay` (a retry); it is not lost if the client is closing.
     pub(crate) fn retry_later(self: &Arc<Self>, job: Job, delay: Duration) {
         self.lock().retrying += 1;
         let pool = self.clone();
-        tokio::spawn(async move {
+        self.spawner.spawn(async move {
             tokio::time::sleep(delay).await;
             // One step, so that shutdown never sees the job in neither place.
             let mut st = pool.lock();
@@ -117,7 +131,7 @@ impl Pool {
         // reuses the connection that is there.
         if st.connections < self.config.pool.max_connections && st.jobs.len() > st.connections {
             st.connections += 1;
-            tokio::spawn(worker::run(self.clone()));
+            self.spawner.spawn(worker::run(self.clone()));
         }
     }
 
