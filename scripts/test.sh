@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, unit, property, transcript and doc tests,
-# and the interop tests against real SMTP servers (Postfix smtp-sink, aiosmtpd), which it
-# installs when missing (apt and pip) and starts on free loopback ports for the run.
+# and the interop tests against real SMTP servers (Postfix smtp-sink, aiosmtpd) and the DKIM
+# verifier dkimpy, which it installs when missing (apt and pip) and starts on free loopback ports for the run.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ fi
 step "squall's feature combinations (cargo-hack): each feature with ring, and aws-lc-rs alone"
 command -v cargo-hack >/dev/null 2>&1 || cargo install --locked --quiet cargo-hack --version 0.6.46
 cargo hack clippy -p squall --no-dev-deps --each-feature --exclude-no-default-features --features ring --locked -- -D warnings
-cargo clippy -p squall --no-default-features --features aws-lc-rs,webpki-roots --locked -- -D warnings
+cargo clippy -p squall --no-default-features --features aws-lc-rs,webpki-roots,dkim --locked -- -D warnings
 
 step "fuzz targets build"
 # cargo-fuzz needs nightly flags; the targets are plain binaries, so check they compile with the
@@ -111,6 +111,7 @@ else
 fi
 
 export SQUALL_PEERS_REQUIRED=1
+export SQUALL_DKIM_VERIFY="$RUN/venv/bin/python $PWD/scripts/peers/dkim_verify.py"
 export SQUALL_PEER_SMTP_SINK="127.0.0.1:$sink_port" SQUALL_PEER_SMTP_SINK_DIR="$sink_dump"
 export SQUALL_PEER_AIOSMTPD="127.0.0.1:$aio_port" SQUALL_PEER_AIOSMTPD_DIR="$mail/aiosmtpd"
 export SQUALL_PEER_AIOSMTPD_HELO="127.0.0.1:$helo_port" SQUALL_PEER_AIOSMTPD_HELO_DIR="$mail/aiosmtpd-helo"

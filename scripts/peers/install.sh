@@ -2,7 +2,7 @@
 # Installs the real SMTP servers the interop tests run against, when missing:
 #   Postfix (smtp-sink and the daemon), Cyrus SASL tools, OpenSSL and git send-email (for the
 #   sendmail drop-in test) from Debian, aiosmtpd from PyPI into run/venv (pinned in
-#   requirements-aiosmtpd.txt).
+#   requirements-aiosmtpd.txt), and dkimpy, which checks DKIM signatures (requirements-dkim.txt).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -31,4 +31,8 @@ if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
     echo "installing aiosmtpd into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$(dirname "$0")/requirements-aiosmtpd.txt"
+fi
+if ! "$venv/bin/python" -c 'import dkim, nacl' >/dev/null 2>&1; then
+    echo "installing dkimpy (the independent DKIM verifier) into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$(dirname "$0")/requirements-dkim.txt"
 fi

@@ -58,6 +58,7 @@
 //! * [`command`]: exact wire encoding of each command.
 //! * [`data`]: dot-stuffing and CRLF normalisation (the SMTP smuggling defence), and the inverse.
 //! * [`auth`]: SASL mechanisms as pure data.
+//! * [`dkim`]: DKIM canonicalization and the signature field; the caller hashes and signs.
 //! * [`session`]: the state machine, its configuration and its events.
 //! * [`error`]: local refusals, policy refusals and protocol errors; server refusals are replies
 //!   carried by events, not errors.
@@ -69,6 +70,7 @@ pub mod advice;
 pub mod auth;
 pub mod command;
 pub mod data;
+pub mod dkim;
 pub mod ehlo;
 pub mod envelope;
 pub mod error;

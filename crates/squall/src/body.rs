@@ -34,8 +34,20 @@ pub(crate) enum Source {
 
 pub(crate) struct FileBody {
     pub(crate) path: PathBuf,
-    /// Measured when the body was made.
-    profile: Profile,
+    /// Measured when the body was made (the prefix included).
+    pub(crate) profile: Profile,
+    /// Sent before the file (DKIM signatures).
+    pub(crate) prefix: Bytes,
+}
+
+impl FileBody {
+    /// The file with `prefix` (complete CRLF header fields) sent before it.
+    #[cfg_attr(not(feature = "dkim"), allow(dead_code))]
+    pub(crate) fn with_prefix(mut self, prefix: Bytes) -> Self {
+        self.profile.size += prefix.len() as u64;
+        self.prefix = [self.prefix, prefix].concat().into();
+        self
+    }
 }
 
 impl Body {
@@ -71,6 +83,7 @@ impl Body {
         Ok(Self(Source::File(FileBody {
             path: path.to_path_buf(),
             profile: scanner.finish(),
+            prefix: Bytes::new(),
         })))
     }
 
@@ -78,7 +91,11 @@ impl Body {
     pub async fn read_to_vec(self) -> io::Result<Vec<u8>> {
         match self.0 {
             Source::Bytes(b) => Ok(b.to_vec()),
-            Source::File(f) => tokio::fs::read(f.path).await,
+            Source::File(f) => {
+                let mut v = f.prefix.to_vec();
+                v.extend_from_slice(&tokio::fs::read(f.path).await?);
+                Ok(v)
+            }
             Source::Reader(Some(mut r)) => {
                 let mut v = Vec::new();
                 r.read_to_end(&mut v).await?;

@@ -39,6 +39,8 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     tls_options: TlsOptions,
     transcript: Option<crate::TranscriptFn>,
+    #[cfg(feature = "dkim")]
+    dkim: Vec<crate::dkim::DkimSigner>,
     /// The first invalid setting, reported by `build`.
     error: Option<Error>,
 }
@@ -59,6 +61,8 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             tls_options: TlsOptions::default(),
             transcript: None,
+            #[cfg(feature = "dkim")]
+            dkim: Vec::new(),
             error: None,
         }
     }
@@ -327,6 +331,19 @@ impl ClientBuilder {
         self.session(|s| s.transcript(true))
     }
 
+    /// Signs every message with DKIM (feature `dkim`). Called again, adds a signature: an RSA
+    /// and an Ed25519 signer together reach receivers that check only one kind.
+    ///
+    /// In-memory messages are signed when they are queued. A file ([`Body::file`](crate::Body::file))
+    /// is read once to be signed: `send` does that off the runtime's threads, `submit` on the
+    /// calling thread. A stream ([`Body::from_reader`](crate::Body::from_reader)) cannot be
+    /// signed, and is refused.
+    #[cfg(feature = "dkim")]
+    pub fn dkim(mut self, signer: crate::dkim::DkimSigner) -> Self {
+        self.dkim.push(signer);
+        self
+    }
+
     pub(crate) fn resolve(self) -> Result<Config, Error> {
         if let Some(e) = self.error {
             return Err(e);
@@ -364,6 +381,8 @@ impl ClientBuilder {
             pool: self.pool,
             retry: self.retry,
             transcript: self.transcript,
+            #[cfg(feature = "dkim")]
+            dkim: self.dkim,
         })
     }
 }

@@ -78,6 +78,29 @@ impl ClientBuilder {
     }
 }
 
+/// The envelope for `from` and `to`, checked.
+fn envelope<I, S>(from: &str, to: I) -> Result<Envelope, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let from = ReversePath::parse(from)
+        .map_err(|e| Error::input(format!("invalid sender address {from:?}: {e}")))?;
+    let mut rcpts = Vec::new();
+    for t in to {
+        let t = t.as_ref();
+        rcpts.push(
+            Mailbox::parse(t).map_err(|e| Error::input(format!("invalid recipient address {t:?}: {e}")))?,
+        );
+    }
+    Envelope::new(from, rcpts).map_err(|_| Error::input("no recipient: give at least one address to send to"))
+}
+
+/// The envelope with the MAIL options `body` needs (its exact size and body type).
+fn with_body_options(envelope: Envelope, body: &Body) -> Envelope {
+    envelope.with_options(body.mail_options())
+}
+
 impl Client {
     /// A builder for a client sending through `host`.
     pub fn builder(host: impl Into<String>) -> ClientBuilder {
@@ -103,37 +126,32 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.submit(from, to, body)?.await
+        let envelope = envelope(from, to)?;
+        let body = self.signed_off_thread(body.into()).await?;
+        self.enqueue(with_body_options(envelope, &body), body, None)?
+            .await
     }
 
     /// Queues a message now and returns a future of its outcome: unlike `send`, the place in the
     /// queue is taken by this call, so messages submitted one after another go out in that order
     /// even when their futures are awaited in another order, or not at all.
+    ///
+    /// With [DKIM](ClientBuilder::dkim), a file body is read here to be signed, on the calling
+    /// thread; `send` does that off the runtime's threads.
     pub fn submit<I, S>(&self, from: &str, to: I, body: impl Into<Body>) -> Result<Submission, Error>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let from = ReversePath::parse(from)
-            .map_err(|e| Error::input(format!("invalid sender address {from:?}: {e}")))?;
-        let mut rcpts = Vec::new();
-        for t in to {
-            let t = t.as_ref();
-            rcpts.push(
-                Mailbox::parse(t)
-                    .map_err(|e| Error::input(format!("invalid recipient address {t:?}: {e}")))?,
-            );
-        }
-        let body = body.into();
-        let envelope = Envelope::new(from, rcpts)
-            .map_err(|_| Error::input("no recipient: give at least one address to send to"))?
-            .with_options(body.mail_options());
-        self.enqueue(envelope, body, None)
+        let envelope = envelope(from, to)?;
+        let body = self.signed(body.into())?;
+        self.enqueue(with_body_options(envelope, &body), body, None)
     }
 
     /// Sends `body` with a ready envelope (its options, such as DSN, are used as they are).
     pub async fn send_envelope(&self, envelope: Envelope, body: impl Into<Body>) -> Result<Receipt, Error> {
-        self.enqueue(envelope, body.into(), None)?.await
+        let body = self.signed_off_thread(body.into()).await?;
+        self.enqueue(envelope, body, None)?.await
     }
 
     /// Sends a [`Message`] to its To, Cc and Bcc recipients (Bcc is not in the headers).
@@ -148,7 +166,27 @@ impl Client {
     pub fn submit_message(&self, message: &Message) -> Result<Submission, Error> {
         let envelope = message.envelope()?;
         let id = message.message_id().to_string();
-        self.enqueue(envelope, Body::from(message.bytes()), Some(id))
+        let body = self.signed(Body::from(message.bytes()))?;
+        // Signatures make it longer.
+        let mut options = envelope.options().clone();
+        options.size = body.size();
+        self.enqueue(envelope.with_options(options), body, Some(id))
+    }
+
+    /// `body` with this client's DKIM signatures, if it has signers.
+    fn signed(&self, body: Body) -> Result<Body, Error> {
+        #[cfg(feature = "dkim")]
+        return crate::dkim::sign_body(&self.pool.config.dkim, body);
+        #[cfg(not(feature = "dkim"))]
+        Ok(body)
+    }
+
+    /// [`signed`](Self::signed), reading a file where blocking is allowed.
+    async fn signed_off_thread(&self, body: Body) -> Result<Body, Error> {
+        #[cfg(feature = "dkim")]
+        return crate::dkim::sign_body_off_thread(&self.pool.config.dkim, body, self.pool.runtime()).await;
+        #[cfg(not(feature = "dkim"))]
+        Ok(body)
     }
 
     fn enqueue(

@@ -86,6 +86,9 @@ pub(crate) struct Config {
     pub(crate) pool: PoolPolicy,
     pub(crate) retry: RetryPolicy,
     pub(crate) transcript: Option<TranscriptFn>,
+    /// Signers whose DKIM-Signature every message gets.
+    #[cfg(feature = "dkim")]
+    pub(crate) dkim: Vec<crate::dkim::DkimSigner>,
 }
 
 impl Config {

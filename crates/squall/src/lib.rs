@@ -65,6 +65,8 @@ mod runtime;
 
 mod body;
 mod config;
+#[cfg(feature = "dkim")]
+pub mod dkim;
 mod error;
 mod job;
 #[cfg(feature = "builder")]
@@ -82,6 +84,8 @@ pub use body::Body;
 pub use builder::ClientBuilder;
 pub use client::{Client, Submission};
 pub use config::TranscriptFn;
+#[cfg(feature = "dkim")]
+pub use dkim::{DkimKey, DkimSigner};
 pub use error::Error;
 #[cfg(feature = "builder")]
 pub use message::{Attachment, IntoAddresses, Message, MessageBuilder, NamedAddress, new_message_id};

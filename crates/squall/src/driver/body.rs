@@ -2,7 +2,7 @@
 //! opened when their turn comes and read as the transport takes the bytes.
 
 use squall_proto::session::MessageId;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::{Driver, WRITE_HIGH_WATER};
 use crate::body::Source;
@@ -87,7 +87,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<'_, S> {
         let opened: Result<Box<dyn AsyncRead + Send + Unpin>, String> = match &mut f.job.body.0 {
             Source::Bytes(_) => return,
             Source::File(file) => match tokio::fs::File::open(&file.path).await {
-                Ok(opened) => Ok(Box::new(opened)),
+                Ok(opened) if file.prefix.is_empty() => Ok(Box::new(opened)),
+                Ok(opened) => Ok(Box::new(std::io::Cursor::new(file.prefix.clone()).chain(opened))),
                 Err(e) => Err(format!("cannot open {}: {e}", file.path.display())),
             },
             Source::Reader(r) => r.take().ok_or_else(|| "the stream was already read".to_string()),

@@ -108,6 +108,12 @@ impl Pool {
         self.spawner.spawn(task)
     }
 
+    /// The runtime the pool's tasks run on.
+    #[cfg_attr(not(feature = "dkim"), allow(dead_code))]
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.spawner
+    }
+
     /// Queues `job` again after `delay` (a retry); it is not lost if the client is closing.
     pub(crate) fn retry_later(self: &Arc<Self>, job: Job, delay: Duration) {
         self.lock().retrying += 1;

@@ -102,3 +102,41 @@ pub(crate) fn postfix_message(p: &Peer, rcpt: &str) -> String {
         text.contains(&needle).then_some(text)
     })
 }
+
+/// The independent DKIM verifier (dkimpy, through `scripts/peers/dkim_verify.py`) that
+/// `scripts/test.sh` installs, as a command line; `None` (said) when it is not set.
+pub(crate) fn dkim_verifier() -> Option<Vec<String>> {
+    let Ok(cmd) = std::env::var("SQUALL_DKIM_VERIFY") else {
+        assert!(
+            std::env::var_os("SQUALL_PEERS_REQUIRED").is_none(),
+            "SQUALL_DKIM_VERIFY is not set although peers are required"
+        );
+        eprintln!("skipped: SQUALL_DKIM_VERIFY is not set (scripts/test.sh installs dkimpy)");
+        return None;
+    };
+    Some(cmd.split_whitespace().map(str::to_string).collect())
+}
+
+/// What dkimpy says of each signature of `message` (CRLF), with the public keys given as
+/// `(selector, domain, record)`: one "pass" or "fail …" line per signature.
+pub(crate) fn dkim_verify(verifier: &[String], message: &[u8], keys: &[(&str, &str, String)]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.eml");
+    std::fs::write(&path, message).unwrap();
+    let out = std::process::Command::new(&verifier[0])
+        .args(&verifier[1..])
+        .arg(&path)
+        .args(keys.iter().map(|(s, d, r)| format!("{s}._domainkey.{d}={r}")))
+        .output()
+        .expect("the DKIM verifier runs");
+    assert!(
+        out.stderr.is_empty() || out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
