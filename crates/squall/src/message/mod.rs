@@ -7,11 +7,12 @@
 //! message renders the same headers however often it is rendered and retried.
 
 mod address;
+mod attachment;
+mod builder;
 mod fields;
 mod render;
 mod syntax;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,66 +25,9 @@ use squall_proto::params::{BodyType, MailOptions};
 use crate::error::Error;
 use crate::lazy::Derived;
 pub use address::{IntoAddresses, NamedAddress};
-use fields::{Field, check_header_name, check_text, guess_type};
-
-/// A file to send with a message: its name, its content type, its bytes.
-///
-/// Made from memory with [`Attachment::new`], or read from a file without blocking the runtime
-/// with [`Attachment::read`]; added with [`MessageBuilder::attach`] (a download) or
-/// [`MessageBuilder::inline`] (a picture the HTML part shows by its `cid:`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attachment {
-    filename: String,
-    content_type: String,
-    data: Arc<[u8]>,
-}
-
-impl Attachment {
-    /// An attachment from memory.
-    pub fn new(filename: &str, content_type: &str, data: impl Into<Arc<[u8]>>) -> Result<Self, Error> {
-        check_text("attachment name", filename)?;
-        check_text("content type", content_type)?;
-        if !content_type.contains('/') {
-            return Err(Error::input(format!(
-                "the content type {content_type:?} is not TYPE/SUBTYPE, such as application/pdf"
-            )));
-        }
-        Ok(Self {
-            filename: filename.to_string(),
-            content_type: content_type.to_string(),
-            data: data.into(),
-        })
-    }
-
-    /// Reads a file (on tokio's blocking pool, so the runtime keeps running), named after the
-    /// file, its content type guessed from the extension.
-    pub async fn read(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let data = tokio::fs::read(path)
-            .await
-            .map_err(|e| Error::input(format!("cannot read attachment {}: {e}", path.display())))?;
-        Self::from_file(path, data)
-    }
-
-    fn from_file(path: &Path, data: Vec<u8>) -> Result<Self, Error> {
-        let name = path
-            .file_name()
-            .map_or("attachment".into(), |n| n.to_string_lossy());
-        Self::new(&name, &guess_type(path), data)
-    }
-
-    /// Renamed (the name recipients see).
-    pub fn named(mut self, filename: &str) -> Result<Self, Error> {
-        check_text("attachment name", filename)?;
-        self.filename = filename.to_string();
-        Ok(self)
-    }
-
-    /// With another content type than the one guessed.
-    pub fn with_type(self, content_type: &str) -> Result<Self, Error> {
-        Self::new(&self.filename, content_type, self.data)
-    }
-}
+pub use attachment::Attachment;
+pub use builder::MessageBuilder;
+use fields::{Field, check_header_name, check_text};
 
 /// An attachment, and whether it is a download or a part the HTML shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,14 +76,6 @@ pub struct Message {
     content: Derived<Content, Rendered>,
     bcc: Vec<Mailbox>,
     envelope_from: Option<ReversePath>,
-}
-
-/// Builds a [`Message`]; errors (a bad address, a line break in a header) are reported by
-/// [`build`](Self::build).
-#[derive(Debug)]
-pub struct MessageBuilder {
-    message: Message,
-    error: Option<Error>,
 }
 
 impl Message {
@@ -433,137 +369,6 @@ impl Message {
             })
         });
         Ok(())
-    }
-}
-
-impl MessageBuilder {
-    fn apply(mut self, f: impl FnOnce(&mut Message) -> Result<(), Error>) -> Self {
-        if self.error.is_none()
-            && let Err(e) = f(&mut self.message)
-        {
-            self.error = Some(e);
-        }
-        self
-    }
-
-    /// The From address: `alice@example.org`, `Alice <alice@example.org>`, or
-    /// `("Alice", "alice@example.org")` (see [`IntoAddresses`]).
-    pub fn from(self, address: impl IntoAddresses) -> Self {
-        self.apply(|m| m.set_from(address))
-    }
-
-    /// Adds To recipients: one address or a list (`"a@example.org, \"Doe, J\" <j@example.org>"`),
-    /// a `(name, address)` pair, a [`NamedAddress`] or a [`Mailbox`].
-    pub fn to(self, addresses: impl IntoAddresses) -> Self {
-        self.apply(|m| m.add_to(addresses))
-    }
-
-    /// Adds Cc recipients.
-    pub fn cc(self, addresses: impl IntoAddresses) -> Self {
-        self.apply(|m| m.add_cc(addresses))
-    }
-
-    /// Adds Bcc recipients (envelope only).
-    pub fn bcc(self, addresses: impl IntoAddresses) -> Self {
-        self.apply(|m| m.add_bcc(addresses))
-    }
-
-    /// Adds Reply-To addresses.
-    pub fn reply_to(self, addresses: impl IntoAddresses) -> Self {
-        self.apply(|m| m.add_reply_to(addresses))
-    }
-
-    /// The Date (by default, when [`Message::builder`] was called).
-    pub fn date(self, date: SystemTime) -> Self {
-        self.apply(|m| {
-            m.set_date(date);
-            Ok(())
-        })
-    }
-
-    /// The Message-ID (by default a unique one at the From domain).
-    pub fn message_id(self, id: &str) -> Self {
-        self.apply(|m| m.set_message_id(id))
-    }
-
-    /// The Subject.
-    pub fn subject(self, subject: &str) -> Self {
-        self.apply(|m| m.set_subject(subject))
-    }
-
-    /// The plain-text body.
-    pub fn text(self, text: &str) -> Self {
-        self.apply(|m| {
-            m.set_text(text);
-            Ok(())
-        })
-    }
-
-    /// The HTML body.
-    pub fn html(self, html: &str) -> Self {
-        self.apply(|m| {
-            m.set_html(html);
-            Ok(())
-        })
-    }
-
-    /// A header field (see [`Message::add_header`] for the fields squall writes itself).
-    pub fn header(self, name: &str, value: &str) -> Self {
-        self.apply(|m| m.add_header(name, value))
-    }
-
-    /// An attachment from memory.
-    pub fn attachment(self, filename: &str, content_type: &str, data: impl Into<Arc<[u8]>>) -> Self {
-        self.apply(|m| m.add_attachment(filename, content_type, data))
-    }
-
-    /// An attachment read from a file now, its type guessed from the extension. A missing file
-    /// is reported by `build`. This reads the file on the calling thread: in async code, prefer
-    /// [`Attachment::read`] and [`attach`](Self::attach), which do not block the runtime.
-    pub fn attach_file(self, path: impl AsRef<Path>) -> Self {
-        let path = path.as_ref();
-        self.apply(|m| {
-            let data = std::fs::read(path)
-                .map_err(|e| Error::input(format!("cannot read attachment {}: {e}", path.display())))?;
-            m.attach(Attachment::from_file(path, data)?);
-            Ok(())
-        })
-    }
-
-    /// An attachment (a download).
-    pub fn attach(self, attachment: Attachment) -> Self {
-        self.apply(|m| {
-            m.attach(attachment);
-            Ok(())
-        })
-    }
-
-    /// A part the HTML body shows inline as `<img src="cid:CID">` (see [`Message::add_inline`]).
-    pub fn inline(self, cid: &str, attachment: Attachment) -> Self {
-        self.apply(|m| m.add_inline(cid, attachment))
-    }
-
-    /// The envelope sender, when it differs from From.
-    pub fn envelope_from(self, sender: &str) -> Self {
-        self.apply(|m| m.set_envelope_from(sender))
-    }
-
-    /// The message, or the first error met while building it.
-    pub fn build(mut self) -> Result<Message, Error> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        let c = self.message.content.source();
-        if !c.own_message_id {
-            let domain = c
-                .from
-                .as_ref()
-                .and_then(|f| f.mailbox.domain().map(str::to_string))
-                .unwrap_or_else(|| "squall.localhost".into());
-            let id = new_message_id(&domain);
-            self.message.content.update(|c| c.message_id = id);
-        }
-        Ok(self.message)
     }
 }
 
