@@ -44,12 +44,69 @@ impl Notify {
         delay: false,
     };
 
+    /// `SUCCESS`: tell the sender when the message is delivered.
+    pub const SUCCESS: Self = Self::on(true, false, false);
+    /// `FAILURE`: tell the sender when delivery fails.
+    pub const FAILURE: Self = Self::on(false, true, false);
+    /// `DELAY`: tell the sender when delivery is delayed.
+    pub const DELAY: Self = Self::on(false, false, true);
+
     /// A list of events; all three false is the same as [`Notify::NEVER`].
     pub const fn on(success: bool, failure: bool, delay: bool) -> Self {
         Self {
             success,
             failure,
             delay,
+        }
+    }
+}
+
+/// Events together: `Notify::FAILURE | Notify::DELAY`.
+impl std::ops::BitOr for Notify {
+    type Output = Self;
+
+    fn bitor(self, other: Self) -> Self {
+        Self::on(
+            self.success || other.success,
+            self.failure || other.failure,
+            self.delay || other.delay,
+        )
+    }
+}
+
+/// `never`, or events separated by commas (`failure,delay`); case does not matter.
+impl std::str::FromStr for Notify {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        const FORM: &str = "use never, or success, failure and delay separated by commas";
+        let words: Vec<String> = s.split(',').map(|w| w.trim().to_ascii_lowercase()).collect();
+        if words == ["never"] {
+            return Ok(Self::NEVER);
+        }
+        let mut n = Self::NEVER;
+        for w in &words {
+            n = n | match w.as_str() {
+                "success" => Self::SUCCESS,
+                "failure" => Self::FAILURE,
+                "delay" => Self::DELAY,
+                "never" => return Err(format!("{s:?}: never cannot be combined with events; {FORM}")),
+                _ => return Err(format!("{s:?}: {w:?} is not a DSN event; {FORM}")),
+            };
+        }
+        Ok(n)
+    }
+}
+
+/// `full` or `hdrs` (also `headers`); case does not matter.
+impl std::str::FromStr for Ret {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Self::Full),
+            "hdrs" | "headers" => Ok(Self::Headers),
+            _ => Err(format!("{s:?} is not a RET value: use full or hdrs")),
         }
     }
 }
@@ -247,6 +304,22 @@ mod tests {
         let mut out = Vec::new();
         push_xtext(&mut out, "a+b=c d\u{e9}~!".as_bytes());
         assert_eq!(out, b"a+2Bb+3Dc+20d+C3+A9~!");
+    }
+
+    #[test]
+    fn notify_and_ret_parse() {
+        assert_eq!("never".parse(), Ok(Notify::NEVER));
+        assert_eq!("Failure, DELAY".parse(), Ok(Notify::FAILURE | Notify::DELAY));
+        assert!("never,failure".parse::<Notify>().is_err());
+        assert!(
+            "bounce"
+                .parse::<Notify>()
+                .unwrap_err()
+                .contains("not a DSN event")
+        );
+        assert!("".parse::<Notify>().is_err());
+        assert_eq!("HDRS".parse(), Ok(Ret::Headers));
+        assert!("some".parse::<Ret>().is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use squall_proto::session::{ErrorKind, Stage};
 
 use crate::body::Body;
 use crate::builder::ClientBuilder;
+use crate::delivery::Delivery;
 use crate::error::{Error, What};
 #[cfg(feature = "builder")]
 use crate::message::Message;
@@ -107,6 +108,21 @@ impl Client {
         S: AsRef<str>,
     {
         self.inner.0.submit(from, to, body).map(Submission)
+    }
+
+    /// [`send`](Self::send) with delivery requests: DSN, REQUIRETLS.
+    pub fn send_with<I, S>(
+        &self,
+        from: &str,
+        to: I,
+        body: impl Into<Body>,
+        delivery: &Delivery,
+    ) -> Result<Receipt, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Submission(self.inner.0.submit_with(from, to, body, delivery)?).wait()
     }
 
     /// Sends `body` with a ready envelope (its options, such as DSN, are used as they are).

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::body::Body;
 use crate::builder::ClientBuilder;
+use crate::delivery::Delivery;
 use crate::error::{Error, What};
 use crate::job::Job;
 #[cfg(feature = "builder")]
@@ -126,10 +127,7 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let envelope = envelope(from, to)?;
-        let body = self.signed_off_thread(body.into()).await?;
-        self.enqueue(with_body_options(envelope, &body), body, None)?
-            .await
+        self.send_with(from, to, body, &Delivery::default()).await
     }
 
     /// Queues a message now and returns a future of its outcome: unlike `send`, the place in the
@@ -143,9 +141,43 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        self.submit_with(from, to, body, &Delivery::default())
+    }
+
+    /// [`send`](Self::send) with delivery requests: DSN, REQUIRETLS.
+    pub async fn send_with<I, S>(
+        &self,
+        from: &str,
+        to: I,
+        body: impl Into<Body>,
+        delivery: &Delivery,
+    ) -> Result<Receipt, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let envelope = envelope(from, to)?;
+        let body = self.signed_off_thread(body.into()).await?;
+        let envelope = delivery.apply(with_body_options(envelope, &body));
+        self.enqueue(envelope, body, None)?.await
+    }
+
+    /// [`submit`](Self::submit) with delivery requests: DSN, REQUIRETLS.
+    pub fn submit_with<I, S>(
+        &self,
+        from: &str,
+        to: I,
+        body: impl Into<Body>,
+        delivery: &Delivery,
+    ) -> Result<Submission, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let envelope = envelope(from, to)?;
         let body = self.signed(body.into())?;
-        self.enqueue(with_body_options(envelope, &body), body, None)
+        let envelope = delivery.apply(with_body_options(envelope, &body));
+        self.enqueue(envelope, body, None)
     }
 
     /// Sends `body` with a ready envelope (its options, such as DSN, are used as they are).

@@ -47,7 +47,8 @@
 // Modules, from the public API down: each uses only modules below it, never one above (checked
 // by `scripts/check-modules.sh`). The API (blocking, client, builder, url, probe) sits on the pool (queue,
 // workers, retries), which runs drivers (one connection each) over connections that `connect`
-// sets up; the vocabulary (config, error, receipt, body, job, message, tls, transport) is at the
+// sets up; the vocabulary (config, delivery, dkim, error, receipt, body, job, message, tls,
+// transport) is at the
 // bottom. `lazy` is an internal building block of `message` (a value recomputed on read after a
 // change), not API: it is private.
 pub mod blocking;
@@ -65,6 +66,7 @@ mod runtime;
 
 mod body;
 mod config;
+mod delivery;
 #[cfg(feature = "dkim")]
 pub mod dkim;
 mod error;
@@ -84,6 +86,7 @@ pub use body::Body;
 pub use builder::ClientBuilder;
 pub use client::{Client, Submission};
 pub use config::TranscriptFn;
+pub use delivery::Delivery;
 #[cfg(feature = "dkim")]
 pub use dkim::{DkimKey, DkimSigner};
 pub use error::Error;
@@ -93,10 +96,13 @@ pub use pool::Stats;
 pub use probe::ServerReport;
 pub use receipt::{Attempt, AttemptOutcome, Receipt};
 pub use resolve::{Resolve, Resolving};
-pub use squall_proto::address::Mailbox;
+pub use squall_proto::address::{Mailbox, ReversePath};
 pub use squall_proto::auth::Mechanism;
 pub use squall_proto::ehlo::Capabilities;
 pub use squall_proto::envelope::Envelope;
+pub use squall_proto::params::{
+    BodyType, EnvelopeId, MailOptions, Notify, OriginalRecipient, Recipient, Ret,
+};
 pub use squall_proto::reply::{EnhancedCode, Reply, ReplyCode};
 pub use squall_proto::session::{
     Certificate, Direction, ErrorKind, RecipientReply, Stage, Timeouts, Tls, TranscriptLine,

@@ -123,6 +123,12 @@ impl MessageBuilder {
         self.apply(|m| m.add_inline(cid, attachment))
     }
 
+    /// Delivery requests (DSN, REQUIRETLS) for the envelope.
+    pub fn delivery(mut self, delivery: crate::Delivery) -> Self {
+        self.message.set_delivery(delivery);
+        self
+    }
+
     /// The envelope sender, when it differs from From.
     pub fn envelope_from(self, sender: &str) -> Self {
         self.apply(|m| m.set_envelope_from(sender))

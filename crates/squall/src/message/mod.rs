@@ -22,6 +22,7 @@ use squall_proto::data::Profile;
 use squall_proto::envelope::Envelope;
 use squall_proto::params::{BodyType, MailOptions};
 
+use crate::delivery::Delivery;
 use crate::error::Error;
 use crate::lazy::Derived;
 pub use address::{IntoAddresses, NamedAddress};
@@ -76,6 +77,7 @@ pub struct Message {
     content: Derived<Content, Rendered>,
     bcc: Vec<Mailbox>,
     envelope_from: Option<ReversePath>,
+    delivery: Delivery,
 }
 
 impl Message {
@@ -104,6 +106,7 @@ impl Message {
                 ),
                 bcc: Vec::new(),
                 envelope_from: None,
+                delivery: Delivery::default(),
             },
             error: None,
         }
@@ -155,7 +158,7 @@ impl Message {
             ..MailOptions::default()
         };
         Envelope::new(from, rcpts)
-            .map(|e| e.with_options(options))
+            .map(|e| self.delivery.apply(e.with_options(options)))
             .map_err(|_| Error::input("the message has no recipient (To, Cc or Bcc)"))
     }
 
@@ -219,6 +222,12 @@ impl Message {
             .map_err(|e| Error::input(format!("invalid envelope sender {sender:?}: {e}")))?;
         self.envelope_from = Some(p);
         Ok(())
+    }
+
+    /// Sets the delivery requests (DSN, REQUIRETLS) that go with the envelope. Envelope only:
+    /// nothing is re-rendered.
+    pub fn set_delivery(&mut self, delivery: Delivery) {
+        self.delivery = delivery;
     }
 
     /// Adds a header field. Names are printable ASCII without `:`; values may not contain
