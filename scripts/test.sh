@@ -48,7 +48,10 @@ sink_dump=$(mktemp -d /tmp/squall-smtp-sink.XXXXXX)
 chmod 755 "$sink_dump"
 cleanup() {
     for p in "${started[@]}"; do
-        "scripts/peers/${p%%:*}.sh" stop "${p#*:}" || true
+        case $p in
+            pid:*) kill "${p#pid:}" 2>/dev/null || true ;;
+            *) "scripts/peers/${p%%:*}.sh" stop "${p#*:}" || true ;;
+        esac
     done
     rm -rf "$mail" "$sink_dump"
 }
@@ -122,5 +125,18 @@ cargo test --workspace --locked
 
 step "cargo test, squall's optional features (tracing, serde)"
 cargo test -p squall --features tracing,serde --locked --test tracing --lib
+
+step "examples run against squall sink"
+cargo build -q --locked -p squall-cli
+ex_port=$(free_port)
+target/debug/squall sink --listen "127.0.0.1:$ex_port" --quiet &
+ex_sink=$!
+started+=("pid:$ex_sink")
+wait_port "$ex_port"
+for ex in crates/squall/examples/*.rs; do
+    name=$(basename "$ex" .rs)
+    echo "example $name"
+    SQUALL_URL="smtp://127.0.0.1:$ex_port" timeout 300 cargo run -q --locked -p squall --features dkim --example "$name" >/dev/null
+done
 
 step "all tests passed"

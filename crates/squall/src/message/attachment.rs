@@ -35,6 +35,12 @@ impl Attachment {
         })
     }
 
+    /// An attachment from memory, its content type guessed from the name's extension
+    /// (`application/octet-stream` when unknown).
+    pub fn from_bytes(filename: &str, data: impl Into<Arc<[u8]>>) -> Result<Self, Error> {
+        Self::new(filename, &guess_type(Path::new(filename)), data)
+    }
+
     /// Reads a file (on tokio's blocking pool, so the runtime keeps running), named after the
     /// file, its content type guessed from the extension.
     pub async fn read(path: impl AsRef<Path>) -> Result<Self, Error> {
