@@ -34,6 +34,11 @@ command -v cargo-hack >/dev/null 2>&1 || cargo install --locked --quiet cargo-ha
 cargo hack clippy -p squall --no-dev-deps --each-feature --exclude-no-default-features --features ring --locked -- -D warnings
 cargo clippy -p squall --no-default-features --features aws-lc-rs,webpki-roots,dkim --locked -- -D warnings
 
+step "docs build without warnings; every publishable crate packages"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p squall-proto -p squall -p squall-sink \
+    --features squall/dkim,squall/tracing,squall/serde
+cargo package --workspace --exclude squall-bench --locked --quiet --allow-dirty
+
 step "fuzz targets build"
 # cargo-fuzz needs nightly flags; the targets are plain binaries, so check they compile with the
 # same cfg the fuzzer uses (no sanitizer needed for that).

@@ -90,10 +90,7 @@ mod tests {
 
     #[test]
     fn transcript_colours_by_direction_and_reply_class() {
-        let line = |direction, text: &str| TranscriptLine {
-            direction,
-            text: text.into(),
-        };
+        let line = TranscriptLine::new;
         assert_eq!(paint(&line(Direction::Client, "QUIT"), false), "C: QUIT");
         assert_eq!(
             paint(&line(Direction::Client, "QUIT"), true),

@@ -249,6 +249,7 @@ pub(crate) fn push_xtext(out: &mut Vec<u8>, s: &[u8]) {
 
 /// One envelope recipient with its DSN options.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Recipient {
     /// The address for `RCPT TO`.
     pub mailbox: Mailbox,
@@ -256,6 +257,20 @@ pub struct Recipient {
     pub notify: Option<Notify>,
     /// `ORCPT=`, sent only when the server offers DSN.
     pub orcpt: Option<OriginalRecipient>,
+}
+
+impl Recipient {
+    /// With `NOTIFY=`.
+    pub fn notify(mut self, notify: Option<Notify>) -> Self {
+        self.notify = notify;
+        self
+    }
+
+    /// With `ORCPT=`.
+    pub fn orcpt(mut self, orcpt: Option<OriginalRecipient>) -> Self {
+        self.orcpt = orcpt;
+        self
+    }
 }
 
 impl From<Mailbox> for Recipient {
@@ -270,6 +285,7 @@ impl From<Mailbox> for Recipient {
 
 /// Options of the `MAIL FROM` command for one message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MailOptions {
     /// `BODY=`.
     pub body: BodyType,
@@ -293,6 +309,32 @@ pub struct MailOptions {
     /// BINARYMIME; otherwise as `body` says. For content that is not line-oriented text (NUL
     /// bytes, lines longer than 998 octets).
     pub prefer_binarymime: bool,
+}
+
+impl MailOptions {
+    /// What content measured as `p` needs declared: its exact `SIZE=`, `BODY=8BITMIME` for 8-bit
+    /// bytes, `SMTPUTF8` for UTF-8 header fields, BINARYMIME preferred for binary content.
+    pub fn for_content(p: &crate::data::Profile) -> Self {
+        Self {
+            size: Some(p.size),
+            body: if p.eight_bit {
+                BodyType::EightBitMime
+            } else {
+                BodyType::SevenBit
+            },
+            smtputf8: p.utf8_headers,
+            prefer_binarymime: p.binary,
+            ..Self::default()
+        }
+    }
+
+    /// For content not measured before it is sent (a stream): 8BITMIME declared where offered.
+    pub fn for_stream() -> Self {
+        Self {
+            prefer_8bitmime: true,
+            ..Self::default()
+        }
+    }
 }
 
 #[cfg(test)]

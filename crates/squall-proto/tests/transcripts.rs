@@ -297,11 +297,8 @@ fn make_envelope(spec: &str) -> Envelope {
         .split(',')
         .map(|a| {
             let mailbox = Mailbox::parse(a.trim()).unwrap();
-            Recipient {
-                orcpt: orcpt.then(|| OriginalRecipient::from_mailbox(&mailbox)),
-                mailbox,
-                notify,
-            }
+            let original = orcpt.then(|| OriginalRecipient::from_mailbox(&mailbox));
+            Recipient::from(mailbox).notify(notify).orcpt(original)
         })
         .collect();
     Envelope::new(ReversePath::parse(from.trim()).unwrap(), recipients)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use squall_proto::data::{Profile, Scanner, profile};
-use squall_proto::params::{BodyType, MailOptions};
+use squall_proto::params::MailOptions;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The content of a message: a complete RFC 5322 message (headers, blank line, body).
@@ -130,25 +130,13 @@ impl Body {
     /// 8BITMIME when the server offers it.
     pub(crate) fn mail_options(&self) -> MailOptions {
         let Some(p) = self.profile() else {
-            return MailOptions {
-                prefer_8bitmime: true,
-                ..MailOptions::default()
-            };
+            return MailOptions::for_stream();
         };
-        MailOptions {
-            size: Some(p.size),
-            body: if p.eight_bit {
-                BodyType::EightBitMime
-            } else {
-                BodyType::SevenBit
-            },
-            smtputf8: p.utf8_headers,
-            prefer_binarymime: p.binary,
-            // A file is read again when sent: if it changed to 8-bit meanwhile, the server
-            // should have been told it may be.
-            prefer_8bitmime: matches!(self.0, Source::File(_)),
-            ..MailOptions::default()
-        }
+        let mut o = MailOptions::for_content(&p);
+        // A file is read again when sent: if it changed to 8-bit meanwhile, the server should
+        // have been told it may be.
+        o.prefer_8bitmime = matches!(self.0, Source::File(_));
+        o
     }
 }
 
@@ -204,6 +192,7 @@ impl From<&str> for Body {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use squall_proto::params::BodyType;
 
     #[tokio::test]
     async fn a_file_declares_its_exact_size_and_type() {

@@ -63,6 +63,7 @@ impl Receipt {
 
 /// One try at delivering a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Attempt {
     /// When the message was handed to a connection.
     pub started: std::time::SystemTime,

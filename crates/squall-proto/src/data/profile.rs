@@ -14,6 +14,7 @@ const MAX_LINE: u64 = 998;
 
 /// What a message's content is like.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Profile {
     /// The bytes a receiver stores (line ends normalised, the last line ended): `SIZE=`.
     pub size: u64,

@@ -13,6 +13,7 @@ use super::{Reply, ReplyCode};
 
 /// Bounds on what one reply may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReplyLimits {
     /// Longest line, in bytes, including the code and the line end. RFC 5321 §4.5.3.1.5 sets 512
     /// as the minimum a server must not exceed; the default of 4096 reads real servers leniently.

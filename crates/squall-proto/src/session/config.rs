@@ -29,6 +29,7 @@ pub enum Tls {
 /// The session measures each wait from the later of "the command was handed to the transport"
 /// and "the previous reply arrived", so a pipelined group does not share one timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// The 220 greeting (RFC: 5 min).
     pub greeting: Duration,

@@ -132,6 +132,7 @@ impl fmt::Display for ErrorKind {
 
 /// A recipient and the server's answer to its RCPT.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecipientReply {
     /// The recipient.
     pub recipient: Mailbox,
@@ -178,6 +179,7 @@ impl fmt::Display for RecipientReply {
 
 /// The server took responsibility for a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Delivery {
     /// Which message.
     pub id: MessageId,
@@ -217,6 +219,7 @@ pub enum Cause {
 
 /// A message that was not delivered, with everything known about why.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Failure {
     /// Which message.
     pub id: MessageId,

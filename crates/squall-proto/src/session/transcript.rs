@@ -21,11 +21,23 @@ pub enum Direction {
 
 /// One line of a transcript.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TranscriptLine {
     /// Who.
     pub direction: Direction,
     /// The line, without line end, safe to print.
     pub text: String,
+}
+
+impl TranscriptLine {
+    /// A line as the session records it (for tests of code that prints transcripts). The text
+    /// must already be safe to print: the session escapes and redacts before it makes lines.
+    pub fn new(direction: Direction, text: impl Into<String>) -> Self {
+        Self {
+            direction,
+            text: text.into(),
+        }
+    }
 }
 
 impl fmt::Display for TranscriptLine {

@@ -9,8 +9,8 @@ use crate::error::Error;
 /// A file to send with a message: its name, its content type, its bytes.
 ///
 /// Made from memory with [`Attachment::new`], or read from a file without blocking the runtime
-/// with [`Attachment::read`]; added with [`MessageBuilder::attach`] (a download) or
-/// [`MessageBuilder::inline`] (a picture the HTML part shows by its `cid:`).
+/// with [`Attachment::read`]; added with [`MessageBuilder::attach`](super::MessageBuilder::attach) (a download) or
+/// [`MessageBuilder::inline`](super::MessageBuilder::inline) (a picture the HTML part shows by its `cid:`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attachment {
     pub(super) filename: String,

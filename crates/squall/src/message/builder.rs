@@ -33,7 +33,7 @@ impl MessageBuilder {
     }
 
     /// Adds To recipients: one address or a list (`"a@example.org, \"Doe, J\" <j@example.org>"`),
-    /// a `(name, address)` pair, a [`NamedAddress`] or a [`Mailbox`].
+    /// a `(name, address)` pair, a [`NamedAddress`](crate::NamedAddress) or a [`Mailbox`](crate::Mailbox).
     pub fn to(self, addresses: impl IntoAddresses) -> Self {
         self.apply(|m| m.add_to(addresses))
     }

@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use squall_proto::address::{Mailbox, ReversePath};
 use squall_proto::data::Profile;
 use squall_proto::envelope::Envelope;
-use squall_proto::params::{BodyType, MailOptions};
+use squall_proto::params::MailOptions;
 
 use crate::delivery::Delivery;
 use crate::error::Error;
@@ -147,16 +147,7 @@ impl Message {
             }
         }
         let p = self.content.get().profile;
-        let options = MailOptions {
-            size: Some(p.size),
-            body: if p.eight_bit {
-                BodyType::EightBitMime
-            } else {
-                BodyType::SevenBit
-            },
-            smtputf8: p.utf8_headers,
-            ..MailOptions::default()
-        };
+        let options = MailOptions::for_content(&p);
         Envelope::new(from, rcpts)
             .map(|e| self.delivery.apply(e.with_options(options)))
             .map_err(|_| Error::input("the message has no recipient (To, Cc or Bcc)"))
