@@ -1,10 +1,14 @@
 //! `squall send`: one message, from flags or a raw file, to a server or the built-in sink.
+//!
+//! The flags make a [`Message`], with addresses as mail clients write them (`addresses`).
+
+mod addresses;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use squall::{Body, Client, Envelope, Error, Message, Receipt, Tls};
+use squall::{Attachment, Body, Client, Envelope, Error, Message, NamedAddress, Receipt, Tls};
 use squall_proto::address::{Mailbox, ReversePath};
 use squall_sink::Sink;
 
@@ -22,18 +26,21 @@ pub(crate) const EXAMPLES: &str = "Examples:
 pub(crate) struct SendArgs {
     #[command(flatten)]
     conn: ConnArgs,
-    /// Sender (envelope and From header); default: the account's `from`.
+    /// Sender, 'Name <address>' or an address (envelope and From); default: the account's `from`.
     #[arg(long, value_name = "ADDR")]
     from: Option<String>,
-    /// Recipient (To). Repeatable.
-    #[arg(long, value_name = "ADDR", required = true)]
+    /// Recipients (To): an address, 'Name <address>', or a list separated by commas. Repeatable.
+    #[arg(long, value_name = "ADDRS", required = true)]
     to: Vec<String>,
-    /// Copy recipient (Cc). Repeatable.
-    #[arg(long, value_name = "ADDR")]
+    /// Copy recipients (Cc), as --to takes them. Repeatable.
+    #[arg(long, value_name = "ADDRS")]
     cc: Vec<String>,
-    /// Hidden recipient: gets the message, never appears in it. Repeatable.
-    #[arg(long, value_name = "ADDR")]
+    /// Hidden recipients: they get the message and never appear in it. Repeatable.
+    #[arg(long, value_name = "ADDRS")]
     bcc: Vec<String>,
+    /// Where replies go (Reply-To), as --to takes them. Repeatable.
+    #[arg(long, value_name = "ADDRS")]
+    reply_to: Vec<String>,
     /// Subject.
     #[arg(long)]
     subject: Option<String>,
@@ -53,7 +60,7 @@ pub(crate) struct SendArgs {
     #[arg(long = "header", value_name = "'NAME: VALUE'")]
     headers: Vec<String>,
     /// Send this complete RFC 5322 message as it is ('-' for stdin); --to and --bcc give the envelope.
-    #[arg(long, value_name = "PATH|-", conflicts_with_all = ["subject", "body", "body_file", "html_file", "attach", "headers", "cc"])]
+    #[arg(long, value_name = "PATH|-", conflicts_with_all = ["subject", "body", "body_file", "html_file", "attach", "headers", "cc", "reply_to"])]
     raw_file: Option<PathBuf>,
     /// Print the receipt (or the error) as one JSON object on stdout.
     #[arg(long)]
@@ -75,8 +82,8 @@ pub(crate) async fn run(args: SendArgs) -> u8 {
 async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
     let target = args.conn.target()?;
     let from = match (&args.from, target.as_ref().and_then(|t| t.from.as_deref())) {
-        (Some(f), _) => f.clone(),
-        (None, Some(f)) => f.to_string(),
+        (Some(f), _) => addresses::one("--from", f)?,
+        (None, Some(f)) => addresses::one("the account's from", f)?,
         (None, None) => {
             return Err((
                 exit::USAGE,
@@ -84,9 +91,11 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
             ));
         }
     };
-    let (body, to, message_id) = content(args, &from).await?;
+    // The envelope gets the address; the From field also the name.
+    let sender = from.mailbox.to_string();
+    let (body, to, message_id) = content(args, from).await?;
     if args.dry_run {
-        return dry_run(args, &from, &to, body).await;
+        return dry_run(args, &sender, &to, body).await;
     }
     let (builder, capture) = match target {
         Some(t) => (t.builder, None),
@@ -112,7 +121,7 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
         builder = builder.transcript(output::transcript_printer());
     }
     let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
-    let result = client.send(&from, &to, body).await;
+    let result = client.send(&sender, &to, body).await;
     client.shutdown().await;
     let mut receipt = result.map_err(|e| (exit::for_error(&e), e))?;
     if receipt.message_id.is_none() {
@@ -124,10 +133,16 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
 }
 
 /// The body to send, the envelope recipients, and the Message-ID when squall made the message.
-async fn content(args: &SendArgs, from: &str) -> Result<(Body, Vec<String>, Option<String>), (u8, Error)> {
-    let mut to: Vec<String> = args.to.clone();
+async fn content(
+    args: &SendArgs,
+    from: NamedAddress,
+) -> Result<(Body, Vec<String>, Option<String>), (u8, Error)> {
     if let Some(path) = &args.raw_file {
-        to.extend(args.bcc.iter().cloned());
+        let to = addresses::list("--to", &args.to)?
+            .into_iter()
+            .chain(addresses::list("--bcc", &args.bcc)?)
+            .map(|a| a.mailbox.to_string())
+            .collect();
         // Streamed, never read whole: a raw message may be larger than memory.
         let body = if path == Path::new("-") {
             Body::from_reader(tokio::io::stdin())
@@ -141,18 +156,7 @@ async fn content(args: &SendArgs, from: &str) -> Result<(Body, Vec<String>, Opti
         };
         return Ok((body, to, None));
     }
-    let mut b = Message::builder().from(from);
-    for t in &args.to {
-        b = b.to(t);
-    }
-    for c in &args.cc {
-        b = b.cc(c);
-        to.push(c.clone());
-    }
-    to.extend(args.bcc.iter().cloned());
-    if let Some(s) = &args.subject {
-        b = b.subject(s);
-    }
+    let mut m = fields(args, from)?;
     let text = match (&args.body, &args.body_file) {
         (Some(t), _) => Some(t.clone()),
         (None, Some(p)) => {
@@ -167,7 +171,7 @@ async fn content(args: &SendArgs, from: &str) -> Result<(Body, Vec<String>, Opti
         (None, None) => None,
     };
     if let Some(t) = &text {
-        b = b.text(t);
+        m.set_text(t);
     }
     if let Some(p) = &args.html_file {
         let html = std::fs::read_to_string(p).map_err(|e| {
@@ -176,7 +180,7 @@ async fn content(args: &SendArgs, from: &str) -> Result<(Body, Vec<String>, Opti
                 input_error(format!("cannot read {}: {e}", p.display())),
             )
         })?;
-        b = b.html(&html);
+        m.set_html(&html);
     }
     for p in &args.attach {
         if !p.is_file() {
@@ -185,7 +189,41 @@ async fn content(args: &SendArgs, from: &str) -> Result<(Body, Vec<String>, Opti
                 input_error(format!("cannot attach {}: not a readable file", p.display())),
             ));
         }
-        b = b.attach_file(p);
+        m.attach(Attachment::read(p).await.map_err(|e| (exit::NOINPUT, e))?);
+    }
+    let envelope = m.envelope().map_err(|e| (exit::DATAERR, e))?;
+    let to = envelope
+        .recipients()
+        .iter()
+        .map(|r| r.mailbox.to_string())
+        .collect();
+    Ok((Body::from(m.bytes()), to, Some(m.message_id().to_string())))
+}
+
+/// A refusal of `name`'s value by the library: exit 65, the flag named.
+fn flag(name: &'static str) -> impl Fn(Error) -> (u8, Error) {
+    move |e| (exit::DATAERR, input_error(format!("{name}: {}", e.summary())))
+}
+
+/// The message's header fields: From, To, Cc, Bcc, Reply-To, Subject and --header.
+fn fields(args: &SendArgs, from: NamedAddress) -> Result<Message, (u8, Error)> {
+    // Built with its From first, so that the Message-ID is made at the sender's domain; every
+    // other field is then set one by one, each error naming its flag.
+    let mut m = Message::builder().from(from).build().map_err(flag("--from"))?;
+    for a in addresses::list("--to", &args.to)? {
+        m.add_to(a).map_err(flag("--to"))?;
+    }
+    for a in addresses::list("--cc", &args.cc)? {
+        m.add_cc(a).map_err(flag("--cc"))?;
+    }
+    for a in addresses::list("--bcc", &args.bcc)? {
+        m.add_bcc(a).map_err(flag("--bcc"))?;
+    }
+    for a in addresses::list("--reply-to", &args.reply_to)? {
+        m.add_reply_to(a).map_err(flag("--reply-to"))?;
+    }
+    if let Some(s) = &args.subject {
+        m.set_subject(s).map_err(flag("--subject"))?;
     }
     for h in &args.headers {
         let (name, value) = h.split_once(':').ok_or_else(|| {
@@ -194,11 +232,10 @@ async fn content(args: &SendArgs, from: &str) -> Result<(Body, Vec<String>, Opti
                 input_error(format!("--header {h:?} must look like 'Name: value'")),
             )
         })?;
-        b = b.header(name.trim(), value.trim());
+        m.add_header(name.trim(), value.trim())
+            .map_err(flag("--header"))?;
     }
-    let message = b.build().map_err(|e| (exit::DATAERR, e))?;
-    let id = message.message_id().to_string();
-    Ok((Body::from(message.bytes()), to, Some(id)))
+    Ok(m)
 }
 
 /// `--dry-run`: the envelope as SMTP would carry it, then the message, on stdout.

@@ -2,8 +2,242 @@
 //! attacker would: each form runs the binary against an in-process sink and checks what the sink
 //! stored, envelope and headers.
 
+use std::process::Output;
+
+use squall_sink::{ReceivedMessage, Sink, SinkHandle};
+
 mod common;
 use common::{Run, code, text};
+
+async fn sink() -> SinkHandle {
+    Sink::builder().start().await.unwrap()
+}
+
+/// `squall send --server SINK ARGS…`, with `stdin` piped in (else /dev/null).
+async fn send(s: &SinkHandle, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut argv = vec!["send", "--server"];
+    let addr = s.addr().to_string();
+    argv.push(&addr);
+    argv.extend_from_slice(args);
+    let mut run = Run::new(&argv);
+    if let Some(bytes) = stdin {
+        run = run.stdin(bytes.to_vec());
+    }
+    run.run().await
+}
+
+fn parse(m: &ReceivedMessage) -> mail_parser::Message<'_> {
+    mail_parser::MessageParser::default()
+        .parse(&m.data)
+        .expect("a message")
+}
+
+/// The raw header section, as a string.
+fn head(m: &ReceivedMessage) -> String {
+    let data = text(&m.data);
+    data[..data.find("\r\n\r\n").expect("a blank line")].to_string()
+}
+
+fn ok(o: &Output) {
+    assert_eq!(
+        code(o),
+        0,
+        "stdout: {}\nstderr: {}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+/// Issue 18, item 1: display names, quoted with commas and escaped quotes, in every address
+/// flag: the envelope gets the address, the header the name (RFC 2047 when not ASCII).
+#[tokio::test]
+async fn display_names_go_in_the_header_and_addresses_in_the_envelope() {
+    let s = sink().await;
+    let o = send(
+        &s,
+        &[
+            "--from",
+            "Ålice Ünïcode <alice@example.com>",
+            "--to",
+            r#""Doe, J. \"JD\"" <j@example.com>"#,
+            "--cc",
+            "Carol <carol@example.com>",
+            "--bcc",
+            "Secret Sam <sam@example.com>",
+            "--reply-to",
+            "Help Desk <help@example.com>",
+            "--subject",
+            "Grüße",
+            "--body",
+            "hi",
+        ],
+        None,
+    )
+    .await;
+    ok(&o);
+    let m = &s.messages()[0];
+    assert_eq!(m.mail_from, "alice@example.com");
+    assert_eq!(
+        m.rcpt_to,
+        ["j@example.com", "carol@example.com", "sam@example.com"]
+    );
+    let head = head(m);
+    assert!(head.is_ascii(), "names are RFC 2047-encoded: {head}");
+    assert!(head.contains("=?utf-8?"), "{head}");
+    assert!(
+        !head.contains("sam@example.com") && !head.contains("Bcc"),
+        "{head}"
+    );
+    let p = parse(m);
+    let first = |a: Option<&mail_parser::Address<'_>>| {
+        let a = a.unwrap().first().unwrap();
+        (a.name().map(str::to_string), a.address().map(str::to_string))
+    };
+    assert_eq!(
+        first(p.from()),
+        (Some("Ålice Ünïcode".into()), Some("alice@example.com".into()))
+    );
+    assert_eq!(
+        first(p.to()),
+        (Some(r#"Doe, J. "JD""#.into()), Some("j@example.com".into()))
+    );
+    assert_eq!(first(p.cc()).0.as_deref(), Some("Carol"));
+    assert_eq!(
+        first(p.reply_to()),
+        (Some("Help Desk".into()), Some("help@example.com".into()))
+    );
+    assert_eq!(p.subject(), Some("Grüße"));
+}
+
+/// Issue 18, item 2: RFC 5322 lists and groups in each address flag, each address one RCPT.
+#[tokio::test]
+async fn lists_and_groups_are_split_into_recipients() {
+    let s = sink().await;
+    let o = send(
+        &s,
+        &[
+            "--from",
+            "a@example.com",
+            "--to",
+            "b@example.com, c@example.com",
+            "--to",
+            r#"Team: d@example.com, "E, F" <e@example.com>;"#,
+            "--cc",
+            "g@example.com,h@example.com",
+            "--bcc",
+            "x@example.com, Y <y@example.com>, B@example.com",
+            "--body",
+            "x",
+        ],
+        None,
+    )
+    .await;
+    ok(&o);
+    let m = &s.messages()[0];
+    assert_eq!(
+        m.rcpt_to,
+        [
+            "b@example.com",
+            "c@example.com",
+            "d@example.com",
+            "e@example.com",
+            "g@example.com",
+            "h@example.com",
+            "x@example.com",
+            "y@example.com"
+        ],
+        "an address given twice gets one RCPT"
+    );
+    let p = parse(m);
+    let to: Vec<&str> = p.to().unwrap().iter().filter_map(|a| a.address()).collect();
+    assert_eq!(
+        to,
+        ["b@example.com", "c@example.com", "d@example.com", "e@example.com"]
+    );
+    assert_eq!(p.cc().unwrap().iter().count(), 2);
+    let head = head(m);
+    assert!(
+        !head.contains("x@example.com") && !head.contains("y@example.com"),
+        "{head}"
+    );
+}
+
+/// Issue 18, item 1: an account's `from` with a display name is the sender when --from is not
+/// given.
+#[tokio::test]
+async fn an_accounts_from_may_have_a_display_name() {
+    let s = sink().await;
+    let o = Run::new(["send", "--to", "b@example.com", "--body", "x"])
+        .accounts(&format!(
+            "[accounts.local]\nserver = \"{}\"\ntls = \"none\"\nfrom = \"Mé Myself <me@example.org>\"\n",
+            s.addr()
+        ))
+        .run()
+        .await;
+    ok(&o);
+    let m = &s.messages()[0];
+    assert_eq!(m.mail_from, "me@example.org");
+    let p = parse(m);
+    assert_eq!(p.from().unwrap().first().unwrap().name(), Some("Mé Myself"));
+}
+
+/// Issue 18, item 2: malformed input names the flag and the wrong part, shows the expected
+/// form, exits 65, and sends nothing.
+#[tokio::test]
+async fn malformed_addresses_name_the_flag_the_part_and_the_form() {
+    let s = sink().await;
+    let form = "Name <name@example.org>";
+    for (flag, value, says) in [
+        (
+            "--to",
+            "b@example.com c@example.com",
+            r#"--to "b@example.com, c@example.com""#,
+        ),
+        (
+            "--to",
+            "b@example.com;c@example.com",
+            r#"--to "b@example.com, c@example.com""#,
+        ),
+        ("--cc", "Bob <bob@example.com", "'<' is not closed with '>'"),
+        ("--bcc", "Ann <a@example.com> extra", r#"at "extra""#),
+        (
+            "--reply-to",
+            "@example.com",
+            "the local part (before the @) is empty",
+        ),
+        ("--to", "Team: a@example.com", "a group is not closed with ';'"),
+        (
+            "--from",
+            "a@example.com, b@example.com",
+            "2 addresses where one is expected",
+        ),
+        ("--to", "", "no address"),
+    ] {
+        let mut args = vec!["--body", "x", flag, value];
+        if flag != "--from" {
+            args.extend(["--from", "a@example.com"]);
+        }
+        if flag != "--to" {
+            args.extend(["--to", "b@example.com"]);
+        }
+        let o = send(&s, &args, None).await;
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), 65, "{flag} {value:?}: {err}");
+        assert!(err.starts_with(&format!("squall: {flag}: ")), "{err}");
+        assert!(err.contains(says), "{flag} {value:?} should say {says:?}: {err}");
+        assert!(
+            [
+                form,
+                "such as Alice <alice@example.org>",
+                "separate them with commas"
+            ]
+            .iter()
+            .any(|f| err.contains(f)),
+            "the expected form: {err}"
+        );
+    }
+    assert!(s.messages().is_empty());
+}
 
 /// Issue 18, item 4: a name that does not exist exits 68 and names the lookup; a lookup that
 /// fails for now (no network: a new network namespace) exits 75 and says to try later.
