@@ -1,15 +1,21 @@
 //! `squall send`: one message, from flags or a raw file, to a server or the built-in sink.
 //!
-//! The flags make a [`Message`], with addresses as mail clients write them (`addresses`).
+//! The flags make a [`Message`]: addresses as mail clients write them (`addresses`), and a text
+//! from `--body`, `--body-file` or stdin (`text`). A text too large to
+//! hold in memory is written into the rendered message in a temporary file (`compose`).
 
 mod addresses;
+mod compose;
+mod text;
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use squall::{Attachment, Body, Client, Envelope, Error, Message, NamedAddress, Receipt, Tls};
-use squall_proto::address::{Mailbox, ReversePath};
+use squall_proto::address::ReversePath;
+use squall_proto::command::{Command, MailParams};
+use squall_proto::params::MailOptions;
 use squall_sink::Sink;
 
 use crate::conn::ConnArgs;
@@ -44,13 +50,14 @@ pub(crate) struct SendArgs {
     /// Subject.
     #[arg(long)]
     subject: Option<String>,
-    /// Plain-text body.
+    /// Plain-text body ('-' reads it from stdin). Without --body and --body-file, stdin is read
+    /// when it is not a terminal.
     #[arg(long, conflicts_with = "body_file")]
     body: Option<String>,
     /// Plain-text body from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
     body_file: Option<PathBuf>,
-    /// HTML body from a file.
+    /// HTML body from a file (sent with the text as its alternative).
     #[arg(long, value_name = "PATH")]
     html_file: Option<PathBuf>,
     /// Attach a file. Repeatable.
@@ -91,11 +98,9 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
             ));
         }
     };
-    // The envelope gets the address; the From field also the name.
-    let sender = from.mailbox.to_string();
-    let (body, to, message_id) = content(args, from).await?;
+    let prepared = prepare(args, from).await?;
     if args.dry_run {
-        return dry_run(args, &sender, &to, body).await;
+        return dry_run(args, prepared).await;
     }
     let (builder, capture) = match target {
         Some(t) => (t.builder, None),
@@ -121,8 +126,16 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
         builder = builder.transcript(output::transcript_printer());
     }
     let client = builder.build().map_err(|e| (exit::CONFIG, e))?;
-    let result = client.send(&sender, &to, body).await;
+    let Prepared {
+        envelope,
+        body,
+        message_id,
+        spool,
+    } = prepared;
+    let result = client.send_envelope(envelope, body).await;
     client.shutdown().await;
+    // The spool file is read by every attempt: it goes only now.
+    drop(spool);
     let mut receipt = result.map_err(|e| (exit::for_error(&e), e))?;
     if receipt.message_id.is_none() {
         receipt.message_id = message_id;
@@ -132,72 +145,36 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
     Ok(exit::for_receipt(&receipt))
 }
 
-/// The body to send, the envelope recipients, and the Message-ID when squall made the message.
-async fn content(
-    args: &SendArgs,
-    from: NamedAddress,
-) -> Result<(Body, Vec<String>, Option<String>), (u8, Error)> {
+/// What to send: the envelope, the content, the Message-ID when
+/// squall made the message, and the spool file the content may be in.
+struct Prepared {
+    envelope: Envelope,
+    body: Body,
+    message_id: Option<String>,
+    spool: Option<compose::Spool>,
+}
+
+/// The message from the flags (or the raw file), and its envelope.
+async fn prepare(args: &SendArgs, from: NamedAddress) -> Result<Prepared, (u8, Error)> {
     if let Some(path) = &args.raw_file {
-        let to = addresses::list("--to", &args.to)?
-            .into_iter()
-            .chain(addresses::list("--bcc", &args.bcc)?)
-            .map(|a| a.mailbox.to_string())
-            .collect();
-        // Streamed, never read whole: a raw message may be larger than memory.
-        let body = if path == Path::new("-") {
-            Body::from_reader(tokio::io::stdin())
-        } else {
-            Body::file(path).await.map_err(|e| {
-                (
-                    exit::NOINPUT,
-                    input_error(format!("cannot read {}: {e}", path.display())),
-                )
-            })?
-        };
-        return Ok((body, to, None));
+        return raw(args, from, path).await;
     }
     let mut m = fields(args, from)?;
-    let text = match (&args.body, &args.body_file) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(p)) => {
-            let bytes = read_input(p).map_err(|e| (exit::NOINPUT, e))?;
-            Some(String::from_utf8(bytes).map_err(|_| {
-                (
-                    exit::DATAERR,
-                    input_error(format!("{} is not UTF-8 text", p.display())),
-                )
-            })?)
-        }
-        (None, None) => None,
-    };
-    if let Some(t) = &text {
-        m.set_text(t);
-    }
-    if let Some(p) = &args.html_file {
-        let html = std::fs::read_to_string(p).map_err(|e| {
-            (
-                exit::NOINPUT,
-                input_error(format!("cannot read {}: {e}", p.display())),
-            )
-        })?;
-        m.set_html(&html);
-    }
-    for p in &args.attach {
-        if !p.is_file() {
-            return Err((
-                exit::NOINPUT,
-                input_error(format!("cannot attach {}: not a readable file", p.display())),
-            ));
-        }
-        m.attach(Attachment::read(p).await.map_err(|e| (exit::NOINPUT, e))?);
-    }
+    let other_content = files(args, &mut m).await?;
+    // The text is read last, once everything else is known to be right.
+    let (body, options, spool) = text_part(args, &mut m, other_content).await?;
     let envelope = m.envelope().map_err(|e| (exit::DATAERR, e))?;
-    let to = envelope
-        .recipients()
-        .iter()
-        .map(|r| r.mailbox.to_string())
-        .collect();
-    Ok((Body::from(m.bytes()), to, Some(m.message_id().to_string())))
+    let envelope = with_options(
+        envelope.from().clone(),
+        envelope.recipients().iter().map(|r| r.mailbox.clone()),
+        options,
+    )?;
+    Ok(Prepared {
+        envelope,
+        body,
+        message_id: Some(m.message_id().to_string()),
+        spool,
+    })
 }
 
 /// A refusal of `name`'s value by the library: exit 65, the flag named.
@@ -238,60 +215,219 @@ fn fields(args: &SendArgs, from: NamedAddress) -> Result<Message, (u8, Error)> {
     Ok(m)
 }
 
-/// `--dry-run`: the envelope as SMTP would carry it, then the message, on stdout.
-async fn dry_run(args: &SendArgs, from: &str, to: &[String], body: Body) -> Result<u8, (u8, Error)> {
-    let envelope = Envelope::new(
-        from.parse::<ReversePath>().map_err(|e| {
-            (
-                exit::DATAERR,
-                input_error(format!("invalid sender {from:?}: {e}")),
-            )
-        })?,
-        to.iter()
-            .map(|t| t.parse::<Mailbox>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| (exit::DATAERR, input_error(format!("invalid recipient: {e}"))))?,
-    )
-    .map_err(|_| (exit::USAGE, input_error("no recipient".into())))?;
-    let bytes = body.read_to_vec().await.map_err(|e| {
+/// The HTML body and attachments; whether there is any of them.
+async fn files(args: &SendArgs, m: &mut Message) -> Result<bool, (u8, Error)> {
+    let html = match &args.html_file {
+        Some(p) => Some(read_html(p).await?),
+        None => None,
+    };
+    if let Some(h) = &html {
+        m.set_html(h);
+    }
+    for p in &args.attach {
+        if !p.is_file() {
+            return Err((
+                exit::NOINPUT,
+                input_error(format!("cannot attach {}: not a readable file", p.display())),
+            ));
+        }
+        m.attach(Attachment::read(p).await.map_err(|e| (exit::NOINPUT, e))?);
+    }
+    Ok(html.is_some() || !args.attach.is_empty())
+}
+
+/// `--html-file`: held in memory by the message, so a regular file (not /dev/zero).
+async fn read_html(p: &Path) -> Result<String, (u8, Error)> {
+    let unreadable = |why: String| {
         (
             exit::NOINPUT,
-            input_error(format!("cannot read the message: {e}")),
+            input_error(format!("--html-file {p:?}: cannot read it: {why}")),
         )
-    })?;
+    };
+    match tokio::fs::metadata(p).await {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(unreadable("not a regular file".into())),
+        Err(e) => return Err(unreadable(e.to_string())),
+    }
+    tokio::fs::read_to_string(p)
+        .await
+        .map_err(|e| unreadable(e.to_string()))
+}
+
+/// The text part from --body, --body-file or stdin, put into `m`; the content to send, what
+/// MAIL declares for it, and the spool file it is in when it is large.
+async fn text_part(
+    args: &SendArgs,
+    m: &mut Message,
+    other_content: bool,
+) -> Result<(Body, MailOptions, Option<compose::Spool>), (u8, Error)> {
+    let source = text::Source::choose(
+        args.body.as_deref(),
+        args.body_file.as_deref(),
+        other_content,
+        std::io::stdin().is_terminal(),
+    )?;
+    let text = tokio::task::spawn_blocking(move || text::read(source))
+        .await
+        .map_err(|e| {
+            (
+                exit::SOFTWARE,
+                input_error(format!("reading the body failed: {e}")),
+            )
+        })??;
+    match text {
+        text::Text::Spooled(t) => {
+            let c = compose::compose(m, t).await?;
+            Ok((c.body, c.options, Some(c.spool)))
+        }
+        text::Text::Memory(t) => {
+            m.set_text(&t);
+            Ok((Body::from(m.bytes()), content_options(m)?, None))
+        }
+        text::Text::Nothing => Ok((Body::from(m.bytes()), content_options(m)?, None)),
+    }
+}
+
+/// The envelope from `from` to `recipients` (each once), with `options`: what MAIL declares
+/// for the content, measured here (the library's `Client::send` would measure it itself, but
+/// cannot for a message squall writes into a spool file).
+fn with_options(
+    from: ReversePath,
+    recipients: impl IntoIterator<Item = squall::Mailbox>,
+    options: MailOptions,
+) -> Result<Envelope, (u8, Error)> {
+    Envelope::new(from, recipients)
+        .map(|e| e.with_options(options))
+        .map_err(|_| {
+            (
+                exit::USAGE,
+                input_error("no recipient: give at least one with --to, --cc or --bcc".into()),
+            )
+        })
+}
+
+/// What MAIL declares for a message held in memory (the library's measure of it).
+fn content_options(m: &Message) -> Result<MailOptions, (u8, Error)> {
+    Ok(m.envelope().map_err(|e| (exit::DATAERR, e))?.options().clone())
+}
+
+/// `--raw-file`: the message as it is; the envelope from --from, --to and --bcc.
+async fn raw(args: &SendArgs, from: NamedAddress, path: &Path) -> Result<Prepared, (u8, Error)> {
+    let rcpts = addresses::list("--to", &args.to)?
+        .into_iter()
+        .chain(addresses::list("--bcc", &args.bcc)?)
+        .map(|a| a.mailbox);
+    // Streamed, never read whole: a raw message may be larger than memory.
+    let (body, options) = if path == Path::new("-") {
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "squall: reading the message from the terminal; end it with Ctrl-D on a line of its own"
+            );
+        }
+        let options = MailOptions {
+            prefer_8bitmime: true,
+            ..MailOptions::default()
+        };
+        (Body::from_reader(tokio::io::stdin()), options)
+    } else {
+        let unreadable = |e: std::io::Error| {
+            (
+                exit::NOINPUT,
+                input_error(format!("--raw-file {path:?}: cannot read it: {e}")),
+            )
+        };
+        let body = Body::file(path).await.map_err(unreadable)?;
+        let owned = path.to_path_buf();
+        let profile = tokio::task::spawn_blocking(move || compose::profile_of(&owned))
+            .await
+            .map_err(|e| {
+                (
+                    exit::SOFTWARE,
+                    input_error(format!("reading the message failed: {e}")),
+                )
+            })?
+            .map_err(unreadable)?;
+        (body, compose::options_for(profile))
+    };
+    Ok(Prepared {
+        envelope: with_options(ReversePath::Mailbox(from.mailbox), rcpts, options)?,
+        body,
+        message_id: None,
+        spool: None,
+    })
+}
+
+/// `--dry-run`: the envelope as SMTP would carry it (SIZE and BODY, which depend on the server,
+/// left out), then the message, on stdout.
+async fn dry_run(args: &SendArgs, prepared: Prepared) -> Result<u8, (u8, Error)> {
+    let Prepared {
+        envelope,
+        body,
+        spool,
+        ..
+    } = prepared;
+    let line = |c: Command<'_>| {
+        let mut v = Vec::new();
+        c.encode(&mut v);
+        String::from_utf8_lossy(v.strip_suffix(b"\r\n").unwrap_or(&v)).into_owned()
+    };
+    let mail = line(Command::Mail {
+        from: envelope.from(),
+        params: MailParams::default(),
+    });
+    let rcpts: Vec<String> = envelope
+        .recipients()
+        .iter()
+        .map(|r| line(Command::Rcpt { to: r, dsn: true }))
+        .collect();
     let sender = match envelope.from() {
         ReversePath::Null => String::new(),
         ReversePath::Mailbox(m) => m.to_string(),
     };
+    let read_error = |e: std::io::Error| {
+        (
+            exit::NOINPUT,
+            input_error(format!("cannot read the message: {e}")),
+        )
+    };
     if args.json {
+        let bytes = match &spool {
+            Some(s) => tokio::fs::read(s.path()).await.map_err(read_error)?,
+            None => body.read_to_vec().await.map_err(read_error)?,
+        };
         let v = serde_json::json!({
             "mail_from": sender,
             "rcpt_to": envelope.recipients().iter().map(|r| r.mailbox.to_string()).collect::<Vec<_>>(),
             "message": String::from_utf8_lossy(&bytes),
         });
         println!("{v}");
-    } else {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "MAIL FROM:<{sender}>");
-        for r in envelope.recipients() {
-            let _ = writeln!(out, "RCPT TO:<{}>", r.mailbox);
+        return Ok(exit::OK);
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{mail}");
+    for r in &rcpts {
+        let _ = writeln!(out, "{r}");
+    }
+    let _ = writeln!(out);
+    match (&spool, body.as_bytes()) {
+        (Some(s), _) => {
+            let mut file = std::fs::File::open(s.path()).map_err(read_error)?;
+            let _ = std::io::copy(&mut file, &mut out);
         }
-        let _ = writeln!(out);
-        let _ = out.write_all(&bytes);
-        let _ = out.flush();
+        (None, Some(bytes)) => {
+            let _ = out.write_all(bytes);
+        }
+        (None, None) => {
+            drop(out);
+            let bytes = body.read_to_vec().await.map_err(read_error)?;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&bytes);
+            let _ = out.flush();
+            return Ok(exit::OK);
+        }
     }
+    let _ = out.flush();
     Ok(exit::OK)
-}
-
-fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
-    if path == Path::new("-") {
-        let mut v = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut v)
-            .map_err(|e| input_error(format!("cannot read stdin: {e}")))?;
-        return Ok(v);
-    }
-    std::fs::read(path).map_err(|e| input_error(format!("cannot read {}: {e}", path.display())))
 }
 
 fn input_error(msg: String) -> Error {

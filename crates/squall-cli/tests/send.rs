@@ -2,6 +2,7 @@
 //! attacker would: each form runs the binary against an in-process sink and checks what the sink
 //! stored, envelope and headers.
 
+use std::path::Path;
 use std::process::Output;
 
 use squall_sink::{ReceivedMessage, Sink, SinkHandle};
@@ -237,6 +238,175 @@ async fn malformed_addresses_name_the_flag_the_part_and_the_form() {
         );
     }
     assert!(s.messages().is_empty());
+}
+
+/// Issue 18, item 3: with no --body or --body-file and stdin not a terminal, stdin is the body;
+/// `--body -` and `--body-file -` mean stdin too.
+#[tokio::test]
+async fn the_body_comes_from_stdin() {
+    let s = sink().await;
+    let base = ["--from", "a@example.com", "--to", "b@example.com"];
+    for extra in [&[][..], &["--body", "-"], &["--body-file", "-"]] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let o = send(&s, &args, Some(b"hello from a pipe\nsecond line\n")).await;
+        ok(&o);
+    }
+    for m in s.messages() {
+        let p = parse(&m);
+        assert_eq!(p.body_text(0).unwrap(), "hello from a pipe\r\nsecond line\r\n");
+    }
+    // `--body -` is not a literal dash any more; empty stdin (cron's /dev/null) is no text.
+    assert!(!text(&s.messages()[1].data).contains("\r\n\r\n-"));
+    let o = send(&s, &base, None).await;
+    ok(&o);
+}
+
+/// Issue 18, item 3: a terminal on stdin with no body is a usage error that says how to give
+/// one; `--body -` on a terminal is read, after saying how to end it. Run under `script`, which
+/// gives the command a pseudo-terminal.
+#[tokio::test]
+async fn a_terminal_on_stdin_is_a_usage_error_not_a_wait() {
+    let s = sink().await;
+    let bin = env!("CARGO_BIN_EXE_squall");
+    let server = s.addr().to_string();
+    let under_script = |extra: &str| {
+        Run::program(
+            "timeout",
+            [
+                "20".to_string(),
+                "script".into(),
+                "-qec".into(),
+                format!("{bin} send --server {server} --from a@example.com --to b@example.com {extra}"),
+                "/dev/null".into(),
+            ],
+        )
+    };
+    let o = under_script("--subject nobody").run().await;
+    assert_eq!(code(&o), 64, "{}", text(&o.stdout));
+    let out = text(&o.stdout);
+    assert!(out.contains("standard input is a terminal"), "{out}");
+    assert!(out.contains("--body-file PATH, pipe it in"), "{out}");
+
+    let o = under_script("--body -")
+        .stdin(&b"typed on a terminal\n\x04"[..])
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("end it with Ctrl-D"),
+        "{}",
+        text(&o.stdout)
+    );
+    let m = &s.messages()[0];
+    assert_eq!(parse(m).body_text(0).unwrap(), "typed on a terminal\r\n");
+}
+
+/// Issue 18, item 3: 50 MB on stdin arrive intact, with bounded memory (measured with GNU time
+/// when it is installed).
+#[tokio::test]
+async fn fifty_megabytes_from_stdin_arrive_intact_in_bounded_memory() {
+    let s = sink().await;
+    let line = format!("{}\n", "0123456789".repeat(7));
+    let body = line.repeat(50_000_000 / line.len());
+    let dir = tempfile::tempdir().unwrap();
+    let rss = dir.path().join("rss");
+    let time = Path::new("/usr/bin/time");
+    let squall = env!("CARGO_BIN_EXE_squall");
+    let server = s.addr().to_string();
+    let mut argv = vec![
+        squall,
+        "send",
+        "--server",
+        &server,
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.com",
+        "--subject",
+        "fifty",
+    ];
+    let measured = time.exists();
+    let rss_path = rss.to_str().unwrap().to_string();
+    let run = if measured {
+        let mut with_time = vec!["-f", "%M", "-o", &rss_path];
+        with_time.append(&mut argv);
+        Run::program(time, with_time)
+    } else {
+        eprintln!("/usr/bin/time is not installed (apt-get install time): memory not measured");
+        Run::program(squall, &argv[1..])
+    };
+    let o = run.stdin(body.clone()).run().await;
+    ok(&o);
+    let m = &s.messages()[0];
+    let expected = body.replace('\n', "\r\n");
+    assert!(m.data.ends_with(expected.as_bytes()), "the body intact");
+    assert_eq!(m.data.len() - head(m).len() - 4, expected.len());
+    if measured {
+        let kib: u64 = std::fs::read_to_string(&rss).unwrap().trim().parse().unwrap();
+        eprintln!("peak RSS sending 50 MB from stdin: {kib} KiB");
+        assert!(kib < 48 * 1024, "peak RSS {kib} KiB for a 50 MB body");
+    }
+}
+
+/// Issue 18, item 3 (attacked): the spool has no name in $TMPDIR, so a link planted there is
+/// never followed and nothing is left behind.
+#[tokio::test]
+async fn the_spool_has_no_name_to_plant_a_link_at() {
+    let s = sink().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+    let spool_dir = tmp.path().join("tmp");
+    std::fs::create_dir(&spool_dir).unwrap();
+    for name in ["squall-spool", ".tmp000000", "squall-body"] {
+        std::os::unix::fs::symlink(&victim, spool_dir.join(name)).unwrap();
+    }
+    let listing = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&spool_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let planted = listing();
+    let body = format!("{}\n", "x".repeat(70)).repeat(50_000);
+    let addr = s.addr().to_string();
+    let run = Run::new([
+        "send",
+        "--server",
+        &addr,
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.com",
+    ])
+    .env("TMPDIR", &spool_dir)
+    .stdin(body.clone());
+    let watcher = {
+        let spool_dir = spool_dir.clone();
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            for _ in 0..300 {
+                for e in std::fs::read_dir(&spool_dir).unwrap() {
+                    seen.insert(e.unwrap().file_name().to_string_lossy().into_owned());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            seen
+        })
+    };
+    let o = run.run().await;
+    ok(&o);
+    let seen: Vec<String> = watcher.join().unwrap().into_iter().collect();
+    assert_eq!(seen, planted, "no spool name ever appeared in $TMPDIR");
+    assert_eq!(listing(), planted);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    assert!(
+        s.messages()[0]
+            .data
+            .ends_with(body.replace('\n', "\r\n").as_bytes())
+    );
 }
 
 /// Issue 18, item 4: a name that does not exist exits 68 and names the lookup; a lookup that
