@@ -1,18 +1,20 @@
 //! `squall send`: one message, from flags or a raw file, to a server or the built-in sink.
 //!
-//! The flags make a [`Message`]: addresses as mail clients write them (`addresses`), and a text
-//! from `--body`, `--body-file` or stdin (`text`). A text too large to
+//! The flags make a [`Message`]: addresses as mail clients write them (`addresses`), files
+//! (`attach`), and a text from `--body`, `--body-file` or stdin (`text`). A text too large to
 //! hold in memory is written into the rendered message in a temporary file (`compose`).
 
 mod addresses;
+mod attach;
 mod compose;
 mod text;
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use squall::{Attachment, Body, Client, Envelope, Error, Message, NamedAddress, Receipt, Tls};
+use squall::{Body, Client, Envelope, Error, Message, NamedAddress, Receipt, Tls};
 use squall_proto::address::ReversePath;
 use squall_proto::command::{Command, MailParams};
 use squall_proto::params::MailOptions;
@@ -60,14 +62,17 @@ pub(crate) struct SendArgs {
     /// HTML body from a file (sent with the text as its alternative).
     #[arg(long, value_name = "PATH")]
     html_file: Option<PathBuf>,
-    /// Attach a file. Repeatable.
-    #[arg(long, value_name = "PATH")]
-    attach: Vec<PathBuf>,
+    /// Attach a file, optionally with its type and the name recipients see. Repeatable.
+    #[arg(long, value_name = "PATH[;type=TYPE][;name=NAME]")]
+    attach: Vec<OsString>,
+    /// A file the HTML body shows as <img src="cid:CID">. Repeatable.
+    #[arg(long, value_name = "CID=PATH[;type=TYPE][;name=NAME]", requires = "html_file")]
+    inline: Vec<OsString>,
     /// Extra header, 'Name: value'. Repeatable.
     #[arg(long = "header", value_name = "'NAME: VALUE'")]
     headers: Vec<String>,
     /// Send this complete RFC 5322 message as it is ('-' for stdin); --to and --bcc give the envelope.
-    #[arg(long, value_name = "PATH|-", conflicts_with_all = ["subject", "body", "body_file", "html_file", "attach", "headers", "cc", "reply_to"])]
+    #[arg(long, value_name = "PATH|-", conflicts_with_all = ["subject", "body", "body_file", "html_file", "attach", "inline", "headers", "cc", "reply_to"])]
     raw_file: Option<PathBuf>,
     /// Print the receipt (or the error) as one JSON object on stdout.
     #[arg(long)]
@@ -215,7 +220,7 @@ fn fields(args: &SendArgs, from: NamedAddress) -> Result<Message, (u8, Error)> {
     Ok(m)
 }
 
-/// The HTML body and attachments; whether there is any of them.
+/// The HTML body, attachments and inline parts; whether there is any of them.
 async fn files(args: &SendArgs, m: &mut Message) -> Result<bool, (u8, Error)> {
     let html = match &args.html_file {
         Some(p) => Some(read_html(p).await?),
@@ -224,14 +229,17 @@ async fn files(args: &SendArgs, m: &mut Message) -> Result<bool, (u8, Error)> {
     if let Some(h) = &html {
         m.set_html(h);
     }
-    for p in &args.attach {
-        if !p.is_file() {
-            return Err((
-                exit::NOINPUT,
-                input_error(format!("cannot attach {}: not a readable file", p.display())),
-            ));
+    for value in &args.attach {
+        m.attach(attach::attachment(value).await?);
+    }
+    for value in &args.inline {
+        let (cid, part) = attach::inline(value).await?;
+        m.add_inline(&cid, part).map_err(flag("--inline"))?;
+        if !html.as_deref().is_some_and(|h| h.contains(&format!("cid:{cid}"))) {
+            eprintln!(
+                "squall: warning: --inline {cid:?}: the HTML does not mention \"cid:{cid}\", so it will not show the part"
+            );
         }
-        m.attach(Attachment::read(p).await.map_err(|e| (exit::NOINPUT, e))?);
     }
     Ok(html.is_some() || !args.attach.is_empty())
 }

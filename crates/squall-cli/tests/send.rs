@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
+use mail_parser::MimeHeaders;
 use squall_sink::{ReceivedMessage, Sink, SinkHandle};
 
 mod common;
@@ -261,6 +262,65 @@ async fn the_body_comes_from_stdin() {
     ok(&o);
 }
 
+/// Issue 18, item 3: a body from stdin combines with the subject, headers, HTML and attachments
+/// as --body does, whether it is small (in memory) or large (spooled).
+#[tokio::test]
+async fn a_body_from_stdin_goes_with_every_other_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("page.html");
+    std::fs::write(&html, "<p>hi <img src=\"cid:logo\"></p>").unwrap();
+    let logo = dir.path().join("logo.png");
+    std::fs::write(&logo, b"\x89PNG\r\n\x1a\nfake").unwrap();
+    let report = dir.path().join("report.txt");
+    std::fs::write(&report, "the report\n").unwrap();
+    let s = sink().await;
+    let small = "Grüße aus der Pipe\n".repeat(10);
+    // Past 1 MiB, non-ASCII and with an ESC and a NUL: spooled, and sent base64.
+    let large = format!("{}\u{1b}[31m red \0 nul\n", "Grüße aus der Pipe\n".repeat(70_000));
+    for body in [&small, &large] {
+        let o = send(
+            &s,
+            &[
+                "--from",
+                "a@example.com",
+                "--to",
+                "b@example.com",
+                "--subject",
+                "piped",
+                "--header",
+                "X-Tag: 7",
+                "--html-file",
+                html.to_str().unwrap(),
+                "--inline",
+                &format!("logo={}", logo.display()),
+                "--attach",
+                report.to_str().unwrap(),
+            ],
+            Some(body.as_bytes()),
+        )
+        .await;
+        ok(&o);
+    }
+    for (m, body) in s.messages().iter().zip([&small, &large]) {
+        let p = parse(m);
+        assert_eq!(p.subject(), Some("piped"));
+        assert_eq!(p.header_raw("X-Tag").map(str::trim), Some("7"));
+        let text_part = p.body_text(0).unwrap().replace("\r\n", "\n");
+        assert_eq!(text_part, *body, "the text intact");
+        assert_eq!(p.body_html(0).unwrap(), "<p>hi <img src=\"cid:logo\"></p>");
+        let names: Vec<Option<&str>> = p.attachments().map(|a| a.attachment_name()).collect();
+        assert_eq!(
+            names,
+            [None, Some("report.txt")],
+            "the inline part, then the download"
+        );
+        let head = head(m);
+        assert!(head.contains("Content-Type: multipart/mixed"), "{head}");
+        assert!(text(&m.data).contains("multipart/alternative"));
+        assert!(text(&m.data).contains("multipart/related"));
+    }
+}
+
 /// Issue 18, item 3: a terminal on stdin with no body is a usage error that says how to give
 /// one; `--body -` on a terminal is read, after saying how to end it. Run under `script`, which
 /// gives the command a pseudo-terminal.
@@ -407,6 +467,101 @@ async fn the_spool_has_no_name_to_plant_a_link_at() {
             .data
             .ends_with(body.replace('\n', "\r\n").as_bytes())
     );
+}
+
+/// Issue 18, item 5: `--attach FILE;type=…;name=…`, and `--inline CID=FILE` for the HTML.
+#[tokio::test]
+async fn attachments_take_a_type_and_a_name_and_inline_parts_go_with_the_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("report.bin");
+    std::fs::write(&bin, b"%PDF-1.4 not really").unwrap();
+    let odd = dir.path().join("a;b.txt");
+    std::fs::write(&odd, "semicolon in the name").unwrap();
+    let html = dir.path().join("page.html");
+    std::fs::write(&html, "<img src=\"cid:logo@example.org\">").unwrap();
+    let logo = dir.path().join("logo.png");
+    std::fs::write(&logo, b"\x89PNG\r\n\x1a\n").unwrap();
+    let s = sink().await;
+    let o = send(
+        &s,
+        &[
+            "--from",
+            "a@example.com",
+            "--to",
+            "b@example.com",
+            "--body",
+            "see attached",
+            "--attach",
+            &format!("{};type=application/pdf;name=Bericht Ü.pdf", bin.display()),
+            "--attach",
+            odd.to_str().unwrap(),
+            "--html-file",
+            html.to_str().unwrap(),
+            "--inline",
+            &format!("logo@example.org={}", logo.display()),
+        ],
+        None,
+    )
+    .await;
+    ok(&o);
+    let m = &s.messages()[0];
+    let p = parse(m);
+    let parts: Vec<(String, Option<&str>, Option<&str>)> = p
+        .attachments()
+        .map(|a| {
+            let ct = a.content_type().unwrap();
+            (
+                format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")),
+                a.attachment_name(),
+                a.content_id(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("image/png".to_string(), None, Some("logo@example.org")),
+            ("application/pdf".to_string(), Some("Bericht Ü.pdf"), None),
+            ("text/plain".to_string(), Some("a;b.txt"), None),
+        ]
+    );
+    assert!(text(&m.data).contains("multipart/related"));
+
+    for (args, expected, says) in [
+        (vec!["--attach", "/no/such/file.pdf"], 66, "cannot read it"),
+        (
+            vec!["--attach", "/no/such/file.pdf;nmae=x"],
+            66,
+            "the options are ;type=TYPE and ;name=NAME",
+        ),
+        (
+            vec!["--attach", &format!("{};type=pdf", bin.display())],
+            65,
+            "is not TYPE/SUBTYPE",
+        ),
+        (
+            vec!["--attach", &format!("{};type=", bin.display())],
+            64,
+            "PATH[;type=TYPE][;name=NAME]",
+        ),
+        (
+            vec!["--html-file", html.to_str().unwrap(), "--inline", "logo.png"],
+            64,
+            "CID=PATH",
+        ),
+        (
+            vec!["--inline", &format!("logo={}", logo.display())],
+            64,
+            "--html-file",
+        ),
+    ] {
+        let mut argv = vec!["--from", "a@example.com", "--to", "b@example.com", "--body", "x"];
+        argv.extend(args.iter().copied());
+        let o = send(&s, &argv, None).await;
+        assert_eq!(code(&o), expected, "{args:?}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains(says), "{args:?}: {}", text(&o.stderr));
+    }
+    assert_eq!(s.messages().len(), 1);
 }
 
 /// Issue 18, item 4: a name that does not exist exits 68 and names the lookup; a lookup that
