@@ -2,11 +2,13 @@
 //!
 //! The flags make a [`Message`]: addresses as mail clients write them (`addresses`), files
 //! (`attach`), and a text from `--body`, `--body-file` or stdin (`text`). A text too large to
-//! hold in memory is written into the rendered message in a temporary file (`compose`).
+//! hold in memory is written into the rendered message in a temporary file (`compose`). DSN and
+//! REQUIRETLS go on the envelope (`dsn`).
 
 mod addresses;
 mod attach;
 mod compose;
+mod dsn;
 mod text;
 
 use std::ffi::OsString;
@@ -71,6 +73,19 @@ pub(crate) struct SendArgs {
     /// Extra header, 'Name: value'. Repeatable.
     #[arg(long = "header", value_name = "'NAME: VALUE'")]
     headers: Vec<String>,
+    /// Delivery status notifications to ask for: never, or a list of success, failure, delay.
+    #[arg(long, value_name = "EVENTS")]
+    notify: Option<String>,
+    /// What a failure notification returns: full (the message) or hdrs (its headers).
+    #[arg(long, value_name = "full|hdrs")]
+    ret: Option<String>,
+    /// An identifier for this message that notifications quote (printable ASCII).
+    #[arg(long, value_name = "ID")]
+    envid: Option<String>,
+    /// REQUIRETLS (RFC 8689): send only over TLS to a server that offers REQUIRETLS, and ask
+    /// every later hop to do the same.
+    #[arg(long)]
+    require_tls: bool,
     /// Send this complete RFC 5322 message as it is ('-' for stdin); --to and --bcc give the envelope.
     #[arg(long, value_name = "PATH|-", conflicts_with_all = ["subject", "body", "body_file", "html_file", "attach", "inline", "headers", "cc", "reply_to"])]
     raw_file: Option<PathBuf>,
@@ -103,7 +118,13 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
             ));
         }
     };
-    let prepared = prepare(args, from).await?;
+    let dsn = dsn::Dsn::from_flags(
+        args.notify.as_deref(),
+        args.ret.as_deref(),
+        args.envid.as_deref(),
+        args.require_tls,
+    )?;
+    let prepared = prepare(args, from, &dsn).await?;
     if args.dry_run {
         return dry_run(args, prepared).await;
     }
@@ -150,7 +171,7 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
     Ok(exit::for_receipt(&receipt))
 }
 
-/// What to send: the envelope, the content, the Message-ID when
+/// What to send: the envelope (DSN and REQUIRETLS on it), the content, the Message-ID when
 /// squall made the message, and the spool file the content may be in.
 struct Prepared {
     envelope: Envelope,
@@ -160,16 +181,16 @@ struct Prepared {
 }
 
 /// The message from the flags (or the raw file), and its envelope.
-async fn prepare(args: &SendArgs, from: NamedAddress) -> Result<Prepared, (u8, Error)> {
+async fn prepare(args: &SendArgs, from: NamedAddress, dsn: &dsn::Dsn) -> Result<Prepared, (u8, Error)> {
     if let Some(path) = &args.raw_file {
-        return raw(args, from, path).await;
+        return raw(args, from, dsn, path).await;
     }
     let mut m = fields(args, from)?;
     let other_content = files(args, &mut m).await?;
     // The text is read last, once everything else is known to be right.
     let (body, options, spool) = text_part(args, &mut m, other_content).await?;
     let envelope = m.envelope().map_err(|e| (exit::DATAERR, e))?;
-    let envelope = with_options(
+    let envelope = dsn.envelope(
         envelope.from().clone(),
         envelope.recipients().iter().map(|r| r.mailbox.clone()),
         options,
@@ -296,31 +317,18 @@ async fn text_part(
     }
 }
 
-/// The envelope from `from` to `recipients` (each once), with `options`: what MAIL declares
-/// for the content, measured here (the library's `Client::send` would measure it itself, but
-/// cannot for a message squall writes into a spool file).
-fn with_options(
-    from: ReversePath,
-    recipients: impl IntoIterator<Item = squall::Mailbox>,
-    options: MailOptions,
-) -> Result<Envelope, (u8, Error)> {
-    Envelope::new(from, recipients)
-        .map(|e| e.with_options(options))
-        .map_err(|_| {
-            (
-                exit::USAGE,
-                input_error("no recipient: give at least one with --to, --cc or --bcc".into()),
-            )
-        })
-}
-
 /// What MAIL declares for a message held in memory (the library's measure of it).
 fn content_options(m: &Message) -> Result<MailOptions, (u8, Error)> {
     Ok(m.envelope().map_err(|e| (exit::DATAERR, e))?.options().clone())
 }
 
 /// `--raw-file`: the message as it is; the envelope from --from, --to and --bcc.
-async fn raw(args: &SendArgs, from: NamedAddress, path: &Path) -> Result<Prepared, (u8, Error)> {
+async fn raw(
+    args: &SendArgs,
+    from: NamedAddress,
+    dsn: &dsn::Dsn,
+    path: &Path,
+) -> Result<Prepared, (u8, Error)> {
     let rcpts = addresses::list("--to", &args.to)?
         .into_iter()
         .chain(addresses::list("--bcc", &args.bcc)?)
@@ -358,15 +366,15 @@ async fn raw(args: &SendArgs, from: NamedAddress, path: &Path) -> Result<Prepare
         (body, compose::options_for(profile))
     };
     Ok(Prepared {
-        envelope: with_options(ReversePath::Mailbox(from.mailbox), rcpts, options)?,
+        envelope: dsn.envelope(ReversePath::Mailbox(from.mailbox), rcpts, options)?,
         body,
         message_id: None,
         spool: None,
     })
 }
 
-/// `--dry-run`: the envelope as SMTP would carry it (SIZE and BODY, which depend on the server,
-/// left out), then the message, on stdout.
+/// `--dry-run`: the envelope as SMTP would carry it (DSN parameters as sent to a server that
+/// offers DSN; SIZE and BODY, which depend on the server, left out), then the message, on stdout.
 async fn dry_run(args: &SendArgs, prepared: Prepared) -> Result<u8, (u8, Error)> {
     let Prepared {
         envelope,
@@ -374,6 +382,7 @@ async fn dry_run(args: &SendArgs, prepared: Prepared) -> Result<u8, (u8, Error)>
         spool,
         ..
     } = prepared;
+    let o = envelope.options();
     let line = |c: Command<'_>| {
         let mut v = Vec::new();
         c.encode(&mut v);
@@ -381,7 +390,12 @@ async fn dry_run(args: &SendArgs, prepared: Prepared) -> Result<u8, (u8, Error)>
     };
     let mail = line(Command::Mail {
         from: envelope.from(),
-        params: MailParams::default(),
+        params: MailParams {
+            ret: o.ret,
+            envid: o.envid.as_ref(),
+            require_tls: o.require_tls,
+            ..MailParams::default()
+        },
     });
     let rcpts: Vec<String> = envelope
         .recipients()
@@ -399,13 +413,22 @@ async fn dry_run(args: &SendArgs, prepared: Prepared) -> Result<u8, (u8, Error)>
         )
     };
     if args.json {
+        let params = |l: &str| -> Vec<String> {
+            l.rsplit_once('>')
+                .map_or("", |(_, p)| p)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        };
         let bytes = match &spool {
             Some(s) => tokio::fs::read(s.path()).await.map_err(read_error)?,
             None => body.read_to_vec().await.map_err(read_error)?,
         };
         let v = serde_json::json!({
             "mail_from": sender,
+            "mail_params": params(&mail),
             "rcpt_to": envelope.recipients().iter().map(|r| r.mailbox.to_string()).collect::<Vec<_>>(),
+            "rcpt_params": rcpts.iter().map(|l| params(l)).collect::<Vec<_>>(),
             "message": String::from_utf8_lossy(&bytes),
         });
         println!("{v}");

@@ -564,6 +564,138 @@ async fn attachments_take_a_type_and_a_name_and_inline_parts_go_with_the_html() 
     assert_eq!(s.messages().len(), 1);
 }
 
+/// Issue 14 (the CLI half): DSN and REQUIRETLS options reach the envelope; ORCPT names each
+/// recipient when DSN is asked for.
+#[tokio::test]
+async fn dsn_options_reach_the_envelope() {
+    let s = sink().await;
+    let base = [
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.com, Ann <ann@example.com>",
+        "--bcc",
+        "c@example.com",
+        "--body",
+        "x",
+    ];
+    let with = |extra: &'static [&'static str]| base.iter().chain(extra).copied().collect::<Vec<_>>();
+    ok(&send(
+        &s,
+        &with(&[
+            "--notify",
+            "success,failure",
+            "--ret",
+            "hdrs",
+            "--envid",
+            "batch 7+x",
+        ]),
+        None,
+    )
+    .await);
+    ok(&send(&s, &with(&[]), None).await);
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("m.eml");
+    std::fs::write(&raw, "Subject: raw\n\nraw\n").unwrap();
+    ok(&send(
+        &s,
+        &[
+            "--from",
+            "a@example.com",
+            "--to",
+            "b@example.com",
+            "--raw-file",
+            raw.to_str().unwrap(),
+            "--notify",
+            "never",
+        ],
+        None,
+    )
+    .await);
+    let m = s.messages();
+    let mail: Vec<&str> = m[0]
+        .mail_params
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.starts_with("SIZE="))
+        .collect();
+    assert_eq!(mail, ["RET=HDRS", "ENVID=batch+207+2Bx"]);
+    assert_eq!(
+        m[0].rcpt_to,
+        ["b@example.com", "ann@example.com", "c@example.com"]
+    );
+    for (r, params) in m[0].rcpt_to.iter().zip(&m[0].rcpt_params) {
+        assert_eq!(
+            params,
+            &["NOTIFY=SUCCESS,FAILURE".to_string(), format!("ORCPT=rfc822;{r}")]
+        );
+    }
+    assert!(
+        m[1].rcpt_params.iter().all(Vec::is_empty),
+        "nothing asked, nothing sent"
+    );
+    assert!(
+        m[1].mail_params.iter().all(|p| p.starts_with("SIZE=")),
+        "{:?}",
+        m[1].mail_params
+    );
+    assert_eq!(m[2].rcpt_params, [["NOTIFY=NEVER", "ORCPT=rfc822;b@example.com"]]);
+
+    // A server without DSN gets the message without the options, as other clients send it.
+    let no_dsn = Sink::builder().disable("DSN").start().await.unwrap();
+    ok(&send(&no_dsn, &with(&["--notify", "failure"]), None).await);
+    assert!(no_dsn.messages()[0].rcpt_params.iter().all(Vec::is_empty));
+
+    // The dry run shows them as a DSN server gets them.
+    let o = send(
+        &s,
+        &with(&["--notify", "delay", "--envid", "q", "--require-tls", "--dry-run"]),
+        None,
+    )
+    .await;
+    ok(&o);
+    assert!(
+        text(&o.stdout).starts_with(
+            "MAIL FROM:<a@example.com> ENVID=q REQUIRETLS\n\
+             RCPT TO:<b@example.com> NOTIFY=DELAY ORCPT=rfc822;b@example.com\n"
+        ),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = send(&s, &with(&["--ret", "full", "--dry-run", "--json"]), None).await;
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["mail_params"], serde_json::json!(["RET=FULL"]));
+    assert_eq!(
+        v["rcpt_params"][0],
+        serde_json::json!(["ORCPT=rfc822;b@example.com"])
+    );
+}
+
+/// Issue 14: `--require-tls` refuses to send over a session that cannot honour it (here: no
+/// TLS, and no REQUIRETLS offered) before any content goes, with the exit code of other
+/// content the server cannot take (8-bit without 8BITMIME): 65.
+#[tokio::test]
+async fn require_tls_refuses_a_session_without_it() {
+    let s = sink().await;
+    let o = send(
+        &s,
+        &[
+            "--from",
+            "a@example.com",
+            "--to",
+            "b@example.com",
+            "--body",
+            "x",
+            "--require-tls",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code(&o), 65, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("REQUIRETLS"), "{}", text(&o.stderr));
+    assert!(s.messages().is_empty());
+}
+
 /// Issue 18, item 4: a name that does not exist exits 68 and names the lookup; a lookup that
 /// fails for now (no network: a new network namespace) exits 75 and says to try later.
 #[tokio::test]
@@ -608,4 +740,67 @@ async fn an_unknown_host_exits_68_and_a_failed_lookup_75() {
         "{err}"
     );
     assert!(err.contains("try again later"), "{err}");
+}
+
+/// As an attacker would: a CR, LF or ESC in any flag is refused before anything is sent, and
+/// the error shows it escaped, never raw (NUL cannot pass through argv; in the body it is sent
+/// base64, see `a_body_from_stdin_goes_with_every_other_flag`).
+#[tokio::test]
+async fn every_flag_refuses_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, "x").unwrap();
+    let html = dir.path().join("p.html");
+    std::fs::write(&html, "<p>").unwrap();
+    let f = file.to_str().unwrap().to_string();
+    let s = sink().await;
+    for bad in [
+        "\r\nBcc: evil@example.net",
+        "\nRCPT TO:<evil@example.net>",
+        "\u{1b}[2J\u{1b}]0;pwned\u{7}",
+    ] {
+        let cases: Vec<(&str, String)> = vec![
+            ("--from", format!("a{bad}@example.com")),
+            ("--from", format!("Name{bad} <a@example.com>")),
+            ("--to", format!("b@example.com{bad}")),
+            ("--cc", format!("Cc{bad} <c@example.com>")),
+            ("--bcc", format!("d{bad}@example.com")),
+            ("--reply-to", format!("R{bad} <r@example.com>")),
+            ("--subject", format!("hi{bad}")),
+            ("--header", format!("X-A: v{bad}")),
+            ("--header", format!("X{bad}: v")),
+            ("--attach", format!("{f};name=n{bad}.txt")),
+            ("--attach", format!("{f};type=text/plain{bad}")),
+            ("--inline", format!("c{bad}={f}")),
+            ("--notify", format!("failure{bad}")),
+            ("--ret", format!("hdrs{bad}")),
+            ("--envid", format!("id{bad}")),
+        ];
+        for (flag, value) in cases {
+            let mut argv = vec!["--body", "x"];
+            if flag != "--from" {
+                argv.extend(["--from", "a@example.com"]);
+            }
+            if flag != "--to" {
+                argv.extend(["--to", "b@example.com"]);
+            }
+            if flag == "--inline" {
+                argv.extend(["--html-file", html.to_str().unwrap()]);
+            }
+            argv.extend([flag, &value]);
+            let o = send(&s, &argv, None).await;
+            let err = text(&o.stderr);
+            assert!(
+                [64, 65].contains(&code(&o)),
+                "{flag} {value:?}: exit {}: {err}",
+                code(&o)
+            );
+            let shown = err.strip_suffix('\n').unwrap_or(&err);
+            assert!(
+                !shown.contains(['\r', '\n', '\u{1b}', '\u{7}']),
+                "{flag} {value:?} shown raw: {err:?}"
+            );
+        }
+    }
+    assert!(s.messages().is_empty(), "nothing was sent");
 }
