@@ -26,11 +26,19 @@ use crate::conn::ConnArgs;
 use crate::{exit, output};
 
 pub(crate) const EXAMPLES: &str = "Examples:
-  squall send --from me@example.org --to you@example.org --subject hi --body 'Hello!'
-  squall send --server mail.example.org:587 --from me@example.org --to you@example.org --body-file note.txt
-  squall send --url smtp://localhost:2525 --from a@example.org --to b@example.org --raw-file message.eml
-  squall send --from a@example.org --to b@example.org --attach report.pdf --json
-  squall send --account work --to you@example.org --subject hi --body 'Hello!' --dry-run";
+  squall send --from 'Me <me@example.org>' --to you@example.org --subject hi --body 'Hello!'
+  echo 'Hello!' | squall send --from a@example.org --to 'Ann <ann@example.org>, b@example.org'
+  df -h | squall send --from a@example.org --to admin@example.org --subject 'disk usage'
+  squall send --server mail.example.org:587 --from a@example.org --to b@example.org --body-file f
+  squall send --from a@example.org --to b@example.org --attach 'scan.bin;type=application/pdf'
+  squall send --from a@example.org --to b@example.org --html-file news.html --inline logo=logo.png
+  squall send --from a@example.org --to b@example.org --body hi --notify failure,delay --ret hdrs
+  squall send --url smtp://localhost:2525 --from a@example.org --to b@example.org --raw-file m.eml
+  squall send --account work --to you@example.org --subject hi --body 'Hello!' --dry-run
+
+Addresses: me@example.org, 'Me <me@example.org>', '\"Doe, J.\" <j@example.org>', or a list of
+them separated by commas. The text: --body, --body-file, or standard input when neither is
+given (squall stops with exit code 64 instead of waiting on a terminal); '-' reads stdin.";
 
 #[derive(Args, Debug)]
 pub(crate) struct SendArgs {
