@@ -41,6 +41,9 @@ pub(crate) fn for_error(e: &Error) -> u8 {
         CONFIG
     } else if e.is_protocol() {
         PROTOCOL
+    } else if is_lookup(e) {
+        // A lookup that may work later (the resolver down): try again later, as the README says.
+        TEMPFAIL
     } else if e.is_unavailable() {
         UNAVAILABLE
     } else if e.kind() == ErrorKind::Transient {
@@ -54,6 +57,14 @@ pub(crate) fn for_error(e: &Error) -> u8 {
     } else {
         UNAVAILABLE
     }
+}
+
+/// A failed name lookup of the server. The library has no predicate for it (only
+/// `is_unknown_host` for a name that does not exist, and `is_unavailable`, which also covers a
+/// refused connection), so this reads its own wording for that failure: "could not look up the
+/// name of HOST: …", which its tests pin (`an_unknown_host_is_named_as_a_name_lookup`).
+fn is_lookup(e: &Error) -> bool {
+    e.stage() == Stage::Connect && e.summary().starts_with("could not look up the name of ")
 }
 
 /// The exit code for a delivered message: 67 if a recipient was refused for good, 75 if one

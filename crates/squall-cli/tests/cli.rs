@@ -110,7 +110,11 @@ fn usage_and_input_errors() {
             65,
             "CR",
         ),
-        (with(&["--attach", "/nonexistent/file.pdf"]), 66, "cannot attach"),
+        (
+            with(&["--attach", "/nonexistent/file.pdf"]),
+            66,
+            "--attach \"/nonexistent/file.pdf\": cannot read it",
+        ),
         (with(&["--header", "no colon"]), 64, "Name: value"),
         (with(&["--timeout=0"]), 64, "positive number"),
         (

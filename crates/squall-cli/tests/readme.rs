@@ -163,6 +163,9 @@ fn fixtures(work: &Path, home: &Path) {
     std::fs::write(work.join("report.txt"), "The report.\n").unwrap();
     std::fs::write(work.join("note.txt"), "A note.\n").unwrap();
     std::fs::write(work.join("report.pdf"), b"%PDF-1.4\n%fake\n").unwrap();
+    std::fs::write(work.join("scan.bin"), b"%PDF-1.4\n%scanned\n").unwrap();
+    std::fs::write(work.join("news.html"), "<p>News</p><img src=\"cid:logo\">\n").unwrap();
+    std::fs::write(work.join("logo.png"), b"\x89PNG\r\n\x1a\n").unwrap();
     std::fs::write(
         work.join("message.eml"),
         "From: Me <me@example.org>\nTo: you@example.org\nBcc: hidden@example.org\nSubject: raw\n\nRaw.\n",
@@ -210,7 +213,12 @@ async fn every_shell_example_in_the_readme_works() {
             exports.push((k.to_string(), v.trim_matches('\'').to_string()));
             continue;
         }
-        let known = ["squall ", "cargo run --release -p squall-cli -- ", "printf "];
+        let known = [
+            "squall ",
+            "cargo run --release -p squall-cli -- ",
+            "printf ",
+            "df -h | squall ",
+        ];
         if !known.iter().any(|k| example.starts_with(k)) {
             failures.push(format!(
                 "README:{line}: an example this test does not know how to run: {example}"
