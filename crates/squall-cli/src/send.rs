@@ -348,11 +348,7 @@ async fn raw(
                 "squall: reading the message from the terminal; end it with Ctrl-D on a line of its own"
             );
         }
-        let options = MailOptions {
-            prefer_8bitmime: true,
-            ..MailOptions::default()
-        };
-        (Body::from_reader(tokio::io::stdin()), options)
+        (Body::from_reader(tokio::io::stdin()), MailOptions::for_stream())
     } else {
         let unreadable = |e: std::io::Error| {
             (

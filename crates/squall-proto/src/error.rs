@@ -41,12 +41,17 @@ pub enum LocalError {
     /// A binary body, and the server does not offer CHUNKING and BINARYMIME.
     #[error("the message has a binary body but the server does not offer CHUNKING and BINARYMIME")]
     BinaryUnsupported,
-    /// REQUIRETLS was asked for, and the session is not encrypted or the server does not offer it.
-    #[error("REQUIRETLS needs an encrypted session with a server that offers REQUIRETLS ({})",
-        if *.tls { "the server does not offer it" } else { "this session is not encrypted" })]
+    /// REQUIRETLS was asked for, and the session is not encrypted, its certificate did not
+    /// verify, or the server does not offer REQUIRETLS (RFC 8689 §4.2.1).
+    #[error("REQUIRETLS needs TLS with a verified certificate and a server that offers REQUIRETLS ({})",
+        if !*.tls { "this session is not encrypted" }
+        else if !*.verified { "the server's certificate did not verify" }
+        else { "the server does not offer it" })]
     RequireTlsUnavailable {
         /// Whether the session was encrypted.
         tls: bool,
+        /// Whether the server's certificate verified.
+        verified: bool,
     },
     /// The caller gave up on the body (for example, reading it failed).
     #[error("the message body was abandoned: {0}")]

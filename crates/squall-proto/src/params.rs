@@ -79,7 +79,7 @@ impl std::str::FromStr for Notify {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        const FORM: &str = "use never, or success, failure and delay separated by commas";
+        const FORM: &str = "expected never, or success, failure and delay separated by commas";
         let words: Vec<String> = s.split(',').map(|w| w.trim().to_ascii_lowercase()).collect();
         if words == ["never"] {
             return Ok(Self::NEVER);

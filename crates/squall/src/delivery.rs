@@ -60,7 +60,8 @@ impl Delivery {
     }
 
     /// Sends each recipient's address as its original recipient (`ORCPT=rfc822;…`), so that a
-    /// report names the address as it was given even after forwarding.
+    /// report names the address as it was given even after forwarding (ASCII addresses only:
+    /// the `rfc822` type cannot carry others).
     pub fn original_recipients(mut self, on: bool) -> Self {
         self.orcpt = on;
         self
@@ -83,7 +84,8 @@ impl Delivery {
         options.require_tls |= self.require_tls;
         let recipients = envelope.recipients().iter().cloned().map(|mut r| {
             r.notify = self.notify.or(r.notify);
-            if self.orcpt && r.orcpt.is_none() {
+            // The rfc822 address type cannot carry a UTF-8 address (that needs RFC 6533).
+            if self.orcpt && r.orcpt.is_none() && r.mailbox.as_str().is_ascii() {
                 r.orcpt = Some(OriginalRecipient::from_mailbox(&r.mailbox));
             }
             r

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use squall::{Body, Error, Message};
 use squall_proto::data::{Profile, Scanner};
-use squall_proto::params::{BodyType, MailOptions};
+use squall_proto::params::MailOptions;
 
 use super::text::{Spooled, spool_error};
 use crate::exit;
@@ -191,19 +191,10 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// What MAIL declares for content measured before sending: its exact size and body type. The
 /// same as the library's own choice for a file (`Body::mail_options`, which is not public).
 pub(crate) fn options_for(p: Profile) -> MailOptions {
-    MailOptions {
-        size: Some(p.size),
-        body: if p.eight_bit {
-            BodyType::EightBitMime
-        } else {
-            BodyType::SevenBit
-        },
-        smtputf8: p.utf8_headers,
-        prefer_binarymime: p.binary,
-        // A file is read again when sent: if it turned 8-bit meanwhile, the server was told.
-        prefer_8bitmime: true,
-        ..MailOptions::default()
-    }
+    let mut o = MailOptions::for_content(&p);
+    // A file is read again when sent: if it turned 8-bit meanwhile, the server was told.
+    o.prefer_8bitmime = true;
+    o
 }
 
 /// The profile of a file, read through once (blocking).

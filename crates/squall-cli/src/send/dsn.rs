@@ -4,13 +4,10 @@
 //!
 //! The values are read here rather than by clap so that a bad one is shown escaped (`"\u{1b}"`),
 //! never echoed raw to a terminal or a log.
-//!
-//! `squall` does not re-export these types (`squall_proto::params`), so they are used from
-//! `squall_proto` directly.
 
-use squall::{Envelope, Error, Mailbox};
-use squall_proto::address::ReversePath;
-use squall_proto::params::{EnvelopeId, MailOptions, Notify, OriginalRecipient, Recipient, Ret};
+use squall::{
+    Envelope, EnvelopeId, Error, MailOptions, Mailbox, Notify, OriginalRecipient, Recipient, Ret, ReversePath,
+};
 
 use crate::exit;
 
@@ -63,11 +60,10 @@ impl Dsn {
         options.ret = self.ret;
         options.envid = self.envid.clone();
         options.require_tls = self.require_tls;
-        let recipients = recipients.into_iter().map(|mailbox| Recipient {
-            notify: self.notify,
-            orcpt: (self.requested() && mailbox.as_str().is_ascii())
-                .then(|| OriginalRecipient::from_mailbox(&mailbox)),
-            mailbox,
+        let recipients = recipients.into_iter().map(|mailbox| {
+            let orcpt = (self.requested() && mailbox.as_str().is_ascii())
+                .then(|| OriginalRecipient::from_mailbox(&mailbox));
+            Recipient::from(mailbox).notify(self.notify).orcpt(orcpt)
         });
         Envelope::new(from, recipients)
             .map(|e| e.with_options(options))
@@ -80,46 +76,17 @@ impl Dsn {
     }
 }
 
-const NOTIFY_FORM: &str =
-    "expected never, or success, failure and delay separated by commas (such as --notify failure,delay)";
-
 /// `never`, or a list of `success`, `failure`, `delay` (any case).
 fn parse_notify(s: &str) -> Result<Notify, String> {
-    let (mut success, mut failure, mut delay, mut never) = (false, false, false, false);
-    for word in s.split(',') {
-        match word.trim().to_ascii_lowercase().as_str() {
-            "success" => success = true,
-            "failure" => failure = true,
-            "delay" => delay = true,
-            "never" => never = true,
-            _ => {
-                return Err(format!(
-                    "--notify {s:?}: {word:?} is not a DSN event; {NOTIFY_FORM}"
-                ));
-            }
-        }
-    }
-    if never && (success || failure || delay) {
-        return Err(format!(
-            "--notify {s:?}: never cannot be combined with other events; {NOTIFY_FORM}"
-        ));
-    }
-    Ok(if never {
-        Notify::NEVER
-    } else {
-        Notify::on(success, failure, delay)
-    })
+    s.parse()
+        .map_err(|e| format!("--notify {e} (such as --notify failure,delay)"))
 }
 
 /// `full` or `hdrs` (also `headers`).
 fn parse_ret(s: &str) -> Result<Ret, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "full" => Ok(Ret::Full),
-        "hdrs" | "headers" => Ok(Ret::Headers),
-        _ => Err(format!(
-            "--ret {s:?}: expected full (a failure notice returns the whole message) or hdrs (only its headers)"
-        )),
-    }
+    s.parse().map_err(|_| {
+        format!("--ret {s:?}: expected full (a failure notice returns the whole message) or hdrs (only its headers)")
+    })
 }
 
 #[cfg(test)]

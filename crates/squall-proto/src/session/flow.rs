@@ -170,7 +170,7 @@ impl ClientSession {
         if envelope.options().prefer_binarymime && caps.binary_mime() {
             envelope.options_mut().body = BodyType::BinaryMime;
         }
-        if let Err(e) = check_envelope(&envelope, caps, self.is_tls()) {
+        if let Err(e) = check_envelope(&envelope, caps, self.tls()) {
             self.emit_failure(id, Stage::Mail, Cause::Local(e));
             return;
         }
@@ -346,7 +346,11 @@ impl ClientSession {
 }
 
 /// Checks a message against what the server and session allow, before anything is sent.
-fn check_envelope(envelope: &Envelope, caps: &Capabilities, tls: bool) -> Result<(), LocalError> {
+fn check_envelope(
+    envelope: &Envelope,
+    caps: &Capabilities,
+    tls: Option<Certificate>,
+) -> Result<(), LocalError> {
     let options = envelope.options();
     if let (Some(size), Some(limit)) = (options.size, caps.size_limit())
         && size > limit
@@ -363,8 +367,12 @@ fn check_envelope(envelope: &Envelope, caps: &Capabilities, tls: bool) -> Result
         BodyType::BinaryMime if !caps.binary_mime() => return Err(LocalError::BinaryUnsupported),
         BodyType::BinaryMime => {}
     }
-    if options.require_tls && !(tls && caps.require_tls()) {
-        return Err(LocalError::RequireTlsUnavailable { tls });
+    // RFC 8689 §4.2.1: an encrypted session is not enough, the certificate must have verified.
+    if options.require_tls && !(tls == Some(Certificate::Verified) && caps.require_tls()) {
+        return Err(LocalError::RequireTlsUnavailable {
+            tls: tls.is_some(),
+            verified: tls == Some(Certificate::Verified),
+        });
     }
     Ok(())
 }

@@ -167,6 +167,13 @@ fn local(err: &LocalError) -> &'static str {
         LocalError::SmtpUtf8Unsupported => "use ASCII addresses, or a server that offers SMTPUTF8",
         LocalError::EightBitUnsupported => "encode the body as quoted-printable or base64",
         LocalError::BinaryUnsupported => "encode the body as base64, or use a server with BINARYMIME",
+        LocalError::RequireTlsUnavailable {
+            tls: true,
+            verified: false,
+            ..
+        } => {
+            "give the server's CA (ca_file, --ca-file) so that its certificate verifies, or drop the requirement"
+        }
         LocalError::RequireTlsUnavailable { .. } => {
             "use an encrypted connection to a server that offers REQUIRETLS, or drop the requirement"
         }
