@@ -80,6 +80,10 @@ struct AccountToml {
     ehlo: Option<Spanned<String>>,
     ca_file: Option<PathBuf>,
     timeout: Option<Spanned<f64>>,
+    dkim_key: Option<Spanned<PathBuf>>,
+    dkim_domain: Option<Spanned<String>>,
+    dkim_selector: Option<Spanned<String>>,
+    dkim_canon: Option<Spanned<String>>,
 }
 
 /// Where a password comes from; read only when a connection needs it.
@@ -104,6 +108,8 @@ pub(crate) struct Account {
     ehlo: Option<String>,
     ca_file: Option<PathBuf>,
     timeout: Option<Duration>,
+    /// Signs every message (checked when the file is read).
+    dkim: Option<squall::DkimSigner>,
 }
 
 /// The accounts file, checked.
@@ -229,6 +235,29 @@ impl Accounts {
                 ),
                 None => None,
             };
+            let dkim = match (a.dkim_key, a.dkim_domain, a.dkim_selector) {
+                (Some(k), Some(d), Some(sel)) => {
+                    let canon = a.dkim_canon.as_ref().map(|c| c.get_ref().as_str());
+                    let path = resolve(path, k.get_ref());
+                    let signer = crate::dkim::signer(&path, d.get_ref(), sel.get_ref(), canon)
+                        .map_err(|e| at(k.span(), key("dkim_key"), e))?;
+                    Some(signer)
+                }
+                (None, None, None) if a.dkim_canon.is_none() => None,
+                (k, d, sel) => {
+                    let span = [k.map(|x| x.span()), d.map(|x| x.span()), sel.map(|x| x.span())]
+                        .into_iter()
+                        .flatten()
+                        .next()
+                        .or(a.dkim_canon.map(|c| c.span()))
+                        .unwrap_or(0..0);
+                    return Err(at(
+                        span,
+                        key("dkim_key"),
+                        "DKIM signing needs dkim_key, dkim_domain and dkim_selector together".into(),
+                    ));
+                }
+            };
             accounts.insert(
                 name.clone(),
                 Account {
@@ -242,6 +271,7 @@ impl Accounts {
                     ehlo: a.ehlo.map(Spanned::into_inner),
                     ca_file: a.ca_file,
                     timeout,
+                    dkim,
                 },
             );
         }
@@ -299,6 +329,9 @@ impl Account {
         if let Some(t) = self.timeout {
             b = b.timeout(t);
         }
+        if let Some(signer) = &self.dkim {
+            b = b.dkim(signer.clone());
+        }
         if let Some((user, source)) = &self.login {
             let secret = source
                 .read()
@@ -306,6 +339,14 @@ impl Account {
             b = login(b, user, &secret, self.auth);
         }
         Ok(b)
+    }
+}
+
+/// A path from the accounts file: relative ones are relative to the file's directory.
+fn resolve(file: &Path, p: &Path) -> PathBuf {
+    match file.parent() {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.to_path_buf(),
     }
 }
 

@@ -120,6 +120,8 @@ pub(crate) struct ConnArgs {
     /// server's verdict (the message may then arrive twice).
     #[arg(long)]
     retry_ambiguous: bool,
+    #[command(flatten)]
+    dkim: crate::dkim::DkimArgs,
 }
 
 /// Warns, once, when `--url` holds a user and password: the command line of a running process
@@ -242,6 +244,7 @@ impl ConnArgs {
             b = b.retries(n);
         }
         b = b.retry_ambiguous(self.retry_ambiguous);
+        let b = self.dkim.apply(b)?;
         self.security(b).map_err(|e| (exit::CONFIG, e))
     }
 

@@ -4,6 +4,7 @@ mod accounts;
 mod bulk;
 mod check;
 mod conn;
+mod dkim;
 mod exit;
 mod output;
 mod send;
@@ -47,6 +48,9 @@ enum Command {
     /// The accounts file: where it is, and whether an account works.
     #[command(subcommand, after_help = check::EXAMPLES, long_about = ACCOUNTS_HELP)]
     Config(check::ConfigCommand),
+    /// DKIM keys: print the DNS record that publishes one.
+    #[command(subcommand, after_help = dkim::EXAMPLES)]
+    Dkim(dkim::DkimCommand),
     /// Print a shell completion script for bash, zsh or fish.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
@@ -78,6 +82,10 @@ or --config PATH) names servers and their logins:
   ehlo = "laptop.example.org"          # optional
   ca_file = "/etc/ssl/private-ca.pem"  # optional
   timeout = 30                         # optional, seconds
+  dkim_key = "dkim.pem"                # optional: sign with DKIM (a path relative to this file)
+  dkim_domain = "example.org"          #   with dkim_key: the d= domain
+  dkim_selector = "2026"               #   and the selector (TXT at 2026._domainkey.example.org)
+  dkim_canon = "relaxed"               #   optional: relaxed | simple | HEADER/BODY
 
   [accounts.local]
   server = "127.0.0.1:2525"
@@ -107,6 +115,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Command::Dkim(cmd) = cli.command {
+        return ExitCode::from(dkim::run(cmd));
+    }
     if let Command::Completions { shell } = cli.command {
         let mut cmd = <Cli as clap::CommandFactory>::command();
         clap_complete::generate(shell, &mut cmd, "squall", &mut std::io::stdout());
@@ -121,7 +132,7 @@ fn main() -> ExitCode {
             Command::Sink(args) => sink::run(*args).await,
             Command::Bulk(args) => bulk::run(*args).await,
             Command::Config(cmd) => check::run(cmd).await,
-            Command::Sendmail { .. } | Command::Completions { .. } => exit::OK,
+            Command::Sendmail { .. } | Command::Completions { .. } | Command::Dkim(_) => exit::OK,
         }
     }))
 }

@@ -158,6 +158,9 @@ impl Servers {
     }
 }
 
+/// A test key for the DKIM examples.
+const DKIM_KEY: &str = include_str!("../../squall/tests/data/dkim/ed25519.pem");
+
 /// The files the examples name.
 fn fixtures(work: &Path, home: &Path) {
     std::fs::write(work.join("report.txt"), "The report.\n").unwrap();
@@ -171,6 +174,7 @@ fn fixtures(work: &Path, home: &Path) {
         "From: Me <me@example.org>\nTo: you@example.org\nBcc: hidden@example.org\nSubject: raw\n\nRaw.\n",
     )
     .unwrap();
+    std::fs::write(work.join("dkim.pem"), DKIM_KEY).unwrap();
     std::fs::create_dir_all(work.join("outbox")).unwrap();
     for i in 0..3 {
         std::fs::write(
@@ -273,6 +277,7 @@ fn the_readme_accounts_file_parses() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.toml");
     std::fs::write(&file, toml).unwrap();
+    std::fs::write(dir.path().join("dkim.pem"), DKIM_KEY).unwrap();
     let o = common::Run::new(["config", "path", "--config", file.to_str().unwrap()]).output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
