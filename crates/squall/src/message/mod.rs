@@ -7,6 +7,7 @@
 //! message renders the same headers however often it is rendered and retried.
 
 mod address;
+mod address_field;
 mod attachment;
 mod builder;
 mod fields;

@@ -5,29 +5,26 @@ use std::sync::Arc;
 
 use mail_builder::MessageBuilder as Mime;
 use mail_builder::encoders::base64::base64_encode_mime;
-use mail_builder::headers::address::Address;
 use mail_builder::headers::text::Text;
 use mail_builder::mime::{BodyPart, MimePart};
 
 use super::fields::needs_base64;
-use super::{Content, NamedAddress, Part, Rendered};
+use super::{Content, Part, Rendered, address_field};
 
 pub(super) fn render(c: &Content) -> Rendered {
-    let addr = |a: &NamedAddress| Address::new_address(a.name.clone(), a.mailbox.as_str().to_string());
-    let list = |v: &[NamedAddress]| Address::new_list(v.iter().map(addr).collect());
+    // The address fields are written here, before mail-builder's: its writer puts encoded
+    // words inside quotes (see `address_field`).
+    let mut bytes = Vec::new();
+    let fields = [
+        ("From", c.from.as_slice()),
+        ("To", &c.to),
+        ("Cc", &c.cc),
+        ("Reply-To", &c.reply_to),
+    ];
+    for (name, list) in fields.into_iter().filter(|(_, l)| !l.is_empty()) {
+        bytes.extend_from_slice(address_field::field(name, list).as_bytes());
+    }
     let mut m = Mime::new();
-    if let Some(f) = &c.from {
-        m = m.from(addr(f));
-    }
-    if !c.to.is_empty() {
-        m = m.to(list(&c.to));
-    }
-    if !c.cc.is_empty() {
-        m = m.cc(list(&c.cc));
-    }
-    if !c.reply_to.is_empty() {
-        m = m.reply_to(list(&c.reply_to));
-    }
     if let Some(s) = &c.subject {
         m = m.subject(s.as_str());
     }
@@ -36,7 +33,8 @@ pub(super) fn render(c: &Content) -> Rendered {
         m = m.header(name.as_str(), Text::new(value.as_str()));
     }
     m = m.body(body(c));
-    let bytes: Arc<[u8]> = m.write_to_vec().expect("writing to a Vec cannot fail").into();
+    m.write_to(&mut bytes).expect("writing to a Vec cannot fail");
+    let bytes: Arc<[u8]> = bytes.into();
     Rendered {
         profile: squall_proto::data::profile(&bytes),
         bytes,
