@@ -31,7 +31,7 @@ fi
 
 step "squall's feature combinations (cargo-hack): each feature with ring, and aws-lc-rs alone"
 command -v cargo-hack >/dev/null 2>&1 || cargo install --locked --quiet cargo-hack --version 0.6.46
-cargo hack clippy -p squall --no-dev-deps --each-feature --exclude-no-default-features --features ring --locked -- -D warnings
+cargo hack clippy -p squall --each-feature --exclude-no-default-features --features ring --locked -- -D warnings
 cargo clippy -p squall --no-default-features --features aws-lc-rs,webpki-roots,dkim --locked -- -D warnings
 
 step "docs build without warnings; every publishable crate packages"
