@@ -15,6 +15,25 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `squall … | head -1`: once the reader is gone, printing fails with EPIPE and `println!`
+/// panics. Exit as a tool killed by SIGPIPE would (status 141), without a trace. (SIGPIPE itself
+/// stays ignored: with its default action a peer that resets a socket would kill the process.)
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 /// Send mail over SMTP, and capture mail for tests.
 #[derive(Parser, Debug)]
 #[command(name = "squall", version, about, long_about = None)]
@@ -95,6 +114,7 @@ or --config PATH) names servers and their logins:
 (`default`, or the only one). Errors name the file, the line and the key."#;
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     // Installed as (or linked to) `sendmail`: speak sendmail's command line.
     let mut argv = std::env::args_os();
     let argv0 = argv.next().unwrap_or_default();
@@ -120,8 +140,16 @@ fn main() -> ExitCode {
     }
     if let Command::Completions { shell } = cli.command {
         let mut cmd = <Cli as clap::CommandFactory>::command();
-        clap_complete::generate(shell, &mut cmd, "squall", &mut std::io::stdout());
-        return ExitCode::SUCCESS;
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "squall", &mut script);
+        return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(141),
+            Err(e) => {
+                eprintln!("squall: writing the completion script failed: {e}");
+                ExitCode::from(exit::IOERR)
+            }
+        };
     }
     if let Command::Sendmail { args } = cli.command {
         return ExitCode::from(in_runtime_reading_stdin(sendmail::run("squall sendmail", args)));

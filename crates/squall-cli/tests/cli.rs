@@ -824,3 +824,30 @@ async fn insecure_auth_in_the_url_is_not_undone_by_the_flags_default() {
         text(&o.stderr)
     );
 }
+
+/// `squall … | head -1`: a reader that goes away ends squall as SIGPIPE would (141), with no
+/// panic trace on stderr.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    for args in [
+        &["sendmail", "--help"][..],
+        &["completions", "bash"],
+        &["help", "send"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_squall"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            matches!(out.status.code(), Some(0 | 141)),
+            "{args:?}: {:?}",
+            out.status
+        );
+    }
+}
