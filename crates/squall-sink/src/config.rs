@@ -31,6 +31,8 @@ pub(crate) struct SinkConfig {
     /// EHLO keywords not to offer, upper-cased.
     pub(crate) disabled: Vec<String>,
     pub(crate) keep_messages: bool,
+    /// Kept messages past this many drop the oldest.
+    pub(crate) max_messages: Option<usize>,
     pub(crate) on_message: Option<OnMessage>,
     /// The certificate to serve TLS with.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
@@ -100,6 +102,7 @@ impl Default for SinkBuilder {
                 faults: Vec::new(),
                 disabled: Vec::new(),
                 keep_messages: true,
+                max_messages: None,
                 on_message: None,
                 tls: None,
                 implicit_tls: false,
@@ -172,6 +175,13 @@ impl SinkBuilder {
     /// (default on; turn off for long benchmark runs, where only counts matter).
     pub fn keep_messages(mut self, keep: bool) -> Self {
         self.config.keep_messages = keep;
+        self
+    }
+
+    /// Keep at most `n` messages in memory (at least 1); a new one past the cap drops the
+    /// oldest first, so a catcher that runs for days stays within bounds. Default: no cap.
+    pub fn max_messages(mut self, n: usize) -> Self {
+        self.config.max_messages = Some(n);
         self
     }
 

@@ -28,9 +28,12 @@ mod command;
 mod config;
 mod conn;
 mod escape;
+mod expect;
 pub mod fault;
 mod limits;
 mod line;
+mod mail;
+mod mailbox;
 mod maildir;
 mod path;
 mod server;
@@ -44,7 +47,9 @@ pub mod fuzzing;
 
 pub use config::SinkBuilder;
 pub use escape::{escape, escape_bytes};
+pub use expect::{Expect, NoMatch};
 pub use fault::{Fault, FaultAction, FaultStage};
+pub use mail::{Attachment, Mail};
 pub use server::{SinkHandle, WaitTimeout};
 pub use store::ReceivedMessage;
 

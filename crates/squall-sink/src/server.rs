@@ -4,17 +4,20 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{SinkBuilder, SinkConfig};
 use crate::conn::Conn;
+use crate::expect::{Expect, NoMatch};
 use crate::fault::{Chaos, FaultAction, FaultStage};
 use crate::limits::{Backoff, MemoryBudget, Slots};
+use crate::mail::Mail;
+use crate::mailbox::{Change, Mailbox};
 use crate::spool::Spool;
 use crate::store::{ReceivedMessage, Store};
 
@@ -28,7 +31,9 @@ pub(crate) struct Shared {
     pub(crate) spool: Spool,
     /// The connection cap.
     slots: Arc<Slots>,
-    messages: Mutex<Vec<ReceivedMessage>>,
+    pub(crate) messages: Mutex<Mailbox>,
+    /// Every change to `messages`, for live views; sending fails only when nobody listens.
+    pub(crate) changes: broadcast::Sender<Change>,
     delivered: AtomicU64,
     connections: AtomicU64,
     changed: Notify,
@@ -52,13 +57,34 @@ impl Shared {
             f(&msg);
         }
         if self.config.keep_messages {
-            self.messages
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(msg);
+            let changes = self.mailbox().push(msg);
+            for c in changes {
+                let _ = self.changes.send(c);
+            }
         }
         self.delivered.fetch_add(1, Ordering::Release);
         self.changed.notify_waiters();
+    }
+
+    /// The kept messages, locked.
+    pub(crate) fn mailbox(&self) -> std::sync::MutexGuard<'_, Mailbox> {
+        self.messages.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Deletes one kept message; returns whether it was there.
+    pub(crate) fn delete(&self, id: &str) -> bool {
+        let gone = self.mailbox().remove(id);
+        if gone {
+            let _ = self.changes.send(Change::Removed(id.to_string()));
+        }
+        gone
+    }
+
+    /// Deletes and returns every kept message.
+    pub(crate) fn clear(&self) -> Vec<Arc<ReceivedMessage>> {
+        let all = self.mailbox().take();
+        let _ = self.changes.send(Change::Cleared);
+        all
     }
 
     /// A random chaos fault for a new transaction, or none.
@@ -116,7 +142,7 @@ pub struct SinkHandle {
     stop: watch::Sender<bool>,
 }
 
-/// [`SinkHandle::wait_for`] ran out of time.
+/// [`SinkHandle::wait_for_count`] ran out of time.
 #[derive(Debug, Error)]
 #[error("the sink received {got} of {want} messages within {timeout:?}")]
 pub struct WaitTimeout {
@@ -150,6 +176,7 @@ impl SinkBuilder {
         let addr = listener.local_addr()?;
         // xorshift needs a non-zero state.
         let seed = self.config.chaos.map_or(1, |(_, seed)| seed.max(1));
+        let max_messages = self.config.max_messages;
         let shared = Arc::new(Shared {
             rng: AtomicU64::new(seed),
             fault_hits: self.config.faults.iter().map(|_| AtomicU64::new(0)).collect(),
@@ -157,7 +184,8 @@ impl SinkBuilder {
             store,
             spool,
             config: self.config,
-            messages: Mutex::new(Vec::new()),
+            messages: Mutex::new(Mailbox::new(max_messages)),
+            changes: broadcast::channel(1024).0,
             delivered: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             changed: Notify::new(),
@@ -260,21 +288,35 @@ impl SinkHandle {
     /// Every message received so far (when keeping messages, the default).
     pub fn messages(&self) -> Vec<ReceivedMessage> {
         self.shared
-            .messages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .mailbox()
+            .entries()
+            .map(|e| (*e.msg).clone())
+            .collect()
+    }
+
+    /// Every message received so far, parsed, oldest first.
+    pub fn mails(&self) -> Vec<Mail> {
+        let kept: Vec<_> = self.shared.mailbox().entries().map(|e| e.msg.clone()).collect();
+        kept.into_iter().map(Mail::new).collect()
     }
 
     /// Removes and returns the messages received so far.
     pub fn take_messages(&self) -> Vec<ReceivedMessage> {
-        std::mem::take(
-            &mut *self
-                .shared
-                .messages
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+        self.shared
+            .clear()
+            .into_iter()
+            .map(|m| Arc::try_unwrap(m).unwrap_or_else(|m| (*m).clone()))
+            .collect()
+    }
+
+    /// Deletes one kept message by id; returns whether it was there.
+    pub fn delete(&self, id: &str) -> bool {
+        self.shared.delete(id)
+    }
+
+    /// How many messages are kept now (see [`SinkBuilder::max_messages`]).
+    pub fn kept(&self) -> usize {
+        self.shared.mailbox().len()
     }
 
     /// How many messages were accepted in all.
@@ -299,7 +341,7 @@ impl SinkHandle {
     }
 
     /// Waits until at least `n` messages were accepted in all, or fails after `timeout`.
-    pub async fn wait_for(&self, n: u64, timeout: Duration) -> Result<(), WaitTimeout> {
+    pub async fn wait_for_count(&self, n: u64, timeout: Duration) -> Result<(), WaitTimeout> {
         let wait = async {
             loop {
                 let notified = self.shared.changed.notified();
@@ -318,6 +360,86 @@ impl SinkHandle {
                 want: n,
                 timeout,
             })
+    }
+
+    /// Waits until a kept message satisfies `predicate` (one that arrived before the call
+    /// counts too) and returns it; or fails after `timeout` with the list of what did arrive.
+    /// Woken by each arrival: no polling.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::time::Duration;
+    /// let sink = squall_sink::Sink::start().await?;
+    /// let client = squall::Client::from_url(&sink.url())?;
+    /// client.send("me@example.org", ["you@example.net"], "Subject: hi\r\n\r\nhello\r\n").await?;
+    /// let mail = sink.wait_for(|m| m.subject() == Some("hi"), Duration::from_secs(5)).await?;
+    /// assert_eq!(mail.text().as_deref(), Some("hello\r\n"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait_for<F>(&self, predicate: F, timeout: Duration) -> Result<Mail, NoMatch>
+    where
+        F: Fn(&Mail) -> bool,
+    {
+        self.wait_matching(|| "a message matching the predicate".into(), predicate, timeout)
+            .await
+    }
+
+    /// Waits until a message as `expected` arrives (or is already there) and returns it; or
+    /// fails after `timeout` with a message that says what was expected and lists what came.
+    pub async fn expect(&self, expected: Expect, timeout: Duration) -> Result<Mail, NoMatch> {
+        self.wait_matching(|| expected.to_string(), |m| expected.matches(m), timeout)
+            .await
+    }
+
+    /// The first kept message as `expected`, without waiting.
+    pub fn find(&self, expected: &Expect) -> Result<Mail, NoMatch> {
+        match self.mails().into_iter().find(|m| expected.matches(m)) {
+            Some(m) => Ok(m),
+            None => Err(self.no_match(expected.to_string(), Duration::ZERO)),
+        }
+    }
+
+    async fn wait_matching(
+        &self,
+        expected: impl FnOnce() -> String,
+        predicate: impl Fn(&Mail) -> bool,
+        timeout: Duration,
+    ) -> Result<Mail, NoMatch> {
+        let deadline = tokio::time::Instant::from_std(Instant::now() + timeout);
+        let mut looked = 0;
+        loop {
+            let notified = self.shared.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // Parse outside the lock: the connections deliver under it.
+            let fresh: Vec<_> = self
+                .shared
+                .mailbox()
+                .since(looked)
+                .map(|e| (e.seq, e.msg.clone()))
+                .collect();
+            for (seq, msg) in fresh {
+                looked = seq;
+                let mail = Mail::new(msg);
+                if predicate(&mail) {
+                    return Ok(mail);
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(self.no_match(expected(), timeout));
+            }
+        }
+    }
+
+    fn no_match(&self, expected: String, waited: Duration) -> NoMatch {
+        NoMatch {
+            expected,
+            got: self.mails().iter().map(Mail::summary).collect(),
+            waited,
+            kept: self.shared.config.keep_messages,
+        }
     }
 
     /// Stops accepting and closes every connection.

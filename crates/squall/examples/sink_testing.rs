@@ -32,7 +32,7 @@ async fn main() {
     let client = Client::from_url(&sink.url()).unwrap();
 
     send_welcome(&client, "ann@example.net").await.unwrap();
-    sink.wait_for(1, Duration::from_secs(5)).await.unwrap();
+    sink.wait_for_count(1, Duration::from_secs(5)).await.unwrap();
     let got = &sink.messages()[0];
     assert_eq!(got.rcpt_to, ["ann@example.net"]);
     assert!(String::from_utf8_lossy(&got.data).contains("Subject: Welcome!"));

@@ -460,7 +460,7 @@ async fn a_partial_delivery_survives_a_failed_retry() {
     let send = c
         .submit("a@example.org", ["b@example.net", "c@example.net"], body("x", ""))
         .unwrap();
-    s.wait_for(1, Duration::from_secs(5)).await.unwrap();
+    s.wait_for_count(1, Duration::from_secs(5)).await.unwrap();
     s.stop();
     let r = tokio::time::timeout(Duration::from_secs(10), send)
         .await

@@ -151,7 +151,7 @@ async fn a_dropped_send_is_still_delivered_and_the_client_goes_on() {
             .is_err()
     );
     c.send("a@example.org", ["next@example.net"], "x").await.unwrap();
-    s.wait_for(2, Duration::from_secs(5)).await.unwrap();
+    s.wait_for_count(2, Duration::from_secs(5)).await.unwrap();
     let to: Vec<String> = s.messages().iter().map(|m| m.rcpt_to[0].clone()).collect();
     assert_eq!(
         to,
