@@ -17,7 +17,9 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall sink --tls-cert cert.pem --tls-key key.pem --require-tls --user joe:secret
   squall sink --listen 127.0.0.1:2525 --fault 'rcpt:bad@example.com=550 5.1.1 no such user'
   squall sink --fault 'data-end#3=disconnect' --disable CHUNKING
-  squall sink --chaos 0.01 --seed 7 --quiet";
+  squall sink --chaos 0.01 --seed 7 --quiet
+  squall sink --web                          # the mail page on http://127.0.0.1:8025/
+  squall sink --web 0.0.0.0:8025 --web-auth env:SINK_PASSWORD --max-messages 500";
 
 #[derive(Args, Debug)]
 pub(crate) struct SinkArgs {
@@ -95,6 +97,25 @@ pub(crate) struct SinkArgs {
     /// Offer AUTH before TLS too.
     #[arg(long)]
     auth_before_tls: bool,
+    /// Serve the mail page and HTTP API (default address 127.0.0.1:8025); messages are kept
+    /// in memory, the oldest dropped past --max-messages.
+    #[cfg(feature = "web")]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8025")]
+    web: Option<SocketAddr>,
+    /// Require a password for the page and API, read from file:PATH or env:NAME (never given
+    /// on the command line, where other users could read it). Needed for a non-loopback --web.
+    #[cfg(feature = "web")]
+    #[arg(long, value_name = "file:PATH|env:NAME", requires = "web")]
+    web_auth: Option<String>,
+    /// Serve a non-loopback --web address without a password: anyone who reaches it reads
+    /// the mail.
+    #[cfg(feature = "web")]
+    #[arg(long, requires = "web")]
+    web_insecure: bool,
+    /// Messages kept in memory for the page and API; past it the oldest is dropped first.
+    #[cfg(feature = "web")]
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_messages: u64,
 }
 
 pub(crate) async fn run(args: SinkArgs) -> u8 {
@@ -162,8 +183,25 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
         };
         b = b.user(name, password);
     }
-    // Nothing is kept in memory: a long-running sink must not grow.
+    // Nothing is kept in memory unless the page shows it: a long-running sink must not grow.
     b = b.keep_messages(false);
+    #[cfg(feature = "web")]
+    if let Some(addr) = args.web {
+        b = b
+            .keep_messages(true)
+            .max_messages(usize::try_from(args.max_messages).unwrap_or(usize::MAX))
+            .web(addr)
+            .web_insecure(args.web_insecure);
+        if let Some(spec) = &args.web_auth {
+            match read_password(spec) {
+                Ok(p) => b = b.web_password(p),
+                Err(e) => {
+                    eprintln!("squall sink: --web-auth {spec}: {e}");
+                    return exit::CONFIG;
+                }
+            }
+        }
+    }
     if !args.quiet {
         // The summary escapes whatever the client chose: no terminal escapes reach stdout.
         b = b.on_message(|m| {
@@ -173,12 +211,20 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
     }
     let sink = match b.start().await {
         Ok(s) => s,
+        #[cfg(feature = "web")]
+        Err(e) if e.get_ref().is_some_and(|i| i.is::<squall_sink::WebError>()) => {
+            eprintln!("squall sink: {e}");
+            return exit::USAGE;
+        }
         Err(e) => {
             eprintln!("squall sink: cannot start on {}: {e}", args.listen);
             return exit::UNAVAILABLE;
         }
     };
     println!("listening on {}", sink.addr());
+    if let Some(web) = sink.web_addr() {
+        println!("mail page on http://{web}/ (API under /api/v1)");
+    }
     let _ = std::io::stdout().flush();
     wait_for_signal().await;
     sink.stop();
@@ -203,6 +249,23 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The web password from `file:PATH` (first line) or `env:NAME`.
+#[cfg(feature = "web")]
+fn read_password(spec: &str) -> Result<String, String> {
+    let password = if let Some(path) = spec.strip_prefix("file:") {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        text.lines().next().unwrap_or("").to_string()
+    } else if let Some(name) = spec.strip_prefix("env:") {
+        std::env::var(name).map_err(|_| format!("the environment variable {name} is not set"))?
+    } else {
+        return Err("say where the password is: file:PATH or env:NAME".into());
+    };
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    Ok(password)
 }
 
 /// A share between 0 and 1.

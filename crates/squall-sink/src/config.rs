@@ -85,6 +85,8 @@ impl SinkConfig {
 pub struct SinkBuilder {
     pub(crate) listen: SocketAddr,
     pub(crate) config: SinkConfig,
+    #[cfg(feature = "web")]
+    pub(crate) web: Option<crate::web::WebConfig>,
 }
 
 impl Default for SinkBuilder {
@@ -111,6 +113,8 @@ impl Default for SinkBuilder {
                 auth_before_tls: false,
                 chaos: None,
             },
+            #[cfg(feature = "web")]
+            web: None,
         }
     }
 }
@@ -182,6 +186,49 @@ impl SinkBuilder {
     /// oldest first, so a catcher that runs for days stays within bounds. Default: no cap.
     pub fn max_messages(mut self, n: usize) -> Self {
         self.config.max_messages = Some(n);
+        self
+    }
+
+    /// Serve the mail page and the HTTP API on `addr` (feature `web`; `127.0.0.1:0` picks a
+    /// free port, see [`SinkHandle::web_addr`](crate::SinkHandle::web_addr)). Messages must
+    /// be kept (the default); cap them with [`max_messages`](Self::max_messages). A
+    /// non-loopback address needs [`web_password`](Self::web_password) or
+    /// [`web_insecure`](Self::web_insecure), or starting fails.
+    #[cfg(feature = "web")]
+    pub fn web(mut self, addr: SocketAddr) -> Self {
+        match &mut self.web {
+            Some(w) => w.addr = addr,
+            None => {
+                self.web = Some(crate::web::WebConfig {
+                    addr,
+                    password: None,
+                    insecure: false,
+                })
+            }
+        }
+        self
+    }
+
+    /// Require this password for every page and API request (HTTP Basic with any user name,
+    /// or `Authorization: Bearer <password>`).
+    #[cfg(feature = "web")]
+    pub fn web_password(mut self, password: impl Into<String>) -> Self {
+        if let Some(w) = &mut self.web {
+            w.password = Some(password.into());
+        } else {
+            self = self.web(SocketAddr::from(([127, 0, 0, 1], 0)));
+            return self.web_password(password);
+        }
+        self
+    }
+
+    /// Allow a non-loopback web address without a password (anyone who reaches it reads the
+    /// mail).
+    #[cfg(feature = "web")]
+    pub fn web_insecure(mut self, on: bool) -> Self {
+        if let Some(w) = &mut self.web {
+            w.insecure = on;
+        }
         self
     }
 

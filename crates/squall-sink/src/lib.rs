@@ -39,7 +39,11 @@ mod path;
 mod server;
 mod spool;
 mod store;
+#[cfg(feature = "web")]
+mod summary;
 mod tls;
+#[cfg(feature = "web")]
+mod web;
 
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
@@ -52,6 +56,8 @@ pub use fault::{Fault, FaultAction, FaultStage};
 pub use mail::{Attachment, Mail};
 pub use server::{SinkHandle, WaitTimeout};
 pub use store::ReceivedMessage;
+#[cfg(feature = "web")]
+pub use web::WebError;
 
 /// Entry points to start a sink.
 #[derive(Debug)]

@@ -4,8 +4,14 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+#[cfg(feature = "web")]
+use std::sync::OnceLock;
 
+#[cfg(feature = "web")]
+use crate::mail::Mail;
 use crate::store::ReceivedMessage;
+#[cfg(feature = "web")]
+use crate::summary::Summary;
 
 /// One kept message and what the sink knows about it beyond its content.
 #[derive(Clone, Debug)]
@@ -16,6 +22,18 @@ pub(crate) struct Entry {
     /// Shown on the page or fetched through the API.
     #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) seen: bool,
+    /// Made on first use (a list, a search), then shared by the clones of this entry.
+    #[cfg(feature = "web")]
+    summary: Arc<OnceLock<Summary>>,
+}
+
+#[cfg(feature = "web")]
+impl Entry {
+    /// The list view of the message, parsed the first time it is asked for.
+    pub(crate) fn summary(&self) -> &Summary {
+        self.summary
+            .get_or_init(|| Summary::of(&Mail::new(self.msg.clone())))
+    }
 }
 
 /// What changed, for live views (SSE) and waiters.
@@ -27,6 +45,9 @@ pub(crate) enum Change {
     Removed(String),
     /// Every message was deleted.
     Cleared,
+    /// A message was marked seen.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    Seen(String),
 }
 
 /// The kept messages, oldest first.
@@ -63,6 +84,8 @@ impl Mailbox {
             seq: self.next_seq,
             msg: Arc::new(msg),
             seen: false,
+            #[cfg(feature = "web")]
+            summary: Arc::default(),
         });
         changes
     }

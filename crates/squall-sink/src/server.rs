@@ -36,7 +36,7 @@ pub(crate) struct Shared {
     pub(crate) changes: broadcast::Sender<Change>,
     delivered: AtomicU64,
     connections: AtomicU64,
-    changed: Notify,
+    pub(crate) changed: Notify,
     next_id: AtomicU64,
     /// Times each fault's stage (and address) was reached, for `#N`.
     fault_hits: Vec<AtomicU64>,
@@ -138,6 +138,8 @@ impl Shared {
 #[derive(Debug)]
 pub struct SinkHandle {
     addr: SocketAddr,
+    /// Where the page and API listen (feature `web`).
+    web_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
 }
@@ -158,6 +160,8 @@ impl SinkBuilder {
     /// Binds the listening socket and starts serving in the background (needs a tokio runtime).
     /// Creates the directories to write into first.
     pub async fn start(self) -> io::Result<SinkHandle> {
+        #[cfg(feature = "web")]
+        let web = self.web;
         let store = Store::open(self.config.eml_dir.as_deref(), self.config.maildir.as_deref())?;
         if let Some(dir) = &self.config.spool_dir {
             std::fs::create_dir_all(dir)?;
@@ -196,8 +200,20 @@ impl SinkBuilder {
                 .as_secs(),
         });
         let (stop, stopped) = watch::channel(false);
+        #[cfg(feature = "web")]
+        let web_addr = match web {
+            Some(cfg) => Some(crate::web::serve(cfg, shared.clone(), stopped.clone()).await?),
+            None => None,
+        };
+        #[cfg(not(feature = "web"))]
+        let web_addr = None;
         tokio::spawn(accept_loop(listener, shared.clone(), stopped));
-        Ok(SinkHandle { addr, shared, stop })
+        Ok(SinkHandle {
+            addr,
+            web_addr,
+            shared,
+            stop,
+        })
     }
 }
 
@@ -255,6 +271,12 @@ impl SinkHandle {
     /// Where the sink listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the page and the HTTP API listen, when [`SinkBuilder::web`] was given (feature
+    /// `web`).
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web_addr
     }
 
     /// An `smtp://` URL for a client to reach this sink, with the TLS mode it speaks:

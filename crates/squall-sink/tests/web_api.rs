@@ -1,0 +1,402 @@
+//! The catcher's HTTP API, every endpoint, over real sockets: squall sends over SMTP, a raw
+//! HTTP client asks.
+
+mod http;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use squall::{Client, Message};
+use squall_sink::{Sink, SinkHandle, WebError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use http::{Reply, call, get, request};
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn catcher() -> (SinkHandle, SocketAddr, Client) {
+    let sink = Sink::builder().web(loopback()).start().await.unwrap();
+    let web = sink.web_addr().unwrap();
+    let client = Client::from_url(&sink.url()).unwrap();
+    (sink, web, client)
+}
+
+async fn send(client: &Client, to: &str, subject: &str, text: &str) {
+    let m = Message::builder()
+        .from("App <app@example.org>")
+        .to(to)
+        .bcc("hidden@example.org")
+        .subject(subject)
+        .text(text)
+        .html(&format!(
+            "<p>{text}</p><img src=\"cid:logo\"><img src=\"https://remote.example/x.png\">"
+        ))
+        .attachment("report.bin", "application/octet-stream", &[0u8, 1, 2, 255][..])
+        .build()
+        .unwrap();
+    client.send_message(&m).await.unwrap().require_all().unwrap();
+}
+
+fn ids(r: &Reply) -> Vec<String> {
+    r.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn list_pages_newest_first_and_searches() {
+    let (sink, web, client) = catcher().await;
+    send(&client, "ann@example.net", "one", "alpha body").await;
+    send(&client, "bob@example.net", "two", "beta body").await;
+    send(&client, "cat@example.net", "three", "gamma body").await;
+    sink.wait_for_count(3, Duration::from_secs(5)).await.unwrap();
+
+    let all = get(web, "/api/v1/messages").await;
+    assert_eq!(all.status, 200);
+    assert_eq!(all.json()["total"], 3);
+    assert_eq!(ids(&all), ["three", "two", "one"]);
+    let first = &all.json()["messages"][0];
+    assert_eq!(first["mail_from"], "app@example.org");
+    assert_eq!(first["attachments"], 1);
+    assert_eq!(first["seen"], false);
+    assert!(
+        first["rcpt_to"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "hidden@example.org")
+    );
+
+    assert_eq!(ids(&get(web, "/api/v1/messages?start=1&limit=1").await), ["two"]);
+    assert_eq!(ids(&get(web, "/api/v1/messages?subject=TWO").await), ["two"]);
+    assert_eq!(ids(&get(web, "/api/v1/messages?to=cat@").await), ["three"]);
+    assert_eq!(ids(&get(web, "/api/v1/messages?text=alpha").await), ["one"]);
+    assert_eq!(
+        ids(&get(web, "/api/v1/messages?q=body+subject:one").await),
+        ["one"]
+    );
+    assert_eq!(
+        ids(&get(web, "/api/v1/messages?from=app@example.org&limit=2").await),
+        ["three", "two"]
+    );
+    let none = get(web, "/api/v1/messages?q=nowhere").await;
+    assert_eq!(none.json()["total"], 0);
+}
+
+#[tokio::test]
+async fn one_message_raw_parts_html_and_eml() {
+    let (sink, web, client) = catcher().await;
+    send(&client, "ann@example.net", "hello", "the text").await;
+    let mail = sink.wait_for(|_| true, Duration::from_secs(5)).await.unwrap();
+    let id = mail.id();
+
+    let m = get(web, &format!("/api/v1/messages/{id}")).await;
+    assert_eq!(m.status, 200);
+    let j = m.json();
+    assert_eq!(j["subject"], "hello");
+    assert_eq!(j["envelope"]["mail_from"], "app@example.org");
+    assert!(
+        j["envelope"]["rcpt_to"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "hidden@example.org")
+    );
+    assert_eq!(j["session"]["tls"], false);
+    assert!(j["session"]["auth"].is_null());
+    assert_eq!(
+        j["session"]["transfer"]
+            .as_str()
+            .map(|t| t == "DATA" || t == "BDAT"),
+        Some(true)
+    );
+    assert!(
+        j["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == "Subject" && h["value"] == "hello")
+    );
+    assert!(j["text"].as_str().unwrap().contains("the text"));
+    let parts = j["parts"].as_array().unwrap();
+    let att = parts
+        .iter()
+        .find(|p| p["attachment"] == true)
+        .expect("an attachment part");
+    assert_eq!(att["name"], "report.bin");
+    assert_eq!(att["size"], 4);
+
+    let raw = get(web, &format!("/api/v1/messages/{id}/raw")).await;
+    assert_eq!(raw.status, 200);
+    assert_eq!(raw.body, mail.raw(), "raw is byte-identical");
+    let eml = get(web, &format!("/api/v1/messages/{id}/eml")).await;
+    assert_eq!(eml.body, mail.raw());
+    assert_eq!(eml.header("content-type"), Some("message/rfc822"));
+    assert!(
+        eml.header("content-disposition")
+            .unwrap()
+            .contains(&format!("{id}.eml"))
+    );
+
+    let part = get(web, &format!("/api/v1/messages/{id}/parts/{}", att["index"])).await;
+    assert_eq!(part.body, [0u8, 1, 2, 255], "the download is byte-identical");
+    assert!(
+        part.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert_eq!(
+        get(web, &format!("/api/v1/messages/{id}/parts/999")).await.status,
+        404
+    );
+
+    let html = get(web, &format!("/api/v1/messages/{id}/html")).await;
+    assert_eq!(html.status, 200);
+    let csp = html.header("content-security-policy").unwrap();
+    assert!(csp.starts_with("sandbox "), "{csp}");
+    assert!(!csp.contains("allow-scripts"), "{csp}");
+    assert!(
+        csp.contains("img-src 'self' data:;"),
+        "remote images blocked: {csp}"
+    );
+    let with_images = get(web, &format!("/api/v1/messages/{id}/html?images=1")).await;
+    assert!(
+        with_images
+            .header("content-security-policy")
+            .unwrap()
+            .contains("https:")
+    );
+    assert_eq!(get(web, "/api/v1/messages/nope").await.status, 404);
+}
+
+#[tokio::test]
+async fn seen_delete_one_and_all() {
+    let (sink, web, client) = catcher().await;
+    send(&client, "ann@example.net", "a", "x").await;
+    send(&client, "ann@example.net", "b", "x").await;
+    sink.wait_for_count(2, Duration::from_secs(5)).await.unwrap();
+    let id = sink.mails()[0].id().to_string();
+
+    assert_eq!(
+        call(web, "PUT", &format!("/api/v1/messages/{id}/seen"))
+            .await
+            .status,
+        204
+    );
+    let list = get(web, "/api/v1/messages").await.json();
+    assert_eq!(list["messages"][1]["seen"], true);
+
+    assert_eq!(
+        call(web, "DELETE", &format!("/api/v1/messages/{id}"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        call(web, "DELETE", &format!("/api/v1/messages/{id}"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(get(web, &format!("/api/v1/messages/{id}")).await.status, 404);
+    assert_eq!(get(web, "/api/v1/messages").await.json()["total"], 1);
+    assert_eq!(call(web, "DELETE", "/api/v1/messages").await.status, 204);
+    assert_eq!(get(web, "/api/v1/messages").await.json()["total"], 0);
+    assert_eq!(sink.kept(), 0);
+}
+
+#[tokio::test]
+async fn long_poll_answers_on_arrival_and_times_out() {
+    let (sink, web, client) = catcher().await;
+    let started = Instant::now();
+    let (reply, ()) = tokio::join!(
+        get(web, "/api/v1/wait?subject=reset&to=bob@example.net&timeout=20s"),
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            send(&client, "ann@example.net", "Welcome", "x").await;
+            send(&client, "bob@example.net", "Reset your password", "token=1").await;
+        }
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["subject"], "Reset your password");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Already there: at once. After it: only newer ones count.
+    let id = reply.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        get(web, "/api/v1/wait?subject=reset&timeout=1s").await.status,
+        200
+    );
+    let t = Instant::now();
+    let late = get(
+        web,
+        &format!("/api/v1/wait?subject=reset&after={id}&timeout=300ms"),
+    )
+    .await;
+    assert_eq!(late.status, 408, "{}", late.text());
+    assert!(
+        late.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("no message matched")
+    );
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert_eq!(get(web, "/api/v1/wait?timeout=forever").await.status, 400);
+    drop(sink);
+}
+
+#[tokio::test]
+async fn events_stream_announces_arrivals() {
+    let (sink, web, client) = catcher().await;
+    let mut s = tokio::net::TcpStream::connect(web).await.unwrap();
+    let req = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: localhost:{}\r\n\r\n",
+        web.port()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The head first, so the subscription exists before the message is sent.
+    let n = tokio::time::timeout(http::WAIT, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    seen.extend_from_slice(&buf[..n]);
+    assert!(String::from_utf8_lossy(&seen).contains("text/event-stream"));
+    send(&client, "ann@example.net", "live one", "x").await;
+    let deadline = Instant::now() + http::WAIT;
+    while !String::from_utf8_lossy(&seen).contains("live one") {
+        assert!(
+            Instant::now() < deadline,
+            "no added event: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let n = tokio::time::timeout(http::WAIT, s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "stream closed");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&seen).contains("event: added"));
+    drop(sink);
+}
+
+#[tokio::test]
+async fn the_cap_holds_through_the_api() {
+    let sink = Sink::builder()
+        .web(loopback())
+        .max_messages(2)
+        .start()
+        .await
+        .unwrap();
+    let web = sink.web_addr().unwrap();
+    let client = Client::from_url(&sink.url()).unwrap();
+    for s in ["a", "b", "c"] {
+        send(&client, "ann@example.net", s, "x").await;
+    }
+    sink.wait_for_count(3, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(ids(&get(web, "/api/v1/messages").await), ["c", "b"]);
+}
+
+#[tokio::test]
+async fn host_header_and_csrf_rules() {
+    let (_sink, web, _client) = catcher().await;
+    let rebound = request(web, "GET", "/api/v1/messages", &[("Host", "attacker.example")]).await;
+    assert_eq!(rebound.status, 421, "DNS rebinding refused");
+    for host in ["127.0.0.1", "[::1]:8025", "localhost"] {
+        let ok = request(web, "GET", "/api/v1/messages", &[("Host", host)]).await;
+        assert_eq!(ok.status, 200, "{host}");
+    }
+    // A plain form post or a link cannot delete.
+    let simple = request(web, "DELETE", "/api/v1/messages", &[("Content-Length", "0")]).await;
+    assert_eq!(simple.status, 403);
+    let form = request(
+        web,
+        "DELETE",
+        "/api/v1/messages",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Content-Length", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(form.status, 403);
+    let json = request(
+        web,
+        "DELETE",
+        "/api/v1/messages",
+        &[("Content-Type", "application/json"), ("Content-Length", "0")],
+    )
+    .await;
+    assert_eq!(json.status, 204);
+    let foreign = request(
+        web,
+        "DELETE",
+        "/api/v1/messages",
+        &[
+            ("X-Squall-Sink", "1"),
+            ("Origin", "https://evil.example"),
+            ("Content-Length", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    let page = get(web, "/").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+}
+
+#[tokio::test]
+async fn a_reachable_address_needs_a_password_or_an_explicit_opt_out() {
+    let any = SocketAddr::from(([0, 0, 0, 0], 0));
+    let e = Sink::builder().web(any).start().await.unwrap_err();
+    let inner = e.get_ref().and_then(|e| e.downcast_ref::<WebError>());
+    assert!(matches!(inner, Some(WebError::NeedsPassword(_))), "{e}");
+    assert!(e.to_string().contains("--web-auth"), "{e}");
+
+    let open = Sink::builder().web(any).web_insecure(true).start().await.unwrap();
+    let port = open.web_addr().unwrap().port();
+    let lan = SocketAddr::from(([127, 0, 0, 1], port));
+    let r = request(lan, "GET", "/api/v1/messages", &[("Host", "mail.lan")]).await;
+    assert_eq!(r.status, 200, "no Host check when bound for other machines");
+
+    let locked = Sink::builder()
+        .web(any)
+        .web_password("s3cret")
+        .start()
+        .await
+        .unwrap();
+    let port = locked.web_addr().unwrap().port();
+    let lan = SocketAddr::from(([127, 0, 0, 1], port));
+    let no = request(lan, "GET", "/api/v1/messages", &[("Host", "mail.lan")]).await;
+    assert_eq!(no.status, 401);
+    assert!(no.header("www-authenticate").unwrap().starts_with("Basic"));
+    // "user:s3cret" in base64.
+    let yes = request(
+        lan,
+        "GET",
+        "/api/v1/messages",
+        &[("Host", "mail.lan"), ("Authorization", "Basic dXNlcjpzM2NyZXQ=")],
+    )
+    .await;
+    assert_eq!(yes.status, 200);
+    let bearer = request(
+        lan,
+        "GET",
+        "/",
+        &[("Host", "mail.lan"), ("Authorization", "Bearer s3cret")],
+    )
+    .await;
+    assert_eq!(bearer.status, 200);
+}
