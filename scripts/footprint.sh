@@ -3,6 +3,8 @@
 # the library takes, for squall (default features, and a minimal set) next to lettre with the
 # features the same job needs (async on tokio, rustls, the message builder, a connection pool).
 # One build each, one after another, on this machine; downloads happen before the timing.
+# CPU seconds (user + system) are printed beside the wall time: they move far less with the
+# machine's other load, so they are the figure to compare on a busy machine.
 # Usage: scripts/footprint.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,8 +18,8 @@ cases=(
   "lettre 0.11 (tokio1-rustls-tls, builder, pool)|lettre = { version = \"0.11\", default-features = false, features = [\"smtp-transport\", \"pool\", \"hostname\", \"builder\", \"tokio1-rustls-tls\"] }"
 )
 
-echo "| library | crates built | clean release build |"
-echo "|---|---|---|"
+echo "| library | crates built | clean release build (wall) | CPU time (user + sys) |"
+echo "|---|---|---|---|"
 n=0
 for c in "${cases[@]}"; do
     n=$((n + 1))
@@ -30,10 +32,10 @@ for c in "${cases[@]}"; do
     (cd "$dir" && cargo fetch --quiet)
     # Every package in the build graph but the case itself (build scripts and proc macros count).
     crates=$(cd "$dir" && cargo tree --prefix none --edges normal,build --format '{p}' | sed 's/ (.*//' | sort -u | grep -vc "^footprint")
-    start=$(date +%s.%N)
-    (cd "$dir" && CARGO_TARGET_DIR="$dir/target" cargo build --release --quiet)
-    secs=$(echo "$(date +%s.%N) - $start" | bc)
-    printf '| %s | %s | %.0f s |\n' "$name" "$crates" "$secs"
+    (cd "$dir" && CARGO_TARGET_DIR="$dir/target" /usr/bin/time -f '%e %U %S' -o "$dir/time" \
+        cargo build --release --quiet)
+    read -r wall user sys <"$dir/time"
+    printf '| %s | %s | %.0f s | %.0f s |\n' "$name" "$crates" "$wall" "$(echo "$user + $sys" | bc)"
 done
 echo
-echo "($(nproc) cores, $(rustc --version | cut -d' ' -f1-2), $(date -u +%Y-%m-%d))"
+echo "($(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg) at the end, $(rustc --version | cut -d' ' -f1-2), $(date -u +%Y-%m-%d))"
