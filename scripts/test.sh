@@ -37,7 +37,7 @@ cargo clippy -p squall --no-default-features --features aws-lc-rs,webpki-roots,d
 step "docs build without warnings; every publishable crate packages"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p squall-proto -p squall -p squall-sink \
     --features squall/dkim,squall/tracing,squall/serde
-cargo package --workspace --exclude squall-bench --locked --quiet --allow-dirty
+cargo package --workspace --exclude squall-bench --exclude squall-example-signup --locked --quiet --allow-dirty
 
 step "fuzz targets build"
 # cargo-fuzz needs nightly flags; the targets are plain binaries, so check they compile with the
