@@ -44,7 +44,7 @@ pub mod fuzzing;
 
 pub use config::SinkBuilder;
 pub use escape::{escape, escape_bytes};
-pub use fault::{Fault, FaultAction, FaultStage};
+pub use fault::{Fault, FaultAction, FaultStage, FiredTimeout};
 pub use server::{SinkHandle, WaitTimeout};
 pub use store::ReceivedMessage;
 
