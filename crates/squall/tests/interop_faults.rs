@@ -64,6 +64,7 @@ fn failed(r: Result<squall::Receipt, Error>) -> Error {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn soft_rejected_recipient_is_retried_then_reported_temporary() {
     let Some(p) = peer("SMTP_SINK_SOFT_RCPT") else {
         return;
@@ -85,6 +86,7 @@ async fn soft_rejected_recipient_is_retried_then_reported_temporary() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn hard_rejected_sender_is_final_at_once() {
     let Some(p) = peer("SMTP_SINK_HARD_MAIL") else {
         return;
@@ -102,6 +104,7 @@ async fn hard_rejected_sender_is_final_at_once() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn a_drop_after_the_dot_is_ambiguous_and_not_resent() {
     let Some(p) = peer("SMTP_SINK_DROP_DOT") else {
         return;
@@ -130,6 +133,7 @@ async fn a_drop_after_the_dot_is_ambiguous_and_not_resent() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn a_421_at_mail_is_temporary_and_never_ambiguous() {
     let Some(p) = peer("SMTP_SINK_CLOSE_MAIL") else {
         return;
@@ -148,6 +152,7 @@ async fn a_421_at_mail_is_temporary_and_never_ambiguous() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn a_drop_at_rcpt_before_any_content_is_retried_safely() {
     let Some(p) = peer("SMTP_SINK_DROP_RCPT") else {
         return;
@@ -164,6 +169,7 @@ async fn a_drop_at_rcpt_before_any_content_is_retried_safely() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn a_soft_reject_after_the_dot_is_retried() {
     let Some(p) = peer("SMTP_SINK_SOFT_DOT") else {
         return;
