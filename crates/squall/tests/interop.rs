@@ -7,6 +7,7 @@
 use squall::{ErrorKind, Message};
 
 mod common;
+use common::oracle::{expected, stored};
 use common::peers::{Peer, aiosmtpd_message, peer, unique, wait_for_file};
 use common::{corpus, recorder};
 
@@ -62,7 +63,7 @@ async fn aiosmtpd_stores_the_corpus_byte_exact() {
     let Some(p) = peer("AIOSMTPD") else { return };
     send_corpus(&p, |name, body, to| {
         let (eml, meta) = aiosmtpd_message(&p, to);
-        assert_eq!(eml, squall_proto::data::normalize(body), "{name}");
+        assert_eq!(eml, expected(name, body), "{name}");
         assert_eq!(meta["mail_from"], "sender@example.org");
     })
     .await;
@@ -87,7 +88,7 @@ async fn aiosmtpd_ten_mib_attachment() {
         .unwrap();
     let r = c.send_message(&m).await.unwrap();
     let (eml, meta) = aiosmtpd_message(&p, &to);
-    assert_eq!(eml, squall_proto::data::normalize(&m.bytes()));
+    assert_eq!(eml, stored(&m.bytes()));
     assert_eq!(meta["size"].as_u64(), Some(r.size));
     let parsed = mail_parser::MessageParser::default().parse(&eml[..]).unwrap();
     assert_eq!(parsed.attachment(0).unwrap().contents(), &data[..]);
@@ -217,7 +218,7 @@ async fn smtp_sink_receives_the_corpus() {
     let Some(p) = peer("SMTP_SINK") else { return };
     send_corpus(&p, |name, body, to| {
         let (content, header) = smtp_sink_message(&p, to);
-        let expected = squall_proto::data::normalize(body);
+        let expected = expected(name, body);
         assert_eq!(
             String::from_utf8_lossy(&content),
             String::from_utf8_lossy(&expected),

@@ -1,6 +1,7 @@
 //! Shared by the integration tests.
 #![allow(dead_code)]
 
+pub(crate) mod oracle;
 pub(crate) mod peers;
 
 use std::sync::{Arc, Mutex};
