@@ -471,7 +471,11 @@ async fn a_connection_closed_by_the_server_while_idle_is_replaced() {
             .send("a@example.org", ["b@example.net"], body(&format!("m{i}"), ""))
             .await;
         assert_eq!(r.map(|r| r.attempts.len()).ok(), Some(1), "message {i}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The sink closes the idle connection after 100 ms; the client must notice.
+        common::wait_until("the client to see the idle connection closed", || {
+            c.stats().connections == 0
+        })
+        .await;
     }
     assert_eq!(s.connections(), 3);
     assert_eq!(s.delivered(), 3);

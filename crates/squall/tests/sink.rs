@@ -244,7 +244,7 @@ async fn idle_connections_quit_and_the_next_message_reconnects() {
         .build()
         .unwrap();
     c.send("a@example.org", ["b@example.net"], "x").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    common::wait_until("the idle connection to close", || c.stats().connections == 0).await;
     assert!(
         lines.lock().unwrap().iter().any(|l| l == "C: QUIT"),
         "{:?}",

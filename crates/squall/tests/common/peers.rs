@@ -87,7 +87,7 @@ pub(crate) fn unique(label: &str) -> String {
 
 /// Polls `dir` until `pick` finds what it wants in a file.
 pub(crate) fn wait_for_file<T>(dir: &Path, pick: impl Fn(&Path) -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(entries) = std::fs::read_dir(dir) {
             for e in entries.flatten() {
