@@ -7,10 +7,9 @@ use squall_proto::reply::{ReplyLimits, ReplyParser};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, input)) = data.split_first() else { return };
-    let limits = ReplyLimits {
-        max_line_len: 64,
-        max_lines: 8,
-    };
+    let mut limits = ReplyLimits::default();
+    limits.max_line_len = 64;
+    limits.max_lines = 8;
     let parse = |chunks: &[&[u8]]| {
         let mut p = ReplyParser::new(limits);
         let mut out = Vec::new();

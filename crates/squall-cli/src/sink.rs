@@ -228,6 +228,12 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
     let _ = std::io::stdout().flush();
     wait_for_signal().await;
     sink.stop();
+    if !args.quiet {
+        // A fault that never fired tested nothing: say how often each one did.
+        for (fault, n) in sink.faults_fired() {
+            println!("fault {fault}: fired {n} times");
+        }
+    }
     exit::OK
 }
 

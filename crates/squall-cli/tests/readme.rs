@@ -1,6 +1,10 @@
 //! Every shell example in the README runs and succeeds, against local sinks standing in for the
-//! servers it names, so the front door cannot rot. (Its Rust examples are doctests of the squall
-//! crate.) An example that is neither run nor listed in SKIPPED fails the test.
+//! servers it names, so the front door cannot rot, and does what the README says it does
+//! (`readme/promises.rs`): `--dry-run` sends nothing, `--json` has the documented fields,
+//! `sendmail -t` removes Bcc, port 587 means STARTTLS required. (Its Rust examples are doctests
+//! of the squall crate.) Every fenced block is read: a shell block (`sh`, `bash`, `shell`,
+//! `console`) whose example is neither run nor listed in SKIPPED fails the test, and so does a
+//! block of a kind this test does not know.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,6 +15,9 @@ use squall_sink::{Sink, SinkHandle};
 mod common;
 use common::pki;
 
+#[path = "readme/promises.rs"]
+mod promises;
+
 const README: &str = include_str!("../../../README.md");
 const PASSWORD: &str = "app-password";
 
@@ -18,12 +25,16 @@ const PASSWORD: &str = "app-password";
 const SKIPPED: &[(&str, &str)] = &[
     ("scripts/test.sh", "this is the suite that runs this test"),
     (
+        "scripts/fuzz.sh",
+        "scripts/test.sh runs every fuzz target (through scripts/fuzz.sh)",
+    ),
+    (
         "cargo install cargo-fuzz",
-        "fuzzing needs a nightly-only sanitizer build and minutes",
+        "scripts/test.sh installs cargo-fuzz and runs every fuzz target",
     ),
     (
         "cd fuzz",
-        "fuzzing needs a nightly-only sanitizer build and minutes",
+        "scripts/test.sh runs every fuzz target (through scripts/fuzz.sh)",
     ),
     (
         "cargo run --release -p squall-bench",
@@ -43,17 +54,35 @@ const SKIPPED: &[(&str, &str)] = &[
     ),
 ];
 
-/// The commands of every ```sh block: continuation lines joined, blank lines dropped.
-fn examples() -> Vec<(usize, String)> {
+/// Fence languages whose blocks hold shell commands.
+const SHELL: &[&str] = &["sh", "bash", "shell", "console", "zsh"];
+/// Fence languages whose blocks are not commands (Rust blocks are doctests of the squall crate).
+const NOT_SHELL: &[&str] = &["rust", "rust,no_run", "toml", "text"];
+
+/// The commands of every shell block: continuation lines joined, blank lines and comments
+/// dropped, a `$ ` prompt removed. A fence of a kind not in [`SHELL`] or [`NOT_SHELL`] (or with
+/// none) is an `Err`, so a new kind of block cannot go unread.
+fn examples() -> Result<Vec<(usize, String)>, String> {
     let mut out = Vec::new();
-    let mut in_sh = false;
+    let mut fence: Option<bool> = None;
     let mut pending: Option<(usize, String)> = None;
     for (i, line) in README.lines().enumerate() {
-        if line.starts_with("```") {
-            in_sh = line == "```sh";
+        if let Some(lang) = line.strip_prefix("```") {
+            fence = match fence {
+                Some(_) => None,
+                None if SHELL.contains(&lang) => Some(true),
+                None if NOT_SHELL.contains(&lang) => Some(false),
+                None => {
+                    return Err(format!(
+                        "README:{}: a ```{lang} block this test does not know",
+                        i + 1
+                    ));
+                }
+            };
             continue;
         }
-        if !in_sh || line.trim().is_empty() || line.starts_with('#') {
+        let line = line.strip_prefix("$ ").unwrap_or(line);
+        if fence != Some(true) || line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
         let (start, mut text) = pending.take().unwrap_or((i + 1, String::new()));
@@ -68,7 +97,7 @@ fn examples() -> Vec<(usize, String)> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// The sinks the examples' servers are mapped to.
@@ -95,10 +124,10 @@ impl Servers {
             for user in ["me", "me@example.org", "me@gmail.com", "me@fastmail.com"] {
                 b = b.user(user, PASSWORD);
             }
-            b.keep_messages(false).start()
+            b.start()
         };
         Self {
-            plain: Sink::builder().keep_messages(false).start().await.unwrap(),
+            plain: Sink::builder().start().await.unwrap(),
             submission: secure(false).await.unwrap(),
             smtps: secure(true).await.unwrap(),
             ca: ca_path,
@@ -207,7 +236,10 @@ async fn every_shell_example_in_the_readme_works() {
     let mut ran = 0;
     let mut failures = Vec::new();
     let mut exports: Vec<(String, String)> = Vec::new();
-    for (line, example) in examples() {
+    let sinks = [&servers.plain, &servers.submission, &servers.smtps];
+    let capture_dir = work.path().join("captured");
+    let mut checked = Vec::new();
+    for (line, example) in examples().unwrap() {
         if let Some((_, why)) = SKIPPED.iter().find(|(prefix, _)| example.starts_with(prefix)) {
             eprintln!("README:{line}: not run here: {why}");
             continue;
@@ -237,17 +269,22 @@ async fn every_shell_example_in_the_readme_works() {
             .env("HOME", home.path())
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("SQUALL_URL")
-            .env("SQUALL_CAPTURE_DIR", work.path().join("captured"))
+            .env("SQUALL_CAPTURE_DIR", &capture_dir)
             .env("PW", PASSWORD)
             .env("SMTP_PASSWORD", PASSWORD)
             .env("ACCESS_TOKEN", PASSWORD)
             .envs(exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null());
+        let before = promises::snapshot(&sinks, &capture_dir);
         let started = Instant::now();
         let o = tokio::task::spawn_blocking(move || c.output().unwrap())
             .await
             .unwrap();
         ran += 1;
+        checked.push(example.clone());
+        for broken in promises::check(&example, &o, &sinks, &capture_dir, &before) {
+            failures.push(format!("README:{line}: {example}\n  {broken}"));
+        }
         let ok = o.status.success()
             && (!cmd.contains("squall sink") || String::from_utf8_lossy(&o.stdout).contains("listening on"));
         if !ok || started.elapsed() > Duration::from_secs(60) {
@@ -261,6 +298,12 @@ async fn every_shell_example_in_the_readme_works() {
         }
     }
     assert!(ran >= 20, "only {ran} examples ran: is the README parsed right?");
+    for promise in ["--dry-run", "--json", "sendmail -t"] {
+        assert!(
+            checked.iter().any(|e| e.contains(promise)),
+            "no README example with {promise} ran: its promise went unchecked"
+        );
+    }
     assert!(
         failures.is_empty(),
         "{} README examples failed:\n{}",
@@ -280,4 +323,79 @@ fn the_readme_accounts_file_parses() {
     std::fs::write(dir.path().join("dkim.pem"), DKIM_KEY).unwrap();
     let o = common::Run::new(["config", "path", "--config", file.to_str().unwrap()]).output();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// "587: STARTTLS is required; squall refuses to go on in cleartext": every README example
+/// that names port 587, pointed at a server on 127.0.0.1:587 that offers no STARTTLS, sends
+/// nothing and exits 78. Binding port 587 needs root (as in CI); elsewhere the check is
+/// recorded as not run (see `scripts/test.sh`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_587_means_starttls_required() {
+    let cleartext = match Sink::builder()
+        .listen("127.0.0.1:587".parse().unwrap())
+        .start()
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            not_run(
+                "port_587_means_starttls_required",
+                &format!("cannot listen on 127.0.0.1:587: {e}"),
+            );
+            return;
+        }
+    };
+    let examples: Vec<(usize, String)> = examples()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, e)| e.starts_with("squall send") && e.contains(":587 "))
+        .collect();
+    assert!(
+        examples.len() >= 2,
+        "the README's port 587 examples: {examples:?}"
+    );
+    for (line, example) in examples {
+        let words: Vec<&str> = example.split(' ').collect();
+        let at = words.iter().position(|w| *w == "--server").unwrap();
+        let cmd = example.replacen(words[at + 1], "127.0.0.1:587", 1);
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("report.txt"), "r").unwrap();
+        std::fs::write(home.path().join("report.pdf"), "%PDF").unwrap();
+        let o = tokio::task::spawn_blocking(move || {
+            Command::new("sh")
+                .args([
+                    "-c",
+                    &cmd.replacen("squall ", &format!("{} ", env!("CARGO_BIN_EXE_squall")), 1),
+                ])
+                .current_dir(home.path())
+                .env("HOME", home.path())
+                .env_remove("SQUALL_URL")
+                .env("SMTP_PASSWORD", PASSWORD)
+                .env("ACCESS_TOKEN", PASSWORD)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(78), "README:{line}: {example}\n{stderr}");
+        assert!(stderr.contains("STARTTLS"), "README:{line}: {stderr}");
+        assert_eq!(cleartext.delivered(), 0, "README:{line}: sent in cleartext");
+    }
+}
+
+/// Records that `test` could not do its checks, for `scripts/test.sh`'s NOT RUN summary.
+fn not_run(test: &str, why: &str) {
+    use std::io::Write;
+    let line = format!("readme::{test}: {why}\n");
+    eprint!("NOT RUN: {line}");
+    if let Some(log) = std::env::var_os("SQUALL_NOT_RUN_LOG") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+    }
 }

@@ -2,15 +2,18 @@
 //! its promises. Shared by the property tests and the `session` fuzz target; not public API.
 //!
 //! The promises checked: no panic, every message gets exactly one outcome, `Closed` comes
-//! exactly once, and no bare CR or LF ever leaves the client.
+//! exactly once, no bare CR or LF ever leaves the client, no MAIL or RCPT parameter is sent
+//! that the server did not offer, and every message reported delivered arrived intact: the toy
+//! server undoes the dot-stuffing with its own reading of RFC 5321 §4.5.2 (not the client's
+//! `DataDecoder`), and the harness compares with a reference normalisation written here.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::address::{EhloName, Mailbox, ReversePath};
 use crate::auth::Credentials;
-use crate::data::{DataDecoder, DecodeStatus};
 use crate::envelope::Envelope;
+use crate::params::{EnvelopeId, MailOptions, Notify, Recipient, Ret};
 use crate::session::{Certificate, ClientSession, Event, MessageId, SessionConfig, Tls};
 
 /// Something the server or the application does.
@@ -22,8 +25,8 @@ pub enum Op {
     Reply(&'static str),
     /// Raw bytes from the server.
     Bytes(Vec<u8>),
-    /// The application queues a message with this many recipients.
-    Send(usize),
+    /// The application queues a message with this many recipients, of this kind.
+    Send(usize, Kind),
     /// Content for the message whose body is wanted.
     Body(Vec<u8>),
     /// End that body.
@@ -38,6 +41,24 @@ pub enum Op {
     Eof,
     /// This many seconds pass.
     Timeout(u64),
+}
+
+/// What a queued message asks of the server beyond plain SMTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// ASCII addresses, no options.
+    Plain,
+    /// A non-ASCII recipient: needs SMTPUTF8.
+    Utf8,
+    /// Binary content preferred: BDAT with `BODY=BINARYMIME` where offered, bytes untouched.
+    Binary,
+    /// DSN options: `RET`, `ENVID`, `NOTIFY` (sent only where DSN is offered).
+    Dsn,
+}
+
+impl Kind {
+    /// Every kind, for picking one by a number.
+    pub const ALL: [Self; 4] = [Self::Plain, Self::Utf8, Self::Binary, Self::Dsn];
 }
 
 /// Replies to throw in at random.
@@ -76,7 +97,7 @@ impl Op {
             let arg = data.first().copied().unwrap_or(0);
             let op = match tag % 32 {
                 0..=15 => Self::Answer(usize::from(tag / 32)),
-                16 | 17 => Self::Send(usize::from(tag % 3) + 1),
+                16 | 17 => Self::Send(usize::from(tag % 3) + 1, Kind::ALL[usize::from(arg % 4)]),
                 18 | 19 => {
                     let n = usize::from(arg).min(data.len().saturating_sub(1));
                     let body = data.get(1..1 + n).unwrap_or_default().to_vec();
@@ -110,15 +131,30 @@ impl Op {
 pub struct FakeServer {
     buf: Vec<u8>,
     owed: VecDeque<String>,
-    data: Option<DataDecoder>,
+    /// Inside DATA content (after a 354).
+    in_data: bool,
     bdat_left: usize,
     bdat_last: bool,
     sasl: bool,
+    /// The extensions of the last EHLO reply given (none after HELO or a refused EHLO).
+    offered: &'static str,
+    /// The current transaction declared `BODY=BINARYMIME`.
+    binary: bool,
     /// The content of the message being received.
     content: Vec<u8>,
     /// Every message content received in full (DATA decoded, BDAT chunks joined).
     messages: Vec<Vec<u8>>,
+    /// Whether each of `messages` came with `BODY=BINARYMIME`.
+    binary_messages: Vec<bool>,
+    /// Parameters sent that the server did not offer.
+    violations: Vec<String>,
+    /// What the client sent but BDAT chunk payloads (which may be binary), as read so far.
+    text: Vec<u8>,
 }
+
+/// The EHLO reply that offers everything the fake server can check: BINARYMIME, SMTPUTF8, DSN.
+const EHLO_ALL: &str = "250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-8BITMIME\r\n\
+                        250-SMTPUTF8\r\n250-DSN\r\n250-SIZE 100000\r\n250 AUTH PLAIN\r\n";
 
 impl FakeServer {
     /// A server about to greet.
@@ -139,47 +175,108 @@ impl FakeServer {
                 if self.bdat_left > 0 {
                     return;
                 }
-                if std::mem::take(&mut self.bdat_last) {
-                    self.messages.push(std::mem::take(&mut self.content));
-                }
+                self.chunk_done();
             }
-            if let Some(d) = &mut self.data {
-                match d.decode(&self.buf, &mut self.content) {
-                    DecodeStatus::Done { consumed } => {
-                        self.buf.drain(..consumed);
-                        self.data = None;
-                        self.owed.push_back(".".into());
-                        self.messages.push(std::mem::take(&mut self.content));
-                    }
-                    DecodeStatus::NeedMore => {
-                        self.buf.clear();
-                        return;
-                    }
-                }
+            if self.in_data && !self.read_data() {
+                return;
             }
             if self.owed.back().is_some_and(|v| v == "DATA") {
                 return;
             }
-            let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") else {
+            let Some(end) = find_crlf(&self.buf) else {
                 return;
             };
             let line = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-            self.buf.drain(..end + 2);
+            self.text.extend(self.buf.drain(..end + 2));
             let verb = if std::mem::take(&mut self.sasl) {
                 "SASL".to_string()
             } else {
                 line.split_whitespace().next().unwrap_or("").to_ascii_uppercase()
             };
+            self.check_params(&verb, &line);
             if verb == "BDAT" {
                 let mut words = line.split_whitespace().skip(1);
                 self.bdat_left = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
                 self.bdat_last = words.next().is_some_and(|w| w.eq_ignore_ascii_case("LAST"));
-                if self.bdat_left == 0 && std::mem::take(&mut self.bdat_last) {
-                    self.messages.push(std::mem::take(&mut self.content));
+                // A real server answers a chunk once it has read it.
+                if self.bdat_left == 0 {
+                    self.chunk_done();
                 }
+                continue;
             }
             self.owed.push_back(verb);
         }
+    }
+
+    /// A BDAT chunk was read in full: its reply is owed, and after LAST the message is complete.
+    fn chunk_done(&mut self) {
+        self.owed.push_back("BDAT".into());
+        if std::mem::take(&mut self.bdat_last) {
+            self.complete();
+        }
+    }
+
+    fn complete(&mut self) {
+        self.messages.push(std::mem::take(&mut self.content));
+        self.binary_messages.push(self.binary);
+    }
+
+    /// DATA content, undone as RFC 5321 §4.5.2 says: lines end in CRLF, a line that is a single
+    /// `.` ends the content, and a line starting with `.` loses that first `.`. Whether the end
+    /// was reached.
+    fn read_data(&mut self) -> bool {
+        while let Some(end) = find_crlf(&self.buf) {
+            let line: Vec<u8> = self.buf.drain(..end + 2).collect();
+            self.text.extend_from_slice(&line);
+            let text = &line[..end];
+            if text == b"." {
+                self.in_data = false;
+                self.owed.push_back(".".into());
+                self.complete();
+                return true;
+            }
+            self.content
+                .extend_from_slice(text.strip_prefix(b".").unwrap_or(text));
+            self.content.extend_from_slice(b"\r\n");
+        }
+        false
+    }
+
+    /// Notes a MAIL or RCPT parameter whose extension the last EHLO reply did not offer.
+    fn check_params(&mut self, verb: &str, line: &str) {
+        if verb == "MAIL" {
+            self.binary = line.to_ascii_uppercase().contains(" BODY=BINARYMIME");
+        }
+        if verb != "MAIL" && verb != "RCPT" {
+            return;
+        }
+        for word in line.split(' ').skip(2) {
+            let key = word.split('=').next().unwrap_or("").to_ascii_uppercase();
+            let needs = match key.as_str() {
+                "SMTPUTF8" => "SMTPUTF8",
+                "RET" | "ENVID" | "NOTIFY" | "ORCPT" => "DSN",
+                "BODY" if word.eq_ignore_ascii_case("BODY=BINARYMIME") => "BINARYMIME",
+                "BODY" => "8BITMIME",
+                "SIZE" => "SIZE",
+                _ => continue,
+            };
+            if !self.offered.contains(&format!("250-{needs}"))
+                && !self.offered.contains(&format!("250 {needs}"))
+            {
+                self.violations.push(format!("{line:?}: {needs} was not offered"));
+            }
+        }
+    }
+
+    /// What the client sent but BDAT chunk payloads, in order: SMTP text, in which every CR
+    /// and LF must be part of a CRLF.
+    pub fn wire_text(&self) -> Vec<u8> {
+        [&self.text[..], &self.buf[..]].concat()
+    }
+
+    /// Parameters the client sent without the server offering their extension.
+    pub fn violations(&self) -> &[String] {
+        &self.violations
     }
 
     /// The command the oldest owed reply answers (`GREETING`, `EHLO`, `.` for the end of data…).
@@ -190,6 +287,14 @@ impl FakeServer {
     /// Every message content received in full.
     pub fn messages(&self) -> &[Vec<u8>] {
         &self.messages
+    }
+
+    /// Every message content received in full, with whether it was declared BINARYMIME.
+    pub fn received(&self) -> impl Iterator<Item = (&[u8], bool)> {
+        self.messages
+            .iter()
+            .map(Vec::as_slice)
+            .zip(self.binary_messages.iter().copied())
     }
 
     /// A plausible reply to the oldest owed command, picked by `k` (mostly positive).
@@ -210,6 +315,8 @@ impl FakeServer {
                 "250-mx\r\n250 CHUNKING\r\n",
                 "250-mx\r\n250-PIPELINING\r\n250 AUTH LOGIN\r\n",
                 "502 unknown\r\n",
+                EHLO_ALL,
+                "250-mx\r\n250-SMTPUTF8\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 DSN\r\n",
             ],
             "HELO" => &["250 mx\r\n", "250 mx\r\n", "550 no\r\n"],
             "STARTTLS" => &["220 go\r\n", "220 go\r\n", "220 go\r\n", "454 no\r\n"],
@@ -241,11 +348,44 @@ impl FakeServer {
         };
         let reply = choices[k % choices.len()];
         if verb == "DATA" && reply.starts_with("354") {
-            self.data = Some(DataDecoder::new());
+            self.in_data = true;
+        }
+        match verb.as_str() {
+            "EHLO" if reply.starts_with("250") => self.offered = reply,
+            "STARTTLS" if !reply.starts_with("220") => {}
+            "EHLO" | "HELO" | "STARTTLS" => self.offered = "",
+            _ => {}
         }
         self.sasl = reply.starts_with("334");
         Some(reply)
     }
+}
+
+fn find_crlf(b: &[u8]) -> Option<usize> {
+    b.windows(2).position(|w| w == b"\r\n")
+}
+
+/// The content a receiver must store for `body`, written here from RFC 5321 (§2.3.8: lines end
+/// in CRLF; §4.1.1.4: the content ends with one) and the client's documented policy that a
+/// bare CR or LF is a line end: independent of `crate::data`.
+pub fn reference_normalize(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 2);
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'\r' if body.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
 }
 
 /// A session configuration from a number: half of them plain, which any server lets through.
@@ -273,11 +413,34 @@ pub fn config(n: u8) -> SessionConfig {
     c
 }
 
-fn envelope(n: usize) -> Envelope {
-    let to: Vec<Mailbox> = (0..n)
-        .map(|i| Mailbox::parse(&format!("r{i}@example.net")).expect("valid address"))
+fn envelope(n: usize, kind: Kind) -> Envelope {
+    let to: Vec<Recipient> = (0..n)
+        .map(|i| {
+            let addr = match kind {
+                Kind::Utf8 => format!("r{i}@exämple.net"),
+                _ => format!("r{i}@example.net"),
+            };
+            let r = Recipient::from(Mailbox::parse(&addr).expect("valid address"));
+            if kind == Kind::Dsn {
+                r.notify(Some(Notify::FAILURE))
+            } else {
+                r
+            }
+        })
         .collect();
-    Envelope::new(ReversePath::parse("a@example.org").expect("valid sender"), to).expect("has recipients")
+    let from = ReversePath::parse("a@example.org").expect("valid sender");
+    let mut options = MailOptions::default();
+    match kind {
+        Kind::Binary => options.prefer_binarymime = true,
+        Kind::Dsn => {
+            options.ret = Some(Ret::Headers);
+            options.envid = Some(EnvelopeId::new("fuzz+1").expect("valid ENVID"));
+        }
+        Kind::Plain | Kind::Utf8 => {}
+    }
+    Envelope::new(from, to)
+        .expect("has recipients")
+        .with_options(options)
 }
 
 /// A session, the toy server, and everything observed.
@@ -296,6 +459,13 @@ pub struct Harness {
     /// Where the client's output stood when an unverified TLS session began.
     unverified_from: Option<usize>,
     insecure_auth: bool,
+    /// The content the application wrote for each message.
+    bodies: HashMap<MessageId, Vec<u8>>,
+    /// The messages reported delivered, in order.
+    delivered: Vec<MessageId>,
+    /// Bytes or replies not from the toy server were fed in: a delivery may then be forged, and
+    /// what arrived is not checked.
+    forged: bool,
 }
 
 impl Harness {
@@ -315,6 +485,9 @@ impl Harness {
             events_after_close: 0,
             unverified_from: None,
             insecure_auth,
+            bodies: HashMap::new(),
+            delivered: Vec::new(),
+            forged: false,
         }
     }
 
@@ -328,7 +501,10 @@ impl Harness {
                 self.events_after_close += 1;
             }
             match e {
-                Event::Delivered(d) => *self.outcomes.entry(d.id).or_default() += 1,
+                Event::Delivered(d) => {
+                    *self.outcomes.entry(d.id).or_default() += 1;
+                    self.delivered.push(d.id);
+                }
                 Event::Failed(f) => *self.outcomes.entry(f.id).or_default() += 1,
                 Event::Closed(_) => self.closed += 1,
                 _ => {}
@@ -346,11 +522,17 @@ impl Harness {
                     s.handle_input(r.as_bytes(), self.now);
                 }
             }
-            Op::Reply(r) => s.handle_input(r.as_bytes(), self.now),
-            Op::Bytes(b) => s.handle_input(&b, self.now),
-            Op::Send(n) => {
+            Op::Reply(r) => {
+                self.forged = true;
+                s.handle_input(r.as_bytes(), self.now);
+            }
+            Op::Bytes(b) => {
+                self.forged = true;
+                s.handle_input(&b, self.now);
+            }
+            Op::Send(n, kind) => {
                 let late = s.is_closed();
-                let id = s.send_mail(envelope(n));
+                let id = s.send_mail(envelope(n, kind));
                 self.ids.push(id);
                 if late {
                     self.late_ids.push(id);
@@ -359,6 +541,7 @@ impl Harness {
             Op::Body(b) => {
                 if let Some(id) = s.poll_body() {
                     s.write_body(id, &b).expect("poll_body said it is wanted");
+                    self.bodies.entry(id).or_default().extend_from_slice(&b);
                 }
             }
             Op::Finish => {
@@ -411,11 +594,21 @@ impl Harness {
         if self.outcomes.len() != self.ids.len() {
             return Err("outcomes for unknown messages".into());
         }
-        for (i, &b) in self.sent.iter().enumerate() {
-            let bare = (b == b'\r' && self.sent.get(i + 1) != Some(&b'\n'))
-                || (b == b'\n' && (i == 0 || self.sent[i - 1] != b'\r'));
+        // BDAT payloads aside (BINARYMIME content is binary), no bare CR or LF.
+        let text = self.server.wire_text();
+        for (i, &b) in text.iter().enumerate() {
+            let bare = (b == b'\r' && text.get(i + 1) != Some(&b'\n'))
+                || (b == b'\n' && (i == 0 || text[i - 1] != b'\r'));
             if bare {
-                return Err(format!("bare CR or LF at byte {i} of the client's output"));
+                return Err(format!(
+                    "bare CR or LF at byte {i} of the client's output (chunk payloads left out)"
+                ));
+            }
+        }
+        if !self.forged {
+            self.check_content()?;
+            if let Some(v) = self.server.violations().first() {
+                return Err(format!("a parameter the server did not offer: {v}"));
             }
         }
         // Credentials never cross TLS whose certificate did not verify, unless allowed.
@@ -426,5 +619,34 @@ impl Harness {
             return Err("AUTH was sent over TLS whose certificate did not verify".into());
         }
         Ok(self)
+    }
+
+    /// Every message reported delivered arrived as the application wrote it: normalised, or
+    /// byte for byte when declared BINARYMIME.
+    fn check_content(&self) -> Result<(), String> {
+        let mut received: Vec<(&[u8], bool)> = self.server.received().collect();
+        for id in &self.delivered {
+            let body = self.bodies.get(id).map_or(&[][..], Vec::as_slice);
+            let normalized = reference_normalize(body);
+            let found = received.iter().position(|&(content, binary)| {
+                if binary {
+                    content == body
+                } else {
+                    content == normalized
+                }
+            });
+            match found {
+                Some(i) => {
+                    received.remove(i);
+                }
+                None => {
+                    return Err(format!(
+                        "message {id} was reported delivered, but no content the server received is {:?}",
+                        String::from_utf8_lossy(body)
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -13,9 +13,16 @@
 //!   with a line longer than any client accepts).
 //!
 //! Examples: `rcpt:bad@example.com=550 5.1.1 no such user`, `data-end#3=disconnect`.
+//!
+//! A fault whose stage is never reached, or whose `#N` or address never matches, does nothing,
+//! silently: a test that passes with it may be testing a well-behaved server. The sink counts
+//! how often each fault *fired* (its action replaced the normal answer), so a test can say so:
+//! [`SinkHandle::faults_fired`](crate::SinkHandle::faults_fired) and
+//! [`SinkHandle::wait_fired`](crate::SinkHandle::wait_fired).
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -196,9 +203,104 @@ impl fmt::Display for Fault {
     }
 }
 
+/// The configured faults, with how often each one's stage was reached (for `#N`) and how often
+/// it fired.
+#[derive(Debug)]
+pub(crate) struct FaultBook {
+    faults: Vec<Fault>,
+    reached: Vec<AtomicU64>,
+    fired: Vec<AtomicU64>,
+}
+
+impl FaultBook {
+    pub(crate) fn new(faults: &[Fault]) -> Self {
+        let zeros = || faults.iter().map(|_| AtomicU64::new(0)).collect();
+        Self {
+            faults: faults.to_vec(),
+            reached: zeros(),
+            fired: zeros(),
+        }
+    }
+
+    /// The action of the first fault that applies to this occurrence of `stage`, counted as
+    /// fired; every fault for the stage (and address) counts the occurrence.
+    pub(crate) fn pick(&self, stage: FaultStage, addrs: &[&str]) -> Option<FaultAction> {
+        let mut hit = None;
+        for (i, fault) in self.faults.iter().enumerate() {
+            if fault.stage != stage {
+                continue;
+            }
+            if let Some(a) = &fault.addr
+                && !addrs.iter().any(|x| x.eq_ignore_ascii_case(a))
+            {
+                continue;
+            }
+            let n = self.reached[i].fetch_add(1, Ordering::Relaxed) + 1;
+            if hit.is_none() && fault.nth.is_none_or(|nth| nth == n) {
+                self.fired[i].fetch_add(1, Ordering::Release);
+                hit = Some(fault.action.clone());
+            }
+        }
+        hit
+    }
+
+    /// Each fault with the times it fired, in the order they were added.
+    pub(crate) fn fired(&self) -> Vec<(Fault, u64)> {
+        let counts = self.fired.iter().map(|n| n.load(Ordering::Acquire));
+        self.faults.iter().cloned().zip(counts).collect()
+    }
+
+    /// The times the fault added `index`-th fired (0 for an index past the end).
+    pub(crate) fn fired_at(&self, index: usize) -> u64 {
+        self.fired.get(index).map_or(0, |n| n.load(Ordering::Acquire))
+    }
+
+    /// The fault added `index`-th.
+    pub(crate) fn get(&self, index: usize) -> Option<&Fault> {
+        self.faults.get(index)
+    }
+}
+
+/// [`SinkHandle::wait_fired`](crate::SinkHandle::wait_fired) ran out of time, or was asked
+/// about a fault the sink was not given.
+#[derive(Debug, Error)]
+#[error("fault {fault} fired {got} of {want} times within {timeout:?}")]
+pub struct FiredTimeout {
+    /// The fault, as written (`?` when there is no fault at that index).
+    pub fault: String,
+    /// How many times it fired.
+    pub got: u64,
+    /// How many times it was expected to.
+    pub want: u64,
+    /// How long it waited.
+    pub timeout: Duration,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_what_fired_not_what_was_reached() {
+        let faults: Vec<Fault> = ["rcpt#2=451", "rcpt:c@x=550", "mail=stall"]
+            .iter()
+            .map(|f| f.parse().unwrap())
+            .collect();
+        let book = FaultBook::new(&faults);
+        assert_eq!(book.pick(FaultStage::Rcpt, &["a@x"]), None);
+        assert_eq!(
+            book.pick(FaultStage::Rcpt, &["c@x"]),
+            Some(FaultAction::Reply(451, String::new()))
+        );
+        // The second fault matched too, but the first one answered: only that one fired.
+        assert_eq!(
+            book.pick(FaultStage::Rcpt, &["c@x"]),
+            Some(FaultAction::Reply(550, String::new()))
+        );
+        let fired: Vec<u64> = book.fired().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(fired, [1, 1, 0]);
+        assert_eq!((book.fired_at(2), book.fired_at(9)), (0, 0));
+    }
 
     #[test]
     fn parses_the_documented_forms() {

@@ -52,7 +52,7 @@ pub mod fuzzing;
 pub use config::SinkBuilder;
 pub use escape::{escape, escape_bytes};
 pub use expect::{Expect, NoMatch};
-pub use fault::{Fault, FaultAction, FaultStage};
+pub use fault::{Fault, FaultAction, FaultStage, FiredTimeout};
 pub use mail::{Attachment, Mail};
 pub use server::{SinkHandle, WaitTimeout};
 pub use store::ReceivedMessage;

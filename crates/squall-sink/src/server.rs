@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::config::{SinkBuilder, SinkConfig};
 use crate::conn::Conn;
 use crate::expect::{Expect, NoMatch};
-use crate::fault::{Chaos, FaultAction, FaultStage};
+use crate::fault::{Chaos, Fault, FaultAction, FaultBook, FaultStage, FiredTimeout};
 use crate::limits::{Backoff, MemoryBudget, Slots};
 use crate::mail::Mail;
 use crate::mailbox::{Change, Mailbox};
@@ -38,8 +38,8 @@ pub(crate) struct Shared {
     connections: AtomicU64,
     pub(crate) changed: Notify,
     next_id: AtomicU64,
-    /// Times each fault's stage (and address) was reached, for `#N`.
-    fault_hits: Vec<AtomicU64>,
+    /// The configured faults and their counts.
+    faults: FaultBook,
     /// Makes ids unique between sinks writing to the same directory.
     epoch: u64,
     /// The random state for chaos (xorshift64*).
@@ -115,20 +115,9 @@ impl Shared {
 
     /// The action of the first fault that applies to this occurrence of `stage`, if any.
     pub(crate) fn fault(&self, stage: FaultStage, addrs: &[&str]) -> Option<FaultAction> {
-        let mut hit = None;
-        for (fault, count) in self.config.faults.iter().zip(&self.fault_hits) {
-            if fault.stage != stage {
-                continue;
-            }
-            if let Some(a) = &fault.addr
-                && !addrs.iter().any(|x| x.eq_ignore_ascii_case(a))
-            {
-                continue;
-            }
-            let n = count.fetch_add(1, Ordering::Relaxed) + 1;
-            if hit.is_none() && fault.nth.is_none_or(|nth| nth == n) {
-                hit = Some(fault.action.clone());
-            }
+        let hit = self.faults.pick(stage, addrs);
+        if hit.is_some() {
+            self.changed.notify_waiters();
         }
         hit
     }
@@ -183,7 +172,7 @@ impl SinkBuilder {
         let max_messages = self.config.max_messages;
         let shared = Arc::new(Shared {
             rng: AtomicU64::new(seed),
-            fault_hits: self.config.faults.iter().map(|_| AtomicU64::new(0)).collect(),
+            faults: FaultBook::new(&self.config.faults),
             slots: Slots::new(limits.max_connections),
             store,
             spool,
@@ -462,6 +451,56 @@ impl SinkHandle {
             waited,
             kept: self.shared.config.keep_messages,
         }
+    }
+
+    /// Each fault given to the builder, in the order added, with how many times it fired: its
+    /// action replaced the normal answer. A fault whose stage was never reached, or whose `#N`
+    /// or address never matched, shows 0. A test that injects a fault should check that it
+    /// fired; else it may pass against a well-behaved server.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sink = squall_sink::Sink::builder()
+    ///     .fault("rcpt:bad@example.net=550 5.1.1 no such user".parse()?)
+    ///     .start()
+    ///     .await?;
+    /// let client = squall::Client::from_url(&sink.url())?;
+    /// client.send("me@example.org", ["bad@example.net", "ok@example.net"], "hi").await?;
+    /// assert_eq!(sink.faults_fired()[0].1, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn faults_fired(&self) -> Vec<(Fault, u64)> {
+        self.shared.faults.fired()
+    }
+
+    /// Waits until the fault added `index`-th (from 0) fired at least `n` times, or fails after
+    /// `timeout`. For faults at stages a client reaches after its caller is told the outcome,
+    /// such as `quit`.
+    pub async fn wait_fired(&self, index: usize, n: u64, timeout: Duration) -> Result<(), FiredTimeout> {
+        let faults = &self.shared.faults;
+        let fail = || FiredTimeout {
+            fault: faults.get(index).map_or_else(|| "?".into(), ToString::to_string),
+            got: faults.fired_at(index),
+            want: n,
+            timeout,
+        };
+        if faults.get(index).is_none() {
+            return Err(fail());
+        }
+        let wait = async {
+            loop {
+                let notified = self.shared.changed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if faults.fired_at(index) >= n {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.map_err(|_| fail())
     }
 
     /// Stops accepting and closes every connection.

@@ -3,13 +3,15 @@
 //! sink stored equals what squall reported accepted, and the client still works afterwards.
 //!
 //! Every case runs the full dialog (STARTTLS with a private CA, then AUTH) so that every stage
-//! is reached; a fault fires once (`#1`), so a retry meets a well-behaved server.
+//! is reached; a fault fires once (`#1`), so a retry meets a well-behaved server. Every case
+//! checks with the sink's fired count that its fault did fire: a fault that silently never
+//! fires (at QUIT, or a `delay:` that only slows) would otherwise pass as "no fault at all".
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use squall::{Client, Error, ErrorKind, Receipt, Tls};
+use squall::{Client, Error, ErrorKind, Receipt, Timeouts, Tls};
 use squall_sink::{Sink, SinkBuilder, SinkHandle};
 use tokio::sync::Semaphore;
 
@@ -31,10 +33,22 @@ const ACTIONS: [&str; 8] = [
     "overlong",
 ];
 
-/// Every wait is capped at this; a stalled case costs about that much per attempt.
-const TIMEOUT: Duration = Duration::from_millis(1500);
-/// No case may take longer than this (two attempts, backoff, and a second message).
-const CASE_LIMIT: Duration = Duration::from_secs(20);
+/// The number of cases: a literal, so that a change to the loops cannot quietly drop some.
+const CASES: usize = 208;
+
+/// Each wait for a reply is capped at this; a stalled case costs about that much per attempt.
+/// Replies come from a sink in this process, so only a stall (or a bug) comes near it, even on
+/// a loaded 2-core machine.
+const TIMEOUT: Duration = Duration::from_secs(4);
+/// TCP connect and TLS handshake: CPU-bound in a debug build and never the point of a case, so
+/// a bound that only a hang reaches.
+const HANDSHAKE: Duration = Duration::from_secs(60);
+/// How long a case waits for its fault to be counted after the client is done: a QUIT may still
+/// be on its way.
+const FIRED_WAIT: Duration = Duration::from_secs(15);
+/// No case may take longer than this (two attempts, backoff, and a second message): it only
+/// matters when something hangs.
+const CASE_LIMIT: Duration = Duration::from_secs(180);
 
 /// What the caller is told about the first message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,11 +144,19 @@ fn client(s: &SinkHandle, ca: &Path, retries: bool) -> Client {
         .ca_file(ca)
         .credentials("joe", "pw")
         .ehlo("client.example")
-        .timeout(TIMEOUT)
+        .timeouts(reply_timeouts())
+        .connect_timeout(HANDSHAKE)
         .max_connections(1)
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(100));
     let b = if retries { b.retries(1) } else { b.no_retry() };
     b.build().unwrap()
+}
+
+/// [`TIMEOUT`] for every reply, [`HANDSHAKE`] for the TLS handshake.
+fn reply_timeouts() -> Timeouts {
+    let mut t = Timeouts::default().capped(TIMEOUT);
+    t.tls_handshake = HANDSHAKE;
+    t
 }
 
 /// For `bdat`, large enough to go as three BDAT chunks (so that a chunk before the last is
@@ -215,8 +237,16 @@ async fn case(
     c.shutdown().await;
     let elapsed = started.elapsed();
     // Bounded: each attempt waits at most a few timeouts (a stalled reply, then QUIT's).
-    if elapsed > TIMEOUT * 6 {
+    if elapsed > TIMEOUT * 6 + HANDSHAKE {
         return Err(format!("{name}: took {elapsed:?}"));
+    }
+    // The fault fired, once: else this case tested a well-behaved server.
+    if let Err(e) = s.wait_fired(0, 1, FIRED_WAIT).await {
+        return Err(format!("{name}: {e}"));
+    }
+    let fired = s.faults_fired()[0].1;
+    if fired != 1 {
+        return Err(format!("{name}: the fault fired {fired} times"));
     }
     s.stop();
     Ok(())
@@ -264,7 +294,7 @@ async fn every_stage_times_every_action() {
         }
     }
     assert_eq!(ran, planned);
-    assert_eq!(planned, 2 * (STAGES.len() + 2) * ACTIONS.len());
+    assert_eq!(planned, CASES);
     failures.sort();
     assert!(
         failures.is_empty(),
@@ -441,7 +471,11 @@ async fn a_connection_closed_by_the_server_while_idle_is_replaced() {
             .send("a@example.org", ["b@example.net"], body(&format!("m{i}"), ""))
             .await;
         assert_eq!(r.map(|r| r.attempts.len()).ok(), Some(1), "message {i}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The sink closes the idle connection after 100 ms; the client must notice.
+        common::wait_until("the client to see the idle connection closed", || {
+            c.stats().connections == 0
+        })
+        .await;
     }
     assert_eq!(s.connections(), 3);
     assert_eq!(s.delivered(), 3);

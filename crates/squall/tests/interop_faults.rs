@@ -20,8 +20,9 @@ fn client(p: &Peer, retries: u32) -> Client {
         .unwrap()
 }
 
-/// How many transactions for `rcpt` smtp-sink wrote to its dump, once the count is stable.
-fn dumped(dir: &Path, rcpt: &str) -> usize {
+/// How many transactions for `rcpt` smtp-sink wrote to its dump, once `want` of them are there
+/// (smtp-sink writes as it reads, so a dump may trail the reply a little); with `want` 0, at once.
+fn dumped(dir: &Path, rcpt: &str, want: usize) -> usize {
     let needle = format!("X-Rcpt-Args: <{rcpt}>");
     let count = || {
         std::fs::read_dir(dir).map_or(0, |entries| {
@@ -33,18 +34,15 @@ fn dumped(dir: &Path, rcpt: &str) -> usize {
                 .count()
         })
     };
-    // smtp-sink writes as it reads; give it a moment to finish.
-    let mut last = count();
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
+    // Bounded only against a hang: under load a dump may take a while.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
         let now = count();
-        if now == last && now > 0 {
-            break;
+        if now >= want || Instant::now() > deadline {
+            return now;
         }
-        last = now;
+        std::thread::sleep(Duration::from_millis(20));
     }
-    last
 }
 
 async fn send(c: &Client, rcpt: &str) -> Result<squall::Receipt, Error> {
@@ -64,6 +62,7 @@ fn failed(r: Result<squall::Receipt, Error>) -> Error {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn soft_rejected_recipient_is_retried_then_reported_temporary() {
     let Some(p) = peer("SMTP_SINK_SOFT_RCPT") else {
         return;
@@ -78,13 +77,14 @@ async fn soft_rejected_recipient_is_retried_then_reported_temporary() {
         "the server's words are kept"
     );
     assert!(!e.is_ambiguous());
-    assert_eq!(dumped(&p.dir, &rcpt), 0);
+    assert_eq!(dumped(&p.dir, &rcpt, 0), 0);
     // Without retries: one attempt.
     let e = failed(send(&client(&p, 0), &unique("soft-rcpt")).await);
     assert_eq!(e.attempts().len(), 1);
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn hard_rejected_sender_is_final_at_once() {
     let Some(p) = peer("SMTP_SINK_HARD_MAIL") else {
         return;
@@ -98,10 +98,11 @@ async fn hard_rejected_sender_is_final_at_once() {
         e.rejected().is_empty(),
         "RCPT replies after a refused MAIL say nothing: {e:?}"
     );
-    assert_eq!(dumped(&p.dir, &rcpt), 0);
+    assert_eq!(dumped(&p.dir, &rcpt, 0), 0);
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn a_drop_after_the_dot_is_ambiguous_and_not_resent() {
     let Some(p) = peer("SMTP_SINK_DROP_DOT") else {
         return;
@@ -113,7 +114,7 @@ async fn a_drop_after_the_dot_is_ambiguous_and_not_resent() {
     assert_eq!(e.attempts().len(), 1, "not resent without asking");
     assert!(e.to_string().contains("resending may deliver it twice"), "{e}");
     // The server did get it: that is exactly why it was not sent again.
-    assert_eq!(dumped(&p.dir, &rcpt), 1);
+    assert_eq!(dumped(&p.dir, &rcpt, 1), 1);
 
     // Asked to retry anyway: each attempt is another copy, and the error says how many tries.
     let rcpt = unique("drop-dot-again");
@@ -126,10 +127,11 @@ async fn a_drop_after_the_dot_is_ambiguous_and_not_resent() {
         .unwrap();
     let e = failed(send(&c, &rcpt).await);
     assert_eq!(e.attempts().len(), 2);
-    assert_eq!(dumped(&p.dir, &rcpt), 2);
+    assert_eq!(dumped(&p.dir, &rcpt, 2), 2);
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn a_421_at_mail_is_temporary_and_never_ambiguous() {
     let Some(p) = peer("SMTP_SINK_CLOSE_MAIL") else {
         return;
@@ -141,13 +143,14 @@ async fn a_421_at_mail_is_temporary_and_never_ambiguous() {
     assert_eq!(e.reply().map(|r| r.code().value()), Some(421));
     assert!(!e.is_ambiguous());
     assert_eq!(e.attempts().len(), 2);
-    assert_eq!(dumped(&p.dir, &rcpt), 0);
+    assert_eq!(dumped(&p.dir, &rcpt, 0), 0);
     // Each message gets its own connection and its own answer.
     let e = failed(send(&c, &unique("close-mail-2")).await);
     assert_eq!(e.reply().map(|r| r.code().value()), Some(421));
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn a_drop_at_rcpt_before_any_content_is_retried_safely() {
     let Some(p) = peer("SMTP_SINK_DROP_RCPT") else {
         return;
@@ -160,10 +163,11 @@ async fn a_drop_at_rcpt_before_any_content_is_retried_safely() {
         "no content was sent (smtp-sink offers no CHUNKING)"
     );
     assert_eq!(e.attempts().len(), 2);
-    assert_eq!(dumped(&p.dir, &rcpt), 0);
+    assert_eq!(dumped(&p.dir, &rcpt, 0), 0);
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn a_soft_reject_after_the_dot_is_retried() {
     let Some(p) = peer("SMTP_SINK_SOFT_DOT") else {
         return;
@@ -178,5 +182,5 @@ async fn a_soft_reject_after_the_dot_is_retried() {
     assert!(!e.is_ambiguous(), "the server answered: it refused");
     assert_eq!(e.attempts().len(), 2);
     // smtp-sink writes its dump while reading, before it answers: each refused attempt is there.
-    assert_eq!(dumped(&p.dir, &rcpt), 2);
+    assert_eq!(dumped(&p.dir, &rcpt, 2), 2);
 }

@@ -9,6 +9,7 @@ use common::peers::{aiosmtpd_message, peer, postfix_message, unique};
 use common::recorder;
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn aiosmtpd_starttls_with_required_auth() {
     let Some(p) = peer("AIOSMTPD_STARTTLS") else {
         return;
@@ -53,6 +54,7 @@ async fn aiosmtpd_starttls_with_required_auth() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn aiosmtpd_implicit_tls() {
     let Some(p) = peer("AIOSMTPD_SMTPS") else { return };
     let to = unique("smtps");
@@ -73,6 +75,7 @@ async fn aiosmtpd_implicit_tls() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn a_server_certificate_from_an_unknown_ca_is_refused() {
     let Some(p) = peer("AIOSMTPD_STARTTLS") else {
         return;
@@ -103,6 +106,7 @@ async fn a_server_certificate_from_an_unknown_ca_is_refused() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn cleartext_auth_is_refused_unless_allowed() {
     let Some(p) = peer("AIOSMTPD_CLEARAUTH") else {
         return;
@@ -141,6 +145,7 @@ async fn cleartext_auth_is_refused_unless_allowed() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn required_starttls_against_a_server_without_it_sends_nothing() {
     let Some(p) = peer("SMTP_SINK") else { return };
     let (lines, rec) = recorder();
@@ -162,6 +167,7 @@ async fn required_starttls_against_a_server_without_it_sends_nothing() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn postfix_mx_starttls_chunking_and_partial_delivery() {
     let Some(p) = peer("POSTFIX_MX") else { return };
     let ok = unique("pf-ok");
@@ -187,6 +193,7 @@ async fn postfix_mx_starttls_chunking_and_partial_delivery() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn postfix_submission_with_each_mechanism() {
     let Some(p) = peer("POSTFIX_SUBMISSION") else {
         return;
@@ -226,6 +233,7 @@ async fn postfix_submission_with_each_mechanism() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn postfix_submission_offers_auth_only_inside_tls() {
     let Some(p) = peer("POSTFIX_SUBMISSION") else {
         return;
@@ -250,6 +258,7 @@ async fn postfix_submission_offers_auth_only_inside_tls() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn postfix_implicit_tls() {
     let Some(p) = peer("POSTFIX_SMTPS") else { return };
     let to = unique("pf-smtps");
@@ -267,6 +276,7 @@ async fn postfix_implicit_tls() {
 /// Issue 10, item 1: the Postfix MX port with its private CA and no CA file, as `squall` sends to
 /// port 25 by default (opportunistic TLS): delivered, encrypted, and reported unverified.
 #[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn postfix_mx_opportunistic_tls_with_an_unknown_ca() {
     let Some(p) = peer("POSTFIX_MX") else { return };
     let to = unique("pf-opportunistic");

@@ -289,7 +289,7 @@ async fn oauth2_tokens_are_fetched_per_connection() {
         .build()
         .unwrap();
     c.send("joe@example.org", ["you@example.net"], "x").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::wait_until("the idle connection to close", || c.stats().connections == 0).await;
     c.send("joe@example.org", ["you@example.net"], "y").await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one fresh token per connection");
     let failing = s

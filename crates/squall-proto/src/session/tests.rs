@@ -9,12 +9,12 @@ use super::*;
 use crate::address::{EhloName, Mailbox, ReversePath};
 use crate::envelope::Envelope;
 
-use crate::fuzzing::{Harness, Op, REPLIES};
+use crate::fuzzing::{Harness, Kind, Op, REPLIES};
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         24 => (0usize..16).prop_map(Op::Answer),
-        4 => (1usize..4).prop_map(Op::Send),
+        4 => (1usize..4, prop::sample::select(&Kind::ALL[..])).prop_map(|(n, k)| Op::Send(n, k)),
         4 => prop::collection::vec(prop_oneof![Just(b'.'), Just(b'\r'), Just(b'\n'), any::<u8>()], 0..200).prop_map(Op::Body),
         4 => Just(Op::Finish),
         1 => Just(Op::Abort),

@@ -1,9 +1,11 @@
 //! Shared by the integration tests.
 #![allow(dead_code)]
 
+pub(crate) mod oracle;
 pub(crate) mod peers;
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
@@ -69,4 +71,15 @@ pub(crate) fn recorder() -> (
     (lines, move |x: &squall::TranscriptLine| {
         l.lock().unwrap().push(x.to_string())
     })
+}
+
+/// Waits until `done()` holds, looking every 5 ms: for a state another task reaches (a pooled
+/// connection closed, a file written), instead of sleeping for a guessed time that a loaded
+/// machine can exceed. Panics naming `what` after 30 s, which only a hang reaches.
+pub(crate) async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "still waiting after 30 s for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
