@@ -73,6 +73,10 @@ pub(crate) struct RunArgs {
     /// Hold possible duplicates (after a crash) for `queue retry` instead of resending them.
     #[arg(long)]
     hold_duplicates: bool,
+    /// How long a lease lasts unless renewed (seconds): how soon another runner takes over the
+    /// messages of one that died.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    lease: f64,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -287,6 +291,9 @@ async fn run_workers(args: RunArgs) -> u8 {
         workers: args.workers.max(1),
         window: args.window.max(1),
         until_empty: args.until_empty,
+        lease: Duration::try_from_secs_f64(args.lease)
+            .unwrap_or(Duration::from_secs(60))
+            .max(Duration::from_millis(300)),
         ..RunOptions::default()
     };
     let stop = async {
