@@ -111,30 +111,55 @@ struct Worker {
 }
 
 impl Worker {
+    /// The loop: record what finished and lease more in one transaction (one fsync), send what
+    /// was leased, wait for a result, a wake-up, a lease renewal or the poll.
     async fn run(mut self) -> Result<u64, OutboxError> {
         let inner = self.outbox.inner.clone();
         let mut wake = inner.wake.subscribe();
         let mut in_flight: JoinSet<Outcome> = JoinSet::new();
         let mut leased: HashSet<i64> = HashSet::new();
+        let mut outcomes: Vec<Outcome> = Vec::new();
         let mut renew = tokio::time::interval(self.options.lease / 3);
         renew.tick().await;
         let mut attempts = 0;
         let hold = inner.config.hold_possible_duplicates;
+        let schedule = inner.config.schedule;
         let lease_ms = ms(self.options.lease);
+        // Whether a lease request may find work: false after one came back short, true again
+        // on a wake-up or the poll, so an idle worker does not write to look.
+        let mut maybe_more = true;
         loop {
             let stopping = *self.stop.borrow();
-            if !stopping && in_flight.len() < self.options.window {
-                let (owner, limit) = (self.owner.clone(), self.options.window - in_flight.len());
-                wake.borrow_and_update();
+            let free = if stopping {
+                0
+            } else {
+                self.options.window - in_flight.len()
+            };
+            let limit = if maybe_more { free } else { 0 };
+            if !outcomes.is_empty() || limit > 0 {
+                if limit > 0 {
+                    wake.borrow_and_update();
+                }
+                let done = std::mem::take(&mut outcomes);
+                let owner = self.owner.clone();
                 let (claimed, events) = inner
                     .store
                     .call(move |c| {
                         let now = now_ms();
-                        queries::claim(c, &owner, now, now + lease_ms, limit, hold)
+                        let mut events = queries::record(c, &owner, &done, now, &schedule)?;
+                        if limit == 0 {
+                            return Ok((Vec::new(), events));
+                        }
+                        let (claimed, more) = queries::claim(c, &owner, now, now + lease_ms, limit, hold)?;
+                        events.extend(more);
+                        Ok((claimed, events))
                     })
                     .await?;
                 for e in events {
                     let _ = inner.events.send(e);
+                }
+                if claimed.len() < limit {
+                    maybe_more = false;
                 }
                 for m in claimed {
                     leased.insert(m.id);
@@ -168,29 +193,16 @@ impl Worker {
                     _ = self.stop.changed() => {}
                     () = tokio::time::sleep(wait) => {}
                 }
+                maybe_more = true;
                 continue;
             }
             tokio::select! {
                 Some(done) = in_flight.join_next() => {
-                    let mut outcomes = Vec::new();
-                    let mut push = |r: Result<Outcome, tokio::task::JoinError>| {
+                    for r in std::iter::once(done).chain(std::iter::from_fn(|| in_flight.try_join_next())) {
                         if let Ok(o) = r {
                             leased.remove(&o.id);
                             outcomes.push(o);
                         }
-                    };
-                    push(done);
-                    while let Some(r) = in_flight.try_join_next() {
-                        push(r);
-                    }
-                    let owner = self.owner.clone();
-                    let schedule = inner.config.schedule;
-                    let events = inner
-                        .store
-                        .call(move |c| queries::record(c, &owner, &outcomes, now_ms(), &schedule))
-                        .await?;
-                    for e in events {
-                        let _ = inner.events.send(e);
                     }
                 }
                 _ = renew.tick() => {
@@ -198,8 +210,9 @@ impl Worker {
                     let owner = self.owner.clone();
                     inner.store.call(move |c| queries::renew(c, &owner, &ids, now_ms() + lease_ms)).await?;
                 }
-                _ = wake.changed(), if in_flight.len() < self.options.window => {}
+                _ = wake.changed(), if free > 0 => maybe_more = true,
                 _ = self.stop.changed() => {}
+                () = tokio::time::sleep(self.options.poll) => maybe_more = true,
             }
         }
     }
