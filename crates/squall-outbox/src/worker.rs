@@ -198,11 +198,11 @@ impl Worker {
             }
             tokio::select! {
                 Some(done) = in_flight.join_next() => {
-                    for r in std::iter::once(done).chain(std::iter::from_fn(|| in_flight.try_join_next())) {
-                        if let Ok(o) = r {
-                            leased.remove(&o.id);
-                            outcomes.push(o);
-                        }
+                    // A panicked attempt has no outcome: its lease runs out and it is retried.
+                    let finished = std::iter::once(done).chain(std::iter::from_fn(|| in_flight.try_join_next()));
+                    for o in finished.flatten() {
+                        leased.remove(&o.id);
+                        outcomes.push(o);
                     }
                 }
                 _ = renew.tick() => {
