@@ -92,9 +92,13 @@ impl OutboxBuilder {
         .map_err(|_| OutboxError::Closed)??;
         let spool = spool::dir_for(&path);
         std::fs::create_dir_all(&spool).map_err(|e| OutboxError::spool(&spool, e))?;
+        let store = Store::start(conn);
+        let dir = spool.clone();
+        let referenced = store.call(queries::spool_files).await?;
+        let _ = tokio::task::spawn_blocking(move || spool::sweep(&dir, &referenced)).await;
         Ok(Outbox {
             inner: Arc::new(Inner {
-                store: Store::start(conn),
+                store,
                 spool,
                 path,
                 config: self,

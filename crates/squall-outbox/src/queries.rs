@@ -43,20 +43,19 @@ pub(crate) fn insert(
             return Ok((QueueId(id), None));
         }
     }
-    let (body, path) = match &m.stored {
-        Stored::Inline(b) => (Some(b.as_slice()), None),
-        Stored::File(p) => (None, Some(p.as_str())),
+    let path = match &m.stored {
+        Stored::Inline(_) => None,
+        Stored::File(p) => Some(p.as_str()),
     };
     c.prepare_cached(
-        "INSERT INTO messages (idem_key, state, sender, message_id, body, body_path, size, body_type, smtputf8,
+        "INSERT INTO messages (idem_key, state, sender, message_id, body_path, size, body_type, smtputf8,
             prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires)
-         VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         m.idempotency_key,
         m.sender,
         m.message_id,
-        body,
         path,
         i64::try_from(m.size).unwrap_or(i64::MAX),
         m.body_type,
@@ -71,6 +70,10 @@ pub(crate) fn insert(
         now.saturating_add(lifetime_ms),
     ])?;
     let id = c.last_insert_rowid();
+    if let Stored::Inline(b) = &m.stored {
+        c.prepare_cached("INSERT INTO bodies (message, body) VALUES (?1, ?2)")?
+            .execute(params![id, b])?;
+    }
     let mut rcpt = c.prepare_cached(
         "INSERT INTO recipients (message, idx, address, notify, orcpt, state) VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
     )?;
@@ -184,8 +187,8 @@ pub(crate) fn claim(
 fn load(c: &Connection, id: i64) -> Result<Claimed, OutboxError> {
     let mut m = c
         .prepare_cached(
-            "SELECT sender, body, body_path, size, body_type, smtputf8, prefer_8bitmime, prefer_binarymime, ret, envid,
-                require_tls FROM messages WHERE id = ?1",
+            "SELECT sender, (SELECT body FROM bodies WHERE message = id), body_path, size, body_type, smtputf8,
+                prefer_8bitmime, prefer_binarymime, ret, envid, require_tls FROM messages WHERE id = ?1",
         )?
         .query_row([id], |r| {
             let body: Option<Vec<u8>> = r.get(1)?;
@@ -220,7 +223,7 @@ fn load(c: &Connection, id: i64) -> Result<Claimed, OutboxError> {
 }
 
 /// How one attempt ended, per recipient (by index).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Outcome {
     pub(crate) id: i64,
     /// Index, new state, reply text.
@@ -580,4 +583,77 @@ pub(crate) fn purge(c: &Connection, before: i64) -> Result<(u64, Vec<String>), O
         [before],
     )?;
     Ok((n as u64, files))
+}
+
+/// The spool files rows name.
+pub(crate) fn spool_files(c: &Connection) -> Result<std::collections::HashSet<String>, OutboxError> {
+    Ok(
+        c.prepare("SELECT body_path FROM messages WHERE body_path IS NOT NULL")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn new_message(n: usize) -> NewMessage {
+        NewMessage {
+            sender: "a@example.org".into(),
+            recipients: vec![
+                ("b@example.net".into(), None, None),
+                ("c@example.net".into(), None, None),
+            ],
+            message_id: None,
+            stored: Stored::Inline(vec![b'x'; 4000 + n]),
+            size: 4000,
+            body_type: 0,
+            smtputf8: false,
+            prefer_8bitmime: false,
+            prefer_binarymime: false,
+            ret: None,
+            envid: None,
+            require_tls: false,
+            not_before: 0,
+            idempotency_key: None,
+        }
+    }
+
+    /// A full disk (here a page limit, which SQLite reports the same way) fails the request with
+    /// an error that says so, and leaves no half-written message behind.
+    #[tokio::test]
+    async fn a_full_disk_is_named_and_leaves_the_queue_consistent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let mut conn = Connection::open(&path).unwrap();
+        crate::schema::prepare(&mut conn, &path).unwrap();
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+        conn.query_row(&format!("PRAGMA max_page_count = {}", pages + 40), [], |_| Ok(()))
+            .unwrap();
+        let store = Store::start(conn);
+        let mut queued: i64 = 0;
+        let err = loop {
+            assert!(queued < 1000, "the limit was never reached");
+            let m = new_message(queued as usize);
+            match store.call(move |c| insert(c, &m, 0, 1000)).await {
+                Ok(_) => queued += 1,
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(err, OutboxError::DiskFull { .. }), "{err}");
+        assert!(err.to_string().contains("disk") && err.is_transient(), "{err}");
+        let (messages, recipients): (i64, i64) = store
+            .call(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM recipients)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!((messages, recipients), (queued, 2 * queued));
+    }
 }

@@ -20,8 +20,7 @@ CREATE TABLE messages (
     state TEXT NOT NULL,
     sender TEXT NOT NULL,
     message_id TEXT,
-    -- The content: inline when small, else the name of a file in the spool directory.
-    body BLOB,
+    -- Large content: the name of a file in the spool directory (else the row in bodies).
     body_path TEXT,
     size INTEGER NOT NULL,
     body_type INTEGER NOT NULL,
@@ -39,8 +38,13 @@ CREATE TABLE messages (
     lease_until INTEGER,
     possible_duplicate INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
-    finished INTEGER,
-    CHECK ((body IS NULL) <> (body_path IS NULL))
+    finished INTEGER
+);
+-- Small content, apart from the messages it belongs to, so that the frequent updates of a
+-- message's state rewrite a short row, not its content.
+CREATE TABLE bodies (
+    message INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    body BLOB NOT NULL
 );
 CREATE INDEX messages_due ON messages (not_before) WHERE state = 'queued';
 CREATE INDEX messages_state ON messages (state, created);

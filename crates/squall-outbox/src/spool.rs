@@ -124,6 +124,34 @@ async fn sync_dir(dir: &Path) -> Result<(), OutboxError> {
         .map_err(|e| OutboxError::spool(dir, e))
 }
 
+/// Spool files older than this that no row names are left over from a crash between writing
+/// the file and committing its row. Younger ones may belong to an enqueue in progress.
+const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes left-over files from `dir` (those not in `referenced` and older than an hour);
+/// returns how many.
+pub(crate) fn sweep(dir: &Path, referenced: &std::collections::HashSet<String>) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ORPHAN_AGE));
+        if old
+            && name.ends_with(".eml")
+            && !referenced.contains(&name)
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// The spool directory beside the database file `db`: `queue.db` has `queue.db.spool/`.
 pub(crate) fn dir_for(db: &Path) -> PathBuf {
     let mut s = db.as_os_str().to_owned();
@@ -152,5 +180,20 @@ mod tests {
         assert_eq!(std::fs::read(dir.path().join(name)).unwrap(), big);
         // As the server stores it: a final CRLF is added to content without one.
         assert_eq!(c.profile.size, 1002);
+    }
+
+    #[test]
+    fn sweep_removes_only_old_unreferenced_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for name in ["kept.eml", "orphan.eml", "other.txt"] {
+            let f = std::fs::File::create(dir.path().join(name)).unwrap();
+            f.set_modified(old).unwrap();
+        }
+        std::fs::write(dir.path().join("young.eml"), "x").unwrap();
+        let referenced = ["kept.eml".to_string()].into_iter().collect();
+        assert_eq!(sweep(dir.path(), &referenced), 1);
+        assert!(!dir.path().join("orphan.eml").exists());
+        assert!(dir.path().join("young.eml").exists() && dir.path().join("other.txt").exists());
     }
 }

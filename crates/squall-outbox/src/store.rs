@@ -20,8 +20,9 @@ const MAX_BATCH: usize = 2048;
 type Answer = Box<dyn FnOnce(Result<(), OutboxError>) + Send>;
 
 trait Request: Send {
-    /// Runs inside the batch's transaction.
-    fn run(self: Box<Self>, conn: &Connection) -> Answer;
+    /// Runs inside the batch's transaction; the answer to give once it is over, and the error
+    /// the request met, if any.
+    fn run(self: Box<Self>, conn: &Connection) -> (Answer, Option<OutboxError>);
     /// Answers without running: the transaction could not start.
     fn fail(self: Box<Self>, e: OutboxError);
 }
@@ -36,7 +37,7 @@ where
     F: FnOnce(&Connection) -> Result<R, OutboxError> + Send,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &Connection) -> Answer {
+    fn run(self: Box<Self>, conn: &Connection) -> (Answer, Option<OutboxError>) {
         let Self { f, reply } = *self;
         let result = match conn.execute_batch("SAVEPOINT request") {
             Err(e) => Err(OutboxError::db(e)),
@@ -47,15 +48,19 @@ where
                 } else {
                     "ROLLBACK TO request; RELEASE request"
                 };
-                match conn.execute_batch(end) {
-                    Ok(()) => r,
-                    Err(e) => Err(OutboxError::db(e)),
+                match (conn.execute_batch(end), r) {
+                    (Ok(()), r) => r,
+                    // The request's own error says more than the failed rollback after it.
+                    (Err(_), Err(e)) => Err(e),
+                    (Err(e), Ok(_)) => Err(OutboxError::db(e)),
                 }
             }
         };
-        Box::new(move |commit| {
+        let error = result.as_ref().err().cloned();
+        let answer: Answer = Box::new(move |commit| {
             let _ = reply.send(commit.and(result));
-        })
+        });
+        (answer, error)
     }
 
     fn fail(self: Box<Self>, e: OutboxError) {
@@ -113,7 +118,28 @@ fn serve(conn: &Connection, inbox: &mpsc::Receiver<Box<dyn Request>>) {
             }
             continue;
         }
-        let answers: Vec<Answer> = batch.into_iter().map(|r| r.run(conn)).collect();
+        let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
+        let mut rest = batch.into_iter();
+        let mut aborted = None;
+        for r in rest.by_ref() {
+            let (answer, error) = r.run(conn);
+            answers.push(answer);
+            // Some errors (a full disk, I/O) make SQLite roll the whole transaction back: the
+            // requests before this one are undone too, and those after it never run.
+            if conn.is_autocommit() {
+                aborted = Some(error.unwrap_or(OutboxError::Closed));
+                break;
+            }
+        }
+        if let Some(e) = aborted {
+            for a in answers {
+                a(Err(e.clone()));
+            }
+            for r in rest {
+                r.fail(e.clone());
+            }
+            continue;
+        }
         let commit = conn.execute_batch("COMMIT").map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             OutboxError::db(e)

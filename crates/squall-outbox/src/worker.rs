@@ -142,9 +142,9 @@ impl Worker {
                 }
                 let done = std::mem::take(&mut outcomes);
                 let owner = self.owner.clone();
-                let (claimed, events) = inner
-                    .store
-                    .call(move |c| {
+                let (claimed, events) = patient(&self.stop, || {
+                    let (owner, done) = (owner.clone(), done.clone());
+                    inner.store.call(move |c| {
                         let now = now_ms();
                         let mut events = queries::record(c, &owner, &done, now, &schedule)?;
                         if limit == 0 {
@@ -154,7 +154,8 @@ impl Worker {
                         events.extend(more);
                         Ok((claimed, events))
                     })
-                    .await?;
+                })
+                .await?;
                 for e in events {
                     let _ = inner.events.send(e);
                 }
@@ -208,12 +209,43 @@ impl Worker {
                 _ = renew.tick() => {
                     let ids: Vec<i64> = leased.iter().copied().collect();
                     let owner = self.owner.clone();
-                    inner.store.call(move |c| queries::renew(c, &owner, &ids, now_ms() + lease_ms)).await?;
+                    patient(&self.stop, || {
+                        let (owner, ids) = (owner.clone(), ids.clone());
+                        inner.store.call(move |c| queries::renew(c, &owner, &ids, now_ms() + lease_ms))
+                    })
+                    .await?;
                 }
                 _ = wake.changed(), if free > 0 => maybe_more = true,
                 _ = self.stop.changed() => {}
                 () = tokio::time::sleep(self.options.poll) => maybe_more = true,
             }
+        }
+    }
+}
+
+/// How long a worker keeps retrying a database that fails for a reason that may pass (locked
+/// by another process, disk full) before its run ends with the error.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// `call()`, tried again with backoff (100 ms doubling to 5 s) while it fails transiently, for
+/// at most [`PATIENCE`] or until `stop`.
+async fn patient<R, F>(stop: &watch::Receiver<bool>, call: impl Fn() -> F) -> Result<R, OutboxError>
+where
+    F: Future<Output = Result<R, OutboxError>>,
+{
+    let start = std::time::Instant::now();
+    let mut wait = Duration::from_millis(100);
+    let mut stop = stop.clone();
+    loop {
+        match call().await {
+            Err(e) if e.is_transient() && start.elapsed() < PATIENCE && !*stop.borrow() => {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            r => return r,
         }
     }
 }
