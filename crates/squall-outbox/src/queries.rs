@@ -254,8 +254,10 @@ pub(crate) fn record(
         let Some((state, attempts, expires)) = row else {
             continue;
         };
+        // A recipient cancelled while the attempt was under way may have accepted it all the same.
         let mut set = c.prepare_cached(
-            "UPDATE recipients SET state = ?3, reply = ?4 WHERE message = ?1 AND idx = ?2 AND state IN ('pending', 'deferred')",
+            "UPDATE recipients SET state = ?3, reply = ?4 WHERE message = ?1 AND idx = ?2
+             AND (state IN ('pending', 'deferred') OR (state = 'cancelled' AND ?3 = 'accepted'))",
         )?;
         for (idx, st, reply) in &o.recipients {
             set.execute(params![o.id, idx, st.as_str(), reply])?;

@@ -448,3 +448,31 @@ async fn foreign_and_newer_files_are_refused_with_their_name() {
     let e = Outbox::open("postgres://localhost/x").await.err().unwrap();
     assert!(e.to_string().contains("unsupported"), "{e}");
 }
+
+/// Cancelling a message whose attempt is under way cannot take it back from the server: what
+/// the server accepted is recorded as accepted, and nothing more is tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_cancelled_in_flight_records_what_the_server_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(&url(&dir)).await.unwrap();
+    let sink = sink_with(&["data-end=delay:400ms"]).await;
+    let id = outbox.enqueue(&message(1, &["a@example.net"])).await.unwrap();
+    let runner = {
+        let (o, c) = (outbox.clone(), client(&sink));
+        tokio::spawn(async move { o.run(c, until_empty(), std::future::pending()).await })
+    };
+    for _ in 0..100 {
+        if outbox.stats().await.unwrap().leased == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    outbox.cancel(id).await.unwrap();
+    runner.await.unwrap().unwrap();
+    let s = outbox.status(id).await.unwrap().unwrap();
+    assert_eq!(
+        (s.state, s.recipients[0].state),
+        (MessageState::Cancelled, RecipientState::Accepted)
+    );
+    assert_eq!(sink.delivered(), 1);
+}
