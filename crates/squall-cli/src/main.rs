@@ -7,6 +7,7 @@ mod conn;
 mod dkim;
 mod exit;
 mod output;
+mod queue;
 mod send;
 mod sendmail;
 mod sink;
@@ -70,6 +71,9 @@ enum Command {
     /// DKIM keys: print the DNS record that publishes one.
     #[command(subcommand, after_help = dkim::EXAMPLES)]
     Dkim(dkim::DkimCommand),
+    /// The durable queue: add, run, list, show, retry, cancel, purge, stats.
+    #[command(subcommand, after_help = queue::EXAMPLES)]
+    Queue(queue::QueueCommand),
     /// Print a shell completion script for bash, zsh or fish.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
             Command::Sink(args) => sink::run(*args).await,
             Command::Bulk(args) => bulk::run(*args).await,
             Command::Config(cmd) => check::run(cmd).await,
+            Command::Queue(cmd) => queue::run(cmd).await,
             Command::Sendmail { .. } | Command::Completions { .. } | Command::Dkim(_) => exit::OK,
         }
     }))

@@ -106,6 +106,12 @@ pub(crate) struct SendArgs {
     /// Print the envelope and the message as they would be sent, and send nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Put the message in the durable queue instead of sending it now (`squall queue run`
+    /// sends it).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub(crate) queue: bool,
+    #[command(flatten)]
+    queue_db: crate::queue::QueueUrl,
 }
 
 pub(crate) async fn run(args: SendArgs) -> u8 {
@@ -135,6 +141,9 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
     let prepared = prepare(args, from, &dsn).await?;
     if args.dry_run {
         return dry_run(args, prepared).await;
+    }
+    if args.queue {
+        return Ok(queued(args, prepared).await);
     }
     let (builder, capture) = match target {
         Some(t) => (t.builder, None),
@@ -177,6 +186,33 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
     let captured = capture.and_then(|sink| sink.messages().pop()).and_then(|m| m.eml);
     report(args, &receipt, captured.as_deref());
     Ok(exit::for_receipt(&receipt))
+}
+
+/// `--queue`: into the durable queue, the content streamed from where it is.
+async fn queued(args: &SendArgs, prepared: Prepared) -> u8 {
+    use crate::queue::Content;
+    let Prepared {
+        envelope,
+        body,
+        message_id,
+        spool,
+    } = prepared;
+    let content = match (&spool, &args.raw_file) {
+        (Some(s), _) => Content::File(s.path().to_path_buf()),
+        (None, Some(p)) if p == Path::new("-") => Content::Stdin,
+        (None, Some(p)) => Content::File(p.clone()),
+        (None, None) => Content::Body(body),
+    };
+    let code = crate::queue::add(
+        args.queue_db.queue_url.as_deref(),
+        args.json,
+        envelope,
+        content,
+        message_id,
+    )
+    .await;
+    drop(spool);
+    code
 }
 
 /// What to send: the envelope (DSN and REQUIRETLS on it), the content, the Message-ID when

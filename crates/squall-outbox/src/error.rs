@@ -1,0 +1,158 @@
+//! [`OutboxError`]: what went wrong with the queue itself (not with a delivery: those are
+//! recorded per recipient and reported as [`Event`](crate::Event)s).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+/// A failure of the outbox: opening it, writing to it, reading it.
+///
+/// Each message says what happened, whether trying again can help, and what to do. Cheap to
+/// clone: one commit failure is reported to every caller whose request shared it.
+#[derive(Clone, Debug, Error)]
+#[non_exhaustive]
+pub enum OutboxError {
+    /// The URL names no backend this build has.
+    #[error("unsupported outbox URL {url:?}: use sqlite:PATH (PostgreSQL is not built yet); fix the URL")]
+    UnsupportedUrl {
+        /// The URL as given.
+        url: String,
+    },
+    /// The database file cannot be opened or created.
+    #[error(
+        "cannot open the outbox database {path}: {source}; check that the directory exists and is writable, then try again"
+    )]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Arc<rusqlite::Error>,
+    },
+    /// The file is not an outbox (another program's database, or not SQLite at all).
+    #[error(
+        "{path} is not a squall outbox ({why}); nothing was changed. Point --queue-url at another file, or move this one away"
+    )]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// What gave it away.
+        why: String,
+    },
+    /// The database was written by a newer squall, whose schema this version does not know.
+    #[error(
+        "{path} has outbox schema version {found}, newer than this squall's {supported}; upgrade squall (retrying will not help)"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// The version in the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// The database is locked by another process for longer than the busy timeout.
+    #[error("the outbox database is busy (locked by another process); try again in a moment")]
+    Busy,
+    /// The disk (or the file system's quota) is full: nothing of the request was kept.
+    #[error("the disk holding the outbox is full ({source}); nothing was queued. Free space and try again")]
+    DiskFull {
+        /// The error that said so.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// Another database error.
+    #[error(
+        "outbox database error: {source}; the request was not applied. Try again; if it persists, check the file ({hint})"
+    )]
+    Database {
+        /// The error.
+        #[source]
+        source: Arc<rusqlite::Error>,
+        /// Where to look.
+        hint: &'static str,
+    },
+    /// A body file in the spool directory could not be written or read.
+    #[error("outbox spool file {path}: {source}; check the directory's permissions and free space")]
+    Spool {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The caller gave something that cannot be queued (no recipient, an invalid address).
+    #[error("cannot queue this message: {0}; fix it and queue again")]
+    Input(String),
+    /// No message has that id.
+    #[error("no queued message has id {0}; `squall queue list` shows the ids")]
+    NotFound(i64),
+    /// The request does not apply to the message in its present state.
+    #[error("message {id} is {state}: {why}")]
+    WrongState {
+        /// The message.
+        id: i64,
+        /// Its state.
+        state: String,
+        /// Why that state does not allow the request.
+        why: &'static str,
+    },
+    /// The outbox was closed (its database thread ended).
+    #[error("the outbox is closed; open it again")]
+    Closed,
+}
+
+impl OutboxError {
+    /// Whether trying the same request again later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Busy
+                | Self::DiskFull { .. }
+                | Self::Database { .. }
+                | Self::Open { .. }
+                | Self::Spool { .. }
+        )
+    }
+
+    /// A database error, classified: full disk and busy get their own variants.
+    pub(crate) fn db(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => Self::Busy,
+            Some(C::DiskFull) => Self::DiskFull {
+                source: Arc::new(std::io::Error::other(e.to_string())),
+            },
+            Some(C::NotADatabase) => Self::Database {
+                source: Arc::new(e),
+                hint: "it is not a SQLite database",
+            },
+            Some(C::DatabaseCorrupt) => Self::Database {
+                source: Arc::new(e),
+                hint: "the file is corrupt: restore it from a backup or move it away",
+            },
+            _ => Self::Database {
+                source: Arc::new(e),
+                hint: "permissions, free space, and that no other program rewrites it",
+            },
+        }
+    }
+
+    /// A spool file error, with a full disk named as such.
+    pub(crate) fn spool(path: impl Into<PathBuf>, e: std::io::Error) -> Self {
+        if e.raw_os_error() == Some(28) || e.kind() == std::io::ErrorKind::StorageFull {
+            return Self::DiskFull { source: Arc::new(e) };
+        }
+        Self::Spool {
+            path: path.into(),
+            source: Arc::new(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for OutboxError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::db(e)
+    }
+}

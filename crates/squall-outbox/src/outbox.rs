@@ -1,0 +1,331 @@
+//! [`Outbox`]: opening the queue, putting messages in, and asking about them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use squall::{Envelope, Message};
+use squall_proto::params::BodyType;
+use tokio::io::AsyncRead;
+use tokio::sync::{broadcast, watch};
+
+use crate::error::OutboxError;
+use crate::model::{Event, MessageState, QueueId, Stats, Status, ms, now_ms};
+use crate::queries::{self, NewMessage};
+use crate::schedule::Schedule;
+use crate::spool::{self, Stored};
+use crate::store::Store;
+
+/// A durable queue of messages in a SQLite file.
+///
+/// Nothing is acknowledged before it is committed (WAL, `synchronous=FULL`); concurrent calls
+/// share commits. Workers ([`Outbox::run`]) lease messages, send them with a [`squall::Client`]
+/// and record each recipient's outcome. Cloning is cheap and shares the database thread.
+#[derive(Clone)]
+pub struct Outbox {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) spool: PathBuf,
+    pub(crate) path: PathBuf,
+    pub(crate) config: OutboxBuilder,
+    /// Bumped after each commit that queued something: workers wake on it.
+    pub(crate) wake: watch::Sender<u64>,
+    pub(crate) events: broadcast::Sender<Event>,
+}
+
+/// Settings for [`Outbox`]; [`open`](Self::open) opens it.
+#[derive(Clone, Debug)]
+pub struct OutboxBuilder {
+    url: String,
+    pub(crate) schedule: Schedule,
+    pub(crate) hold_possible_duplicates: bool,
+    pub(crate) inline_limit: usize,
+}
+
+/// Per-message options for [`Outbox::enqueue_with`] and [`Outbox::enqueue_raw_with`].
+#[derive(Clone, Debug, Default)]
+pub struct EnqueueOptions {
+    /// Queueing the same key again returns the first message's id and queues nothing: an
+    /// application retrying its own request does not send twice.
+    pub idempotency_key: Option<String>,
+    /// Not sent before this time.
+    pub not_before: Option<SystemTime>,
+}
+
+impl OutboxBuilder {
+    /// Retry timing (Postfix's defaults unless set).
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Holds a possible duplicate for a person instead of resending it (the default resends,
+    /// at least once, with the same Message-ID).
+    pub fn hold_possible_duplicates(mut self, on: bool) -> Self {
+        self.hold_possible_duplicates = on;
+        self
+    }
+
+    /// Content up to this size is kept in the database row; larger content in a file of the
+    /// spool directory (default 64 KiB).
+    pub fn inline_limit(mut self, bytes: usize) -> Self {
+        self.inline_limit = bytes;
+        self
+    }
+
+    /// Opens (or creates) the outbox.
+    pub async fn open(self) -> Result<Outbox, OutboxError> {
+        let path = sqlite_path(&self.url)?;
+        let p = path.clone();
+        let conn = tokio::task::spawn_blocking(move || {
+            let mut conn = rusqlite::Connection::open(&p).map_err(|e| OutboxError::Open {
+                path: p.clone(),
+                source: Arc::new(e),
+            })?;
+            crate::schema::prepare(&mut conn, &p)?;
+            Ok::<_, OutboxError>(conn)
+        })
+        .await
+        .map_err(|_| OutboxError::Closed)??;
+        let spool = spool::dir_for(&path);
+        std::fs::create_dir_all(&spool).map_err(|e| OutboxError::spool(&spool, e))?;
+        let store = Store::start(conn);
+        let dir = spool.clone();
+        let referenced = store.call(queries::spool_files).await?;
+        let _ = tokio::task::spawn_blocking(move || spool::sweep(&dir, &referenced)).await;
+        Ok(Outbox {
+            inner: Arc::new(Inner {
+                store,
+                spool,
+                path,
+                config: self,
+                wake: watch::channel(0).0,
+                events: broadcast::channel(4096).0,
+            }),
+        })
+    }
+}
+
+/// The file a `sqlite:` URL names (`sqlite:PATH`, `sqlite://PATH`).
+fn sqlite_path(url: &str) -> Result<PathBuf, OutboxError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| OutboxError::UnsupportedUrl { url: url.to_string() })?;
+    Ok(PathBuf::from(rest))
+}
+
+impl Outbox {
+    /// Settings for the outbox at `url` (`sqlite:PATH`).
+    pub fn builder(url: impl Into<String>) -> OutboxBuilder {
+        OutboxBuilder {
+            url: url.into(),
+            schedule: Schedule::default(),
+            hold_possible_duplicates: false,
+            inline_limit: 64 * 1024,
+        }
+    }
+
+    /// Opens (or creates) the outbox at `url` with the default settings.
+    pub async fn open(url: &str) -> Result<Self, OutboxError> {
+        Self::builder(url).open().await
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Queues `message` for its To, Cc and Bcc recipients; returns once it is durable.
+    pub async fn enqueue(&self, message: &Message) -> Result<QueueId, OutboxError> {
+        self.enqueue_with(message, &EnqueueOptions::default()).await
+    }
+
+    /// [`enqueue`](Self::enqueue) with an idempotency key or a time not to send before.
+    pub async fn enqueue_with(
+        &self,
+        message: &Message,
+        options: &EnqueueOptions,
+    ) -> Result<QueueId, OutboxError> {
+        let envelope = message
+            .envelope()
+            .map_err(|e| OutboxError::Input(e.to_string()))?;
+        let bytes = message.bytes();
+        self.put(
+            envelope,
+            &bytes[..],
+            Some(message.message_id().to_string()),
+            options,
+        )
+        .await
+    }
+
+    /// Queues `body` (a complete RFC 5322 message, read to its end with bounded memory) for
+    /// `envelope`; returns once it is durable. The envelope's DSN and REQUIRETLS options are
+    /// kept; its size and body type are measured from the content.
+    pub async fn enqueue_raw(
+        &self,
+        envelope: Envelope,
+        body: impl AsyncRead + Unpin,
+    ) -> Result<QueueId, OutboxError> {
+        self.enqueue_raw_with(envelope, body, &EnqueueOptions::default())
+            .await
+    }
+
+    /// [`enqueue_raw`](Self::enqueue_raw) with an idempotency key or a time not to send before.
+    pub async fn enqueue_raw_with(
+        &self,
+        envelope: Envelope,
+        body: impl AsyncRead + Unpin,
+        options: &EnqueueOptions,
+    ) -> Result<QueueId, OutboxError> {
+        self.put(envelope, body, None, options).await
+    }
+
+    async fn put(
+        &self,
+        envelope: Envelope,
+        body: impl AsyncRead + Unpin,
+        message_id: Option<String>,
+        options: &EnqueueOptions,
+    ) -> Result<QueueId, OutboxError> {
+        let content = spool::take_in(body, self.inner.config.inline_limit, &self.inner.spool).await?;
+        let o = envelope.options();
+        let p = content.profile;
+        let body_type = if p.eight_bit || o.body != BodyType::SevenBit {
+            1
+        } else {
+            0
+        };
+        let now = now_ms();
+        let new = NewMessage {
+            sender: envelope.from().to_string(),
+            recipients: envelope
+                .recipients()
+                .iter()
+                .map(|r| {
+                    (
+                        r.mailbox.to_string(),
+                        r.notify.map(|n| n.to_string()),
+                        r.orcpt.as_ref().map(|o| o.as_str().to_string()),
+                    )
+                })
+                .collect(),
+            message_id,
+            stored: content.stored.clone(),
+            size: p.size,
+            body_type,
+            smtputf8: o.smtputf8 || p.utf8_headers,
+            prefer_8bitmime: o.prefer_8bitmime,
+            prefer_binarymime: o.prefer_binarymime || p.binary,
+            ret: o.ret.map(|r| match r {
+                squall::Ret::Full => "FULL".to_string(),
+                squall::Ret::Headers => "HDRS".to_string(),
+            }),
+            envid: o.envid.as_ref().map(|e| e.as_str().to_string()),
+            require_tls: o.require_tls,
+            not_before: options.not_before.map_or(now, system_ms),
+            idempotency_key: options.idempotency_key.clone(),
+        };
+        let lifetime = ms(self.inner.config.schedule.lifetime);
+        let r = self
+            .inner
+            .store
+            .call(move |c| queries::insert(c, &new, now, lifetime))
+            .await;
+        match r {
+            Ok((id, event)) => {
+                if let Some(e) = event {
+                    self.inner.wake.send_modify(|n| *n += 1);
+                    let _ = self.inner.events.send(e);
+                } else if let Stored::File(name) = &content.stored {
+                    // A repeated idempotency key: the first message's content is the one kept.
+                    let _ = tokio::fs::remove_file(self.inner.spool.join(name)).await;
+                }
+                Ok(id)
+            }
+            Err(e) => {
+                if let Stored::File(name) = &content.stored {
+                    let _ = tokio::fs::remove_file(self.inner.spool.join(name)).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A message's status, `None` for an unknown id.
+    pub async fn status(&self, id: QueueId) -> Result<Option<Status>, OutboxError> {
+        self.inner.store.call(move |c| queries::status(c, id.0)).await
+    }
+
+    /// Messages in `state` (every state with `None`), oldest first, at most `limit`.
+    pub async fn list(&self, state: Option<MessageState>, limit: usize) -> Result<Vec<Status>, OutboxError> {
+        self.inner
+            .store
+            .call(move |c| queries::list(c, state, limit))
+            .await
+    }
+
+    /// Counts by state and the age of the oldest waiting message.
+    pub async fn stats(&self) -> Result<Stats, OutboxError> {
+        self.inner.store.call(|c| queries::stats(c, now_ms())).await
+    }
+
+    /// Events after `seq` (0 for all), oldest first, at most `limit`: the durable log an
+    /// application reads on from the last `seq` it handled, across restarts.
+    pub async fn events_since(&self, seq: i64, limit: usize) -> Result<Vec<Event>, OutboxError> {
+        self.inner
+            .store
+            .call(move |c| queries::events_since(c, seq, limit))
+            .await
+    }
+
+    /// Events of this process as they are committed (a live view; after a restart or a lag,
+    /// read the log with [`events_since`](Self::events_since)).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Makes a held, queued or expired message due now.
+    pub async fn retry(&self, id: QueueId) -> Result<(), OutboxError> {
+        let lifetime = ms(self.inner.config.schedule.lifetime);
+        let e = self
+            .inner
+            .store
+            .call(move |c| queries::retry(c, id.0, now_ms(), lifetime))
+            .await?;
+        self.inner.wake.send_modify(|n| *n += 1);
+        let _ = self.inner.events.send(e);
+        Ok(())
+    }
+
+    /// Cancels a waiting message.
+    pub async fn cancel(&self, id: QueueId) -> Result<(), OutboxError> {
+        let e = self
+            .inner
+            .store
+            .call(move |c| queries::cancel(c, id.0, now_ms()))
+            .await?;
+        let _ = self.inner.events.send(e);
+        Ok(())
+    }
+
+    /// Deletes messages that finished more than `age` ago, with their events and spool
+    /// files; returns how many.
+    pub async fn purge(&self, age: Duration) -> Result<u64, OutboxError> {
+        let before = now_ms().saturating_sub(ms(age));
+        let (n, files) = self.inner.store.call(move |c| queries::purge(c, before)).await?;
+        for f in files {
+            let _ = tokio::fs::remove_file(self.inner.spool.join(f)).await;
+        }
+        Ok(n)
+    }
+}
+
+fn system_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, ms)
+}

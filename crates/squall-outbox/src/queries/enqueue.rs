@@ -1,0 +1,109 @@
+//! Putting a message in: the row, its content, its recipients, its first event.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::OutboxError;
+use crate::model::{Event, EventKind, QueueId};
+use crate::spool::Stored;
+
+/// A message to insert.
+#[derive(Debug)]
+pub(crate) struct NewMessage {
+    pub(crate) sender: String,
+    /// Address, NOTIFY value, ORCPT value.
+    pub(crate) recipients: Vec<(String, Option<String>, Option<String>)>,
+    pub(crate) message_id: Option<String>,
+    pub(crate) stored: Stored,
+    pub(crate) size: u64,
+    pub(crate) body_type: i64,
+    pub(crate) smtputf8: bool,
+    pub(crate) prefer_8bitmime: bool,
+    pub(crate) prefer_binarymime: bool,
+    pub(crate) ret: Option<String>,
+    pub(crate) envid: Option<String>,
+    pub(crate) require_tls: bool,
+    pub(crate) not_before: i64,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+/// Inserts `m`, or finds the message queued earlier with the same idempotency key. The second
+/// value is whether it is new.
+pub(crate) fn insert(
+    c: &Connection,
+    m: &NewMessage,
+    now: i64,
+    lifetime_ms: i64,
+) -> Result<(QueueId, Option<Event>), OutboxError> {
+    if let Some(key) = &m.idempotency_key {
+        let found: Option<i64> = c
+            .query_row("SELECT id FROM messages WHERE idem_key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = found {
+            return Ok((QueueId(id), None));
+        }
+    }
+    let path = match &m.stored {
+        Stored::Inline(_) => None,
+        Stored::File(p) => Some(p.as_str()),
+    };
+    c.prepare_cached(
+        "INSERT INTO messages (idem_key, state, sender, message_id, body_path, size, body_type, smtputf8,
+            prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires)
+         VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        m.idempotency_key,
+        m.sender,
+        m.message_id,
+        path,
+        i64::try_from(m.size).unwrap_or(i64::MAX),
+        m.body_type,
+        m.smtputf8,
+        m.prefer_8bitmime,
+        m.prefer_binarymime,
+        m.ret,
+        m.envid,
+        m.require_tls,
+        now,
+        m.not_before,
+        now.saturating_add(lifetime_ms),
+    ])?;
+    let id = c.last_insert_rowid();
+    if let Stored::Inline(b) = &m.stored {
+        c.prepare_cached("INSERT INTO bodies (message, body) VALUES (?1, ?2)")?
+            .execute(params![id, b])?;
+    }
+    let mut rcpt = c.prepare_cached(
+        "INSERT INTO recipients (message, idx, address, notify, orcpt, state) VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+    )?;
+    for (i, (addr, notify, orcpt)) in m.recipients.iter().enumerate() {
+        rcpt.execute(params![id, i as i64, addr, notify, orcpt])?;
+    }
+    let e = event(
+        c,
+        id,
+        now,
+        EventKind::Queued,
+        &format!("{} recipient(s), {} bytes", m.recipients.len(), m.size),
+    )?;
+    Ok((QueueId(id), Some(e)))
+}
+
+/// Appends to the event log.
+pub(crate) fn event(
+    c: &Connection,
+    id: i64,
+    now: i64,
+    kind: EventKind,
+    detail: &str,
+) -> Result<Event, OutboxError> {
+    c.prepare_cached("INSERT INTO events (message, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![id, now, kind.as_str(), detail])?;
+    Ok(Event {
+        seq: c.last_insert_rowid(),
+        id: QueueId(id),
+        at_ms: now,
+        kind,
+        detail: detail.to_string(),
+    })
+}

@@ -1,0 +1,151 @@
+//! Leasing due messages to a worker, renewing leases, and what a waiting worker asks.
+
+use rusqlite::{Connection, params};
+
+use super::event;
+use crate::error::OutboxError;
+use crate::model::{Event, EventKind};
+use crate::spool::Stored;
+
+/// A message leased for an attempt: what a worker needs to send it.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub(crate) id: i64,
+    pub(crate) sender: String,
+    /// Index, address, NOTIFY, ORCPT of the recipients still to do.
+    pub(crate) recipients: Vec<(i64, String, Option<String>, Option<String>)>,
+    pub(crate) stored: Stored,
+    pub(crate) size: u64,
+    pub(crate) body_type: i64,
+    pub(crate) smtputf8: bool,
+    pub(crate) prefer_8bitmime: bool,
+    pub(crate) prefer_binarymime: bool,
+    pub(crate) ret: Option<String>,
+    pub(crate) envid: Option<String>,
+    pub(crate) require_tls: bool,
+}
+
+/// Leases up to `limit` due messages to `owner` until `until`. A message whose earlier lease ran
+/// out (its worker died or stalled) is flagged a possible duplicate, and held instead when
+/// `hold` says so.
+///
+/// A lease moves `not_before` to the lease's end, so leased messages are not due and the
+/// due index alone finds the work; an expired lease is simply due again.
+pub(crate) fn claim(
+    c: &Connection,
+    owner: &str,
+    now: i64,
+    until: i64,
+    limit: usize,
+    hold: bool,
+) -> Result<(Vec<Claimed>, Vec<Event>), OutboxError> {
+    let due: Vec<(i64, bool)> = c
+        .prepare_cached(
+            "SELECT id, lease_owner IS NOT NULL FROM messages WHERE state = 'queued' AND not_before <= ?1
+             ORDER BY not_before, id LIMIT ?2",
+        )?
+        .query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut events = Vec::new();
+    let mut claimed = Vec::new();
+    for (id, stale) in due {
+        if stale {
+            c.execute(
+                "UPDATE messages SET possible_duplicate = 1, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
+                [id],
+            )?;
+            events.push(event(
+                c,
+                id,
+                now,
+                EventKind::LeaseExpired,
+                "its worker's lease ran out during an attempt: the content may have reached the server",
+            )?);
+            if hold {
+                c.execute("UPDATE messages SET state = 'held' WHERE id = ?1", [id])?;
+                events.push(event(
+                    c,
+                    id,
+                    now,
+                    EventKind::Held,
+                    "a possible duplicate, held for a person: `squall queue retry` sends it",
+                )?);
+                continue;
+            }
+        }
+        c.prepare_cached(
+            "UPDATE messages SET lease_owner = ?2, lease_until = ?3, not_before = ?3, attempts = attempts + 1 WHERE id = ?1",
+        )?
+        .execute(params![id, owner, until])?;
+        claimed.push(load(c, id)?);
+    }
+    Ok((claimed, events))
+}
+
+fn load(c: &Connection, id: i64) -> Result<Claimed, OutboxError> {
+    let mut m = c
+        .prepare_cached(
+            "SELECT sender, (SELECT body FROM bodies WHERE message = id), body_path, size, body_type, smtputf8,
+                prefer_8bitmime, prefer_binarymime, ret, envid, require_tls FROM messages WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            let body: Option<Vec<u8>> = r.get(1)?;
+            let path: Option<String> = r.get(2)?;
+            let stored = match (body, path) {
+                (Some(b), _) => Stored::Inline(b),
+                (None, p) => Stored::File(p.unwrap_or_default()),
+            };
+            Ok(Claimed {
+                id,
+                sender: r.get(0)?,
+                recipients: Vec::new(),
+                stored,
+                size: r.get::<_, i64>(3)?.try_into().unwrap_or(0),
+                body_type: r.get(4)?,
+                smtputf8: r.get(5)?,
+                prefer_8bitmime: r.get(6)?,
+                prefer_binarymime: r.get(7)?,
+                ret: r.get(8)?,
+                envid: r.get(9)?,
+                require_tls: r.get(10)?,
+            })
+        })?;
+    m.recipients = c
+        .prepare_cached(
+            "SELECT idx, address, notify, orcpt FROM recipients WHERE message = ?1 AND state IN ('pending', 'deferred')
+             ORDER BY idx",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(m)
+}
+
+/// Extends `owner`'s leases on `ids` to `until`.
+pub(crate) fn renew(c: &Connection, owner: &str, ids: &[i64], until: i64) -> Result<(), OutboxError> {
+    let mut q = c.prepare_cached(
+        "UPDATE messages SET lease_until = ?3, not_before = ?3 WHERE id = ?1 AND lease_owner = ?2 AND state = 'queued'",
+    )?;
+    for id in ids {
+        q.execute(params![id, owner, until])?;
+    }
+    Ok(())
+}
+
+/// Whether a worker should keep waiting: a message is due now, or leased (perhaps by a worker
+/// that died, whose lease will run out).
+pub(crate) fn has_due_or_leased(c: &Connection, now: i64) -> Result<bool, OutboxError> {
+    Ok(c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE state = 'queued' AND (not_before <= ?1 OR lease_owner IS NOT NULL))",
+        [now],
+        |r| r.get(0),
+    )?)
+}
+
+/// The earliest `not_before` of a queued message.
+pub(crate) fn next_due(c: &Connection) -> Result<Option<i64>, OutboxError> {
+    Ok(c.query_row(
+        "SELECT min(not_before) FROM messages WHERE state = 'queued'",
+        [],
+        |r| r.get(0),
+    )?)
+}

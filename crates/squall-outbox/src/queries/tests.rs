@@ -1,0 +1,66 @@
+//! The queries against a real SQLite file.
+
+use rusqlite::Connection;
+
+use super::*;
+use crate::error::OutboxError;
+use crate::spool::Stored;
+use crate::store::Store;
+
+fn new_message(n: usize) -> NewMessage {
+    NewMessage {
+        sender: "a@example.org".into(),
+        recipients: vec![
+            ("b@example.net".into(), None, None),
+            ("c@example.net".into(), None, None),
+        ],
+        message_id: None,
+        stored: Stored::Inline(vec![b'x'; 4000 + n]),
+        size: 4000,
+        body_type: 0,
+        smtputf8: false,
+        prefer_8bitmime: false,
+        prefer_binarymime: false,
+        ret: None,
+        envid: None,
+        require_tls: false,
+        not_before: 0,
+        idempotency_key: None,
+    }
+}
+
+/// A full disk (here a page limit, which SQLite reports the same way) fails the request with
+/// an error that says so, and leaves no half-written message behind.
+#[tokio::test]
+async fn a_full_disk_is_named_and_leaves_the_queue_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.db");
+    let mut conn = Connection::open(&path).unwrap();
+    crate::schema::prepare(&mut conn, &path).unwrap();
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    conn.query_row(&format!("PRAGMA max_page_count = {}", pages + 40), [], |_| Ok(()))
+        .unwrap();
+    let store = Store::start(conn);
+    let mut queued: i64 = 0;
+    let err = loop {
+        assert!(queued < 1000, "the limit was never reached");
+        let m = new_message(queued as usize);
+        match store.call(move |c| insert(c, &m, 0, 1000)).await {
+            Ok(_) => queued += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, OutboxError::DiskFull { .. }), "{err}");
+    assert!(err.to_string().contains("disk") && err.is_transient(), "{err}");
+    let (messages, recipients): (i64, i64) = store
+        .call(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM recipients)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!((messages, recipients), (queued, 2 * queued));
+}

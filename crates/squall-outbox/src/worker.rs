@@ -1,0 +1,382 @@
+//! [`Outbox::run`]: workers that lease due messages, send them with a [`squall::Client`], renew
+//! their leases while they work, and record each recipient's outcome.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+use squall::{Body, Envelope, MailOptions, Mailbox, Notify, OriginalRecipient, Recipient, ReversePath};
+use squall_proto::params::{BodyType, EnvelopeId, Ret};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::error::OutboxError;
+use crate::model::{RecipientState, ms, now_ms};
+use crate::outbox::Outbox;
+use crate::queries::{self, Claimed, Outcome};
+use crate::spool::Stored;
+
+/// How [`Outbox::run`] works.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker loops, each leasing its own batches.
+    pub workers: usize,
+    /// Messages each worker has in flight at most: also the most a crash can leave as possible
+    /// duplicates per worker.
+    pub window: usize,
+    /// How long a lease lasts without renewal; renewed every third of it.
+    pub lease: Duration,
+    /// Return once nothing is due and nothing is leased (messages deferred to later stay).
+    pub until_empty: bool,
+    /// The longest sleep between looks at the database, for mail queued by other processes.
+    pub poll: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            window: 64,
+            lease: Duration::from_secs(60),
+            until_empty: false,
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct RunReport {
+    /// Attempts made.
+    pub attempts: u64,
+}
+
+impl Outbox {
+    /// Runs workers until `stop` resolves (then finishes what is in flight) or, with
+    /// `until_empty`, until nothing is left to do now.
+    pub async fn run(
+        &self,
+        client: squall::Client,
+        options: RunOptions,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<RunReport, OutboxError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopper = tokio::spawn(async move {
+            stop.await;
+            let _ = stop_tx.send(true);
+        });
+        let mut set = JoinSet::new();
+        let tag = format!("{}-{}-{:x}", host(), std::process::id(), now_ms());
+        for n in 0..options.workers.max(1) {
+            let w = Worker {
+                outbox: self.clone(),
+                client: client.clone(),
+                options: options.clone(),
+                owner: format!("{tag}-{n}"),
+                stop: stop_rx.clone(),
+            };
+            set.spawn(w.run());
+        }
+        let mut report = RunReport::default();
+        let mut first_error = None;
+        while let Some(r) = set.join_next().await {
+            match r {
+                Ok(Ok(n)) => report.attempts += n,
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_error.get_or_insert(OutboxError::Closed);
+                }
+            }
+        }
+        stopper.abort();
+        first_error.map_or(Ok(report), Err)
+    }
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
+}
+
+struct Worker {
+    outbox: Outbox,
+    client: squall::Client,
+    options: RunOptions,
+    owner: String,
+    stop: watch::Receiver<bool>,
+}
+
+impl Worker {
+    /// The loop: record what finished and lease more in one transaction (one fsync), send what
+    /// was leased, wait for a result, a wake-up, a lease renewal or the poll.
+    async fn run(mut self) -> Result<u64, OutboxError> {
+        let inner = self.outbox.inner.clone();
+        let mut wake = inner.wake.subscribe();
+        let mut in_flight: JoinSet<Outcome> = JoinSet::new();
+        let mut leased: HashSet<i64> = HashSet::new();
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        let mut renew = tokio::time::interval(self.options.lease / 3);
+        renew.tick().await;
+        let mut attempts = 0;
+        let hold = inner.config.hold_possible_duplicates;
+        let schedule = inner.config.schedule;
+        let lease_ms = ms(self.options.lease);
+        // Whether a lease request may find work: false after one came back short, true again
+        // on a wake-up or the poll, so an idle worker does not write to look.
+        let mut maybe_more = true;
+        loop {
+            let stopping = *self.stop.borrow();
+            let free = if stopping {
+                0
+            } else {
+                self.options.window - in_flight.len()
+            };
+            let limit = if maybe_more { free } else { 0 };
+            if !outcomes.is_empty() || limit > 0 {
+                if limit > 0 {
+                    wake.borrow_and_update();
+                }
+                let done = std::mem::take(&mut outcomes);
+                let owner = self.owner.clone();
+                let (claimed, events) = patient(&self.stop, || {
+                    let (owner, done) = (owner.clone(), done.clone());
+                    inner.store.call(move |c| {
+                        let now = now_ms();
+                        let mut events = queries::record(c, &owner, &done, now, &schedule)?;
+                        if limit == 0 {
+                            return Ok((Vec::new(), events));
+                        }
+                        let (claimed, more) = queries::claim(c, &owner, now, now + lease_ms, limit, hold)?;
+                        events.extend(more);
+                        Ok((claimed, events))
+                    })
+                })
+                .await?;
+                for e in events {
+                    let _ = inner.events.send(e);
+                }
+                if claimed.len() < limit {
+                    maybe_more = false;
+                }
+                for m in claimed {
+                    leased.insert(m.id);
+                    attempts += 1;
+                    let client = self.client.clone();
+                    let spool = inner.spool.clone();
+                    in_flight.spawn(async move { attempt(&client, m, &spool).await });
+                }
+            }
+            if in_flight.is_empty() {
+                if stopping {
+                    return Ok(attempts);
+                }
+                let now = now_ms();
+                if self.options.until_empty
+                    && !inner
+                        .store
+                        .call(move |c| queries::has_due_or_leased(c, now))
+                        .await?
+                {
+                    return Ok(attempts);
+                }
+                let next = inner.store.call(queries::next_due).await?;
+                let wait = next
+                    .map_or(self.options.poll, |t| {
+                        Duration::from_millis(u64::try_from(t - now).unwrap_or(0))
+                    })
+                    .min(self.options.poll);
+                tokio::select! {
+                    _ = wake.changed() => {}
+                    _ = self.stop.changed() => {}
+                    () = tokio::time::sleep(wait) => {}
+                }
+                maybe_more = true;
+                continue;
+            }
+            tokio::select! {
+                Some(done) = in_flight.join_next() => {
+                    // A panicked attempt has no outcome: its lease runs out and it is retried.
+                    let finished = std::iter::once(done).chain(std::iter::from_fn(|| in_flight.try_join_next()));
+                    for o in finished.flatten() {
+                        leased.remove(&o.id);
+                        outcomes.push(o);
+                    }
+                }
+                _ = renew.tick() => {
+                    let ids: Vec<i64> = leased.iter().copied().collect();
+                    let owner = self.owner.clone();
+                    patient(&self.stop, || {
+                        let (owner, ids) = (owner.clone(), ids.clone());
+                        inner.store.call(move |c| queries::renew(c, &owner, &ids, now_ms() + lease_ms))
+                    })
+                    .await?;
+                }
+                _ = wake.changed(), if free > 0 => maybe_more = true,
+                _ = self.stop.changed() => {}
+                () = tokio::time::sleep(self.options.poll) => maybe_more = true,
+            }
+        }
+    }
+}
+
+/// How long a worker keeps retrying a database that fails for a reason that may pass (locked
+/// by another process, disk full) before its run ends with the error.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// `call()`, tried again with backoff (100 ms doubling to 5 s) while it fails transiently, for
+/// at most [`PATIENCE`] or until `stop`.
+async fn patient<R, F>(stop: &watch::Receiver<bool>, call: impl Fn() -> F) -> Result<R, OutboxError>
+where
+    F: Future<Output = Result<R, OutboxError>>,
+{
+    let start = std::time::Instant::now();
+    let mut wait = Duration::from_millis(100);
+    let mut stop = stop.clone();
+    loop {
+        match call().await {
+            Err(e) if e.is_transient() && start.elapsed() < PATIENCE && !*stop.borrow() => {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            r => return r,
+        }
+    }
+}
+
+/// One attempt at `m`, as an outcome per recipient.
+async fn attempt(client: &squall::Client, m: Claimed, spool: &std::path::Path) -> Outcome {
+    let id = m.id;
+    let all_deferred = |m: &Claimed, why: String| Outcome {
+        id: m.id,
+        recipients: m
+            .recipients
+            .iter()
+            .map(|(i, _, _, _)| (*i, RecipientState::Deferred, why.clone()))
+            .collect(),
+        error: Some(why),
+        ambiguous: false,
+    };
+    let envelope = match envelope(&m) {
+        Ok(e) => e,
+        Err(why) => {
+            return Outcome {
+                id,
+                recipients: m
+                    .recipients
+                    .iter()
+                    .map(|(i, _, _, _)| (*i, RecipientState::Refused, why.clone()))
+                    .collect(),
+                error: Some(why),
+                ambiguous: false,
+            };
+        }
+    };
+    let body = match &m.stored {
+        Stored::Inline(b) => Body::from(b.clone()),
+        Stored::File(name) => match Body::file(spool.join(name)).await {
+            Ok(b) => b,
+            Err(e) => return all_deferred(&m, format!("reading spool file {name}: {e}")),
+        },
+    };
+    let result = client.send_envelope(envelope, body).await;
+    let index = |mb: &Mailbox| {
+        m.recipients
+            .iter()
+            .find(|(_, a, _, _)| a.eq_ignore_ascii_case(mb.as_str()))
+            .map(|(i, _, _, _)| *i)
+    };
+    let mut recipients = Vec::new();
+    let mut seen = HashSet::new();
+    let mut note = |mb: &Mailbox, st: RecipientState, reply: String| {
+        if let Some(i) = index(mb).filter(|i| seen.insert(*i)) {
+            recipients.push((i, st, reply));
+        }
+    };
+    let verdict = |r: &squall::RecipientReply| {
+        if r.is_accepted() {
+            RecipientState::Accepted
+        } else if r.reply.is_permanent() {
+            RecipientState::Refused
+        } else {
+            RecipientState::Deferred
+        }
+    };
+    match result {
+        Ok(receipt) => {
+            for r in receipt.accepted.iter().chain(&receipt.rejected) {
+                note(&r.recipient, verdict(r), r.reply.to_string());
+            }
+            let ambiguous = !receipt.ambiguous.is_empty();
+            for mb in &receipt.ambiguous {
+                note(
+                    mb,
+                    RecipientState::Deferred,
+                    "lost after the content was sent: may have been delivered".into(),
+                );
+            }
+            Outcome {
+                id,
+                recipients,
+                error: None,
+                ambiguous,
+            }
+        }
+        Err(e) => {
+            for r in e.accepted().iter().chain(e.rejected()) {
+                note(&r.recipient, verdict(r), r.reply.to_string());
+            }
+            let rest = if e.is_permanent() || e.is_input() {
+                RecipientState::Refused
+            } else {
+                RecipientState::Deferred
+            };
+            let why = e.to_string();
+            for (i, _, _, _) in &m.recipients {
+                if seen.insert(*i) {
+                    recipients.push((*i, rest, why.clone()));
+                }
+            }
+            Outcome {
+                id,
+                recipients,
+                error: Some(why),
+                ambiguous: e.is_ambiguous(),
+            }
+        }
+    }
+}
+
+/// The envelope of a leased message: its open recipients, its stored options.
+fn envelope(m: &Claimed) -> Result<Envelope, String> {
+    let from = ReversePath::parse(&m.sender).map_err(|e| format!("stored sender {:?}: {e}", m.sender))?;
+    let mut rcpts = Vec::new();
+    for (_, addr, notify, orcpt) in &m.recipients {
+        let mb = Mailbox::parse(addr).map_err(|e| format!("stored recipient {addr:?}: {e}"))?;
+        let notify: Option<Notify> = notify.as_deref().and_then(|n| n.parse().ok());
+        let orcpt = orcpt.as_deref().and_then(|o| OriginalRecipient::new(o).ok());
+        rcpts.push(Recipient::from(mb).notify(notify).orcpt(orcpt));
+    }
+    let mut o = MailOptions::default();
+    o.body = match m.body_type {
+        1 => BodyType::EightBitMime,
+        2 => BodyType::BinaryMime,
+        _ => BodyType::SevenBit,
+    };
+    o.size = Some(m.size);
+    o.smtputf8 = m.smtputf8;
+    o.prefer_8bitmime = m.prefer_8bitmime;
+    o.prefer_binarymime = m.prefer_binarymime;
+    o.ret = m.ret.as_deref().and_then(|r| r.parse::<Ret>().ok());
+    o.envid = m.envid.as_deref().and_then(|e| EnvelopeId::new(e).ok());
+    o.require_tls = m.require_tls;
+    Envelope::new(from, rcpts)
+        .map(|e| e.with_options(o))
+        .map_err(|_| "no recipient left to send to".to_string())
+}
