@@ -10,7 +10,7 @@
 //! # comment
 //! modes: whole trailing   (optional) run only these ways
 //! config: ehlo=client.example tls=none pipelining=on chunking=on chunk=1024 window=8
-//!         user=U password=P | token=T  mechanism=PLAIN  insecure-auth=on  transcript=on
+//!         user=U password=P | token=T  mechanism=PLAIN  insecure-auth=on  transcript=on  lmtp=on
 //! S: 250 text        server line (CRLF added); consecutive S lines are sent together
 //! C: MAIL FROM:<a>   client line (CRLF added); all client bytes so far are compared before
 //!                    each server chunk and at the end
@@ -35,7 +35,9 @@ use squall_proto::address::{EhloName, Mailbox, ReversePath};
 use squall_proto::auth::{Credentials, Mechanism};
 use squall_proto::envelope::Envelope;
 use squall_proto::params::{BodyType, EnvelopeId, MailOptions, Notify, OriginalRecipient, Recipient, Ret};
-use squall_proto::session::{Cause, Certificate, CloseReason, Event, MessageId, SessionConfig, Tls};
+use squall_proto::session::{
+    Cause, Certificate, CloseReason, Event, MessageId, Protocol, SessionConfig, Tls,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
@@ -249,6 +251,7 @@ fn make_config(spec: &str) -> SessionConfig {
             "mechanism" => c.mechanism(Mechanism::from_name(&v)),
             "insecure-auth" => c.allow_insecure_auth(on),
             "transcript" => c.transcript(on),
+            "lmtp" => c.protocol(if on { Protocol::Lmtp } else { Protocol::Smtp }),
             _ => panic!("unknown config key {k}"),
         };
     }

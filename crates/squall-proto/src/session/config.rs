@@ -24,6 +24,21 @@ pub enum Tls {
     Implicit,
 }
 
+/// Which dialect the server speaks.
+///
+/// LMTP (RFC 2033) is SMTP for the last hop into a mailbox server: the client greets with LHLO
+/// (there is no HELO to fall back to), and after the content the server answers once per
+/// accepted recipient, in RCPT order, because each mailbox may take or refuse the message on its
+/// own. Those answers become per-recipient outcomes, exactly like RCPT refusals in SMTP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// SMTP (RFC 5321): EHLO, with HELO as the fallback; one reply after the content.
+    #[default]
+    Smtp,
+    /// LMTP (RFC 2033): LHLO; one reply per accepted recipient after the content.
+    Lmtp,
+}
+
 /// How long to wait for each reply. Defaults follow RFC 5321 §4.5.3.2 where it gives a value.
 ///
 /// The session measures each wait from the later of "the command was handed to the transport"
@@ -94,6 +109,7 @@ impl Timeouts {
 /// connections and sets only what differs per connection (the EHLO name, fresh credentials).
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
+    pub(crate) protocol: Protocol,
     pub(crate) ehlo_name: EhloName,
     pub(crate) tls: Tls,
     pub(crate) credentials: Option<Credentials>,
@@ -121,6 +137,7 @@ impl SessionConfig {
     /// transcript.
     pub fn new() -> Self {
         Self {
+            protocol: Protocol::Smtp,
             ehlo_name: EhloName::from_ip([127, 0, 0, 1].into()),
             tls: Tls::default(),
             credentials: None,
@@ -134,6 +151,12 @@ impl SessionConfig {
             reply_limits: ReplyLimits::default(),
             transcript: false,
         }
+    }
+
+    /// SMTP (the default) or LMTP.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
     }
 
     /// The name given in EHLO: the client's host name, or the address literal of its address
@@ -217,6 +240,11 @@ impl SessionConfig {
     /// [`Timeouts::tls_handshake`] to its handshakes).
     pub fn get_timeouts(&self) -> &Timeouts {
         &self.timeouts
+    }
+
+    /// SMTP or LMTP.
+    pub fn get_protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// The TLS mode.

@@ -4,7 +4,7 @@
 use super::body::BodyWriter;
 use super::event::{Cause, CloseReason, Delivery, Event, Failure, MessageId, Stage};
 use super::state::{Encryption, Expect, Phase, Reset, Setup, Transaction, Transfer, TxState};
-use super::{Certificate, ClientSession, Tls};
+use super::{Certificate, ClientSession, Protocol, Tls};
 use crate::auth::SaslExchange;
 use crate::command::{Command, MailParams};
 use crate::ehlo::Capabilities;
@@ -24,9 +24,14 @@ enum Next {
 }
 
 impl ClientSession {
+    /// EHLO, or LHLO when the server speaks LMTP; either earns [`Expect::Ehlo`].
     pub(super) fn send_ehlo(&mut self) {
-        self.outbox
-            .send(&Command::Ehlo(&self.config.ehlo_name), Expect::Ehlo);
+        let name = &self.config.ehlo_name;
+        let cmd = match self.config.protocol {
+            Protocol::Smtp => Command::Ehlo(name),
+            Protocol::Lmtp => Command::Lhlo(name),
+        };
+        self.outbox.send(&cmd, Expect::Ehlo);
     }
 
     pub(super) fn send_helo(&mut self) {

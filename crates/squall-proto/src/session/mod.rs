@@ -11,7 +11,7 @@ mod transitions;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-pub use config::{SessionConfig, Timeouts, Tls};
+pub use config::{Protocol, SessionConfig, Timeouts, Tls};
 pub use event::{Cause, CloseReason, Delivery, ErrorKind, Event, Failure, MessageId, RecipientReply, Stage};
 pub use transcript::{Direction, TranscriptLine};
 
