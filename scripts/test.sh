@@ -118,6 +118,16 @@ else
     export SQUALL_PEER_POSTFIX_SKIP="scripts/test.sh was not run as root"
 fi
 
+# --- issue 15 (protocol breadth): Dovecot LMTP, over TCP and its Unix socket. ---
+dovecot_port=$(free_port)
+scripts/peers/dovecot.sh start "$dovecot_port"
+started+=("dovecot:-")
+dovecot_base=$(cat "$RUN/dovecot.base")
+export SQUALL_PEER_DOVECOT_LMTP="127.0.0.1:$dovecot_port" SQUALL_PEER_DOVECOT_LMTP_DIR="$dovecot_base/mail"
+export SQUALL_PEER_DOVECOT_LMTP_SOCKET="$dovecot_base/run/lmtp"
+echo "Dovecot LMTP on $SQUALL_PEER_DOVECOT_LMTP and $SQUALL_PEER_DOVECOT_LMTP_SOCKET"
+# --- end issue 15 ---
+
 export SQUALL_PEERS_REQUIRED=1
 export SQUALL_DKIM_VERIFY="$RUN/venv/bin/python $PWD/scripts/peers/dkim_verify.py"
 export SQUALL_PEER_SMTP_SINK="127.0.0.1:$sink_port" SQUALL_PEER_SMTP_SINK_DIR="$sink_dump"

@@ -69,8 +69,8 @@ pub(crate) struct ConnArgs {
     /// Server to send through (465 means implicit TLS, 587 STARTTLS, other ports STARTTLS when offered).
     #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "url")]
     server: Option<String>,
-    /// Server as a URL: smtp://[user:password@]host[:port][?tls=...], or smtps://... for implicit
-    /// TLS. The SQUALL_URL environment variable is used when neither this, --server nor --account
+    /// Server as a URL: smtp://[user:password@]host[:port][?tls=...], smtps://... for implicit
+    /// TLS, lmtp://host[:port] or lmtp:///path/to/socket for LMTP. The SQUALL_URL environment variable is used when neither this, --server nor --account
     /// is given.
     #[arg(long, value_name = "URL")]
     url: Option<String>,
@@ -80,6 +80,11 @@ pub(crate) struct ConnArgs {
     /// The accounts file (default: $XDG_CONFIG_HOME/squall/config.toml, else ~/.config/squall/config.toml).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Speak LMTP (RFC 2033) to a mailbox server: LHLO, and a verdict per recipient after the
+    /// content (port 24 by default). Also given by an lmtp:// URL; lmtp:///path/to/socket
+    /// connects to a Unix-domain socket.
+    #[arg(long)]
+    lmtp: bool,
     /// Name to give in EHLO (default: the local address as [a.b.c.d]).
     #[arg(long, value_name = "NAME")]
     ehlo: Option<String>,
@@ -218,6 +223,9 @@ impl ConnArgs {
 
     /// Applies the EHLO, TLS, timeout, login and certificate flags.
     pub(crate) fn apply(&self, mut b: ClientBuilder) -> Result<ClientBuilder, (u8, Error)> {
+        if self.lmtp {
+            b = b.lmtp();
+        }
         if let Some(name) = &self.ehlo {
             b = b.ehlo(name);
         }

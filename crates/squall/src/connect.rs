@@ -1,5 +1,6 @@
-//! Setting up a connection, in one readable path: resolve and connect (TCP), implicit TLS when
-//! configured, then a session for it with this connection's EHLO name and credentials.
+//! Setting up a connection, in one readable path: resolve and connect (TCP, or a Unix-domain
+//! socket for LMTP), implicit TLS when configured, then a session for it with this connection's
+//! EHLO name and credentials.
 
 use std::io;
 use std::sync::Arc;
@@ -8,23 +9,41 @@ use std::time::Instant;
 use squall_proto::address::EhloName;
 use squall_proto::auth::Credentials;
 use squall_proto::session::{ClientSession, ErrorKind, Stage, Tls};
-use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::config::Config;
 use crate::driver::Link;
 use crate::error::{Error, What, tls_kind};
 use crate::resolve::{self, ConnectError};
-use crate::transport::Transport;
+use crate::transport::{Stream, Transport};
 
 /// Connects to the configured server; `connected` is called once TCP is up. The session that
 /// comes with it waits for the greeting.
 pub(crate) async fn open(
     config: &Config,
     connected: impl FnOnce(),
-) -> Result<(Transport<TcpStream>, ClientSession, Link), Error> {
+) -> Result<(Transport<Stream>, ClientSession, Link), Error> {
     let server = config.server();
     let fail = |kind, stage, what| Err(Error::new(kind, stage, what).with_server(&server));
+    if let Some(path) = &config.socket {
+        let reached = timeout(config.connect_timeout, connect_socket(path)).await;
+        let stream = match reached {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return fail(socket_kind(&e), Stage::Connect, What::Io(Arc::new(e))),
+            Err(_) => {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "the socket did not accept in time");
+                return fail(ErrorKind::Transient, Stage::Connect, What::Io(Arc::new(e)));
+            }
+        };
+        connected();
+        let link = Link {
+            server: server.clone(),
+            ..Link::default()
+        };
+        // No address to name this end: the loopback literal stands for "this machine".
+        let session = session_config(config, [127, 0, 0, 1].into(), &server).await?;
+        return Ok((Transport::Plain(stream), session, link));
+    }
     let reached = resolve::connect(
         &*config.resolver,
         &config.host,
@@ -58,6 +77,7 @@ pub(crate) async fn open(
         server: server.clone(),
         ..Link::default()
     };
+    let tcp = Stream::Tcp(tcp);
     let io = match (&config.tls, config.session.get_tls()) {
         (Some(setup), Tls::Implicit) => {
             let wait = config.session.get_timeouts().tls_handshake;
@@ -78,6 +98,17 @@ pub(crate) async fn open(
         }
         _ => Transport::Plain(tcp),
     };
+    let session = session_config(config, local, &server).await?;
+    Ok((io, session, link))
+}
+
+/// The session for a new connection: the template with this connection's EHLO name (the local
+/// address literal unless one is configured) and, with a token source, fresh credentials.
+async fn session_config(
+    config: &Config,
+    local: std::net::IpAddr,
+    server: &str,
+) -> Result<ClientSession, Error> {
     let mut session = config
         .session
         .clone()
@@ -91,8 +122,36 @@ pub(crate) async fn open(
             .and_then(|t| Credentials::oauth2(user, t).map_err(|e| e.to_string()))
         {
             Ok(c) => session = session.credentials(c),
-            Err(why) => return fail(ErrorKind::Transient, Stage::Auth, What::Token(why)),
+            Err(why) => {
+                return Err(
+                    Error::new(ErrorKind::Transient, Stage::Auth, What::Token(why)).with_server(server)
+                );
+            }
         }
     }
-    Ok((io, ClientSession::new(session, Instant::now()), link))
+    Ok(ClientSession::new(session, Instant::now()))
+}
+
+#[cfg(unix)]
+async fn connect_socket(path: &std::path::Path) -> io::Result<Stream> {
+    tokio::net::UnixStream::connect(path).await.map(Stream::Unix)
+}
+
+#[cfg(not(unix))]
+async fn connect_socket(_: &std::path::Path) -> io::Result<Stream> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "Unix-domain sockets need a Unix system",
+    ))
+}
+
+/// A socket that is not there (or not ours to open) stays that way: permanent. A refused
+/// connection (the server is restarting) may come back.
+fn socket_kind(e: &io::Error) -> ErrorKind {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied | io::ErrorKind::Unsupported => {
+            ErrorKind::Permanent
+        }
+        _ => ErrorKind::Transient,
+    }
 }
