@@ -43,6 +43,12 @@ pub(crate) enum AuthArg {
     Login,
     #[value(name = "cram-md5")]
     CramMd5,
+    #[value(name = "scram-sha-256")]
+    #[serde(rename = "scram-sha-256")]
+    ScramSha256,
+    #[value(name = "scram-sha-256-plus")]
+    #[serde(rename = "scram-sha-256-plus")]
+    ScramSha256Plus,
     Xoauth2,
 }
 
@@ -58,6 +64,8 @@ pub(crate) fn login(b: ClientBuilder, user: &str, secret: &str, auth: Option<Aut
             AuthArg::Plain => "PLAIN",
             AuthArg::Login => "LOGIN",
             AuthArg::CramMd5 => "CRAM-MD5",
+            AuthArg::ScramSha256 => "SCRAM-SHA-256",
+            AuthArg::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
             AuthArg::Xoauth2 => "XOAUTH2",
         })),
     }

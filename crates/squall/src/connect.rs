@@ -78,12 +78,14 @@ pub(crate) async fn open(
         ..Link::default()
     };
     let tcp = Stream::Tcp(tcp);
+    let mut binding = None;
     let io = match (&config.tls, config.session.get_tls()) {
         (Some(setup), Tls::Implicit) => {
             let wait = config.session.get_timeouts().tls_handshake;
             match timeout(wait, setup.handshake(tcp, false)).await {
                 Ok(Ok((tls, info))) => {
                     link.tls = Some(info);
+                    binding = crate::tls::channel_binding(&tls);
                     Transport::Tls(Box::new(tls))
                 }
                 Ok(Err(e)) => return fail(tls_kind(&e), Stage::Tls, What::Tls(Arc::new(e))),
@@ -98,7 +100,10 @@ pub(crate) async fn open(
         }
         _ => Transport::Plain(tcp),
     };
-    let session = session_config(config, local, &server).await?;
+    let mut session = session_config(config, local, &server).await?;
+    if let Some(b) = binding {
+        session.set_channel_binding(b);
+    }
     Ok((io, session, link))
 }
 
@@ -115,6 +120,11 @@ async fn session_config(
         .ehlo_name(config.ehlo.clone().unwrap_or_else(|| EhloName::from_ip(local)));
     if crate::trace::wants_dialog() {
         session = session.transcript(true);
+    }
+    if session.has_credentials()
+        && let Some(nonce) = crate::tls::scram_nonce()
+    {
+        session = session.scram_nonce(nonce);
     }
     if let Some((user, source)) = &config.token_source {
         match source()

@@ -114,6 +114,7 @@ pub struct SessionConfig {
     pub(crate) tls: Tls,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) mechanism: Option<Mechanism>,
+    pub(crate) scram_nonce: Option<String>,
     pub(crate) allow_insecure_auth: bool,
     pub(crate) timeouts: Timeouts,
     pub(crate) pipelining: bool,
@@ -142,6 +143,7 @@ impl SessionConfig {
             tls: Tls::default(),
             credentials: None,
             mechanism: None,
+            scram_nonce: None,
             allow_insecure_auth: false,
             timeouts: Timeouts::default(),
             pipelining: true,
@@ -181,6 +183,14 @@ impl SessionConfig {
     /// Use this SASL mechanism instead of the strongest one offered.
     pub fn mechanism(mut self, mechanism: Mechanism) -> Self {
         self.mechanism = Some(mechanism);
+        self
+    }
+
+    /// The client nonce for a SCRAM exchange (RFC 5802 §5.1): fresh random printable ASCII
+    /// without `,` for every connection, at least 18 bytes of randomness. The core reads no
+    /// randomness, so without it SCRAM is never chosen.
+    pub fn scram_nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.scram_nonce = Some(nonce.into());
         self
     }
 

@@ -14,7 +14,6 @@ use super::transcript::Transcript;
 use crate::auth::SaslExchange;
 use crate::command::Command;
 use crate::envelope::Envelope;
-use crate::error::ProtocolError;
 use crate::params::BodyType;
 use crate::reply::Reply;
 
@@ -50,7 +49,7 @@ pub(crate) enum Setup {
     Auth {
         exchange: SaslExchange,
         /// Set when the client cancelled the exchange (`*`), to report why once it is refused.
-        cancelled: Option<ProtocolError>,
+        cancelled: Option<Cause>,
     },
 }
 

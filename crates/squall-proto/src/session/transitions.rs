@@ -16,9 +16,10 @@ use super::event::{Cause, CloseReason, Event, MessageId, Stage};
 use super::state::{Encryption, Expect, Phase, Reset, Setup, SetupEnd, Transaction, Transfer, TxState};
 use super::{Certificate, ClientSession, Protocol, Tls};
 use crate::auth::SaslResponse;
+use crate::auth::ScramError;
 use crate::command::Command;
 use crate::ehlo::Capabilities;
-use crate::error::ProtocolError;
+use crate::error::{PolicyError, ProtocolError};
 use crate::reply::{Class, Reply, ReplyCode};
 
 impl ClientSession {
@@ -136,6 +137,16 @@ impl ClientSession {
             return;
         };
         match reply.code().class() {
+            // SCRAM: a 235 before the server's signature checked out proves nothing about the
+            // server; it is refused, never taken as a login.
+            Class::Completion
+                if reply.code() == ReplyCode::AUTH_SUCCEEDED
+                    && cancelled.is_none()
+                    && !exchange.server_verified() =>
+            {
+                let e = PolicyError::Scram(ScramError::MissingServerSignature);
+                self.refuse(Stage::Auth, Cause::Policy(e));
+            }
             Class::Completion if reply.code() == ReplyCode::AUTH_SUCCEEDED && cancelled.is_none() => {
                 let mechanism = exchange.mechanism().clone();
                 self.authenticated_with = Some(mechanism.clone());
@@ -147,9 +158,9 @@ impl ClientSession {
                 let response = match BASE64.decode(text) {
                     Ok(challenge) => exchange.respond(&challenge),
                     Err(_) => {
-                        *cancelled = Some(ProtocolError::BadChallenge(format!(
+                        *cancelled = Some(Cause::Protocol(ProtocolError::BadChallenge(format!(
                             "the server's 334 challenge is not base64: {reply}"
-                        )));
+                        ))));
                         SaslResponse::Cancel
                     }
                 };
@@ -157,20 +168,19 @@ impl ClientSession {
                     SaslResponse::Data(data) => self.outbox.send(&Command::AuthResponse(&data), Expect::Auth),
                     SaslResponse::Cancel => {
                         let mechanism = exchange.mechanism().clone();
-                        cancelled.get_or_insert_with(|| {
-                            ProtocolError::BadChallenge(format!(
+                        let scram = exchange.take_error();
+                        cancelled.get_or_insert_with(|| match scram {
+                            Some(e) => Cause::Policy(PolicyError::Scram(e)),
+                            None => Cause::Protocol(ProtocolError::BadChallenge(format!(
                                 "the server sent another 334 challenge after the {mechanism} exchange was complete"
-                            ))
+                            ))),
                         });
                         self.outbox.send(&Command::AuthCancel, Expect::Auth);
                     }
                 }
             }
             Class::TransientFailure | Class::PermanentFailure => {
-                let cause = match cancelled.take() {
-                    Some(e) => Cause::Protocol(e),
-                    None => Cause::Rejected(reply),
-                };
+                let cause = cancelled.take().unwrap_or(Cause::Rejected(reply));
                 self.refuse(Stage::Auth, cause);
             }
             _ => {
