@@ -274,7 +274,13 @@ impl SaslExchange {
                 if plus && binding.is_none() {
                     return None;
                 }
-                Some(Box::new(Scram::new(username, password.expose(), nonce, binding, plus)))
+                Some(Box::new(Scram::new(
+                    username,
+                    password.expose(),
+                    nonce,
+                    binding,
+                    plus,
+                )))
             }
             _ => None,
         };
