@@ -93,6 +93,11 @@ pub(crate) struct ConnArgs {
     /// connects to a Unix-domain socket.
     #[arg(long)]
     lmtp: bool,
+    /// Connect through a SOCKS5 proxy: socks5://[user:password@]host[:port] resolves the
+    /// server's name here, socks5h://... lets the proxy resolve it (port 1080 by default). Also
+    /// read from SQUALL_PROXY, which keeps a proxy password off the command line.
+    #[arg(long, value_name = "URL", env = "SQUALL_PROXY", hide_env_values = true)]
+    proxy: Option<String>,
     /// Name to give in EHLO (default: the local address as [a.b.c.d]).
     #[arg(long, value_name = "NAME")]
     ehlo: Option<String>,
@@ -233,6 +238,9 @@ impl ConnArgs {
     pub(crate) fn apply(&self, mut b: ClientBuilder) -> Result<ClientBuilder, (u8, Error)> {
         if self.lmtp {
             b = b.lmtp();
+        }
+        if let Some(url) = &self.proxy {
+            b = b.proxy(url);
         }
         if let Some(name) = &self.ehlo {
             b = b.ehlo(name);

@@ -20,6 +20,10 @@ const SKIPPED: &[(&str, &str)] = &[
         "squall send --url lmtp:",
         "LMTP needs a mailbox server: crates/squall/tests/interop_lmtp.rs delivers to Dovecot",
     ),
+    (
+        "squall send --proxy",
+        "needs a SOCKS5 proxy: crates/squall/tests/interop_socks.rs goes through Dante",
+    ),
     ("scripts/test.sh", "this is the suite that runs this test"),
     (
         "cargo install cargo-fuzz",

@@ -17,6 +17,7 @@ use crate::resolve::{Fixed, Resolve, System};
 use crate::tls::{ClientCert, TlsOptions, TlsSetup, TlsVersion};
 
 mod lmtp;
+mod proxy;
 
 /// Configures a [`Client`](crate::Client).
 ///
@@ -33,6 +34,8 @@ pub struct ClientBuilder {
     port: Option<u16>,
     /// See [`unix_socket`](Self::unix_socket).
     socket: Option<PathBuf>,
+    /// See [`proxy`](Self::proxy).
+    proxy: Option<crate::proxy::Proxy>,
     tls: Option<Tls>,
     session: SessionConfig,
     token_source: Option<(String, TokenSource)>,
@@ -56,6 +59,7 @@ impl ClientBuilder {
             host: host.into(),
             port: None,
             socket: None,
+            proxy: None,
             tls: None,
             session: SessionConfig::new(),
             token_source: None,
@@ -368,6 +372,9 @@ impl ClientBuilder {
             (None, None) => (25, Tls::Opportunistic),
         };
         let tls = lmtp::check_socket(self.socket.as_deref(), self.tls, tls)?;
+        if self.socket.is_some() && self.proxy.is_some() {
+            return Err(Error::input("a Unix socket cannot be reached through a proxy"));
+        }
         if logs_in && tls == Tls::None && !self.session.allows_insecure_auth() {
             return Err(Error::input(
                 "credentials are configured with TLS off: they would cross the network in clear text; \
@@ -382,6 +389,7 @@ impl ClientBuilder {
             host: self.host,
             port,
             socket: self.socket,
+            proxy: self.proxy,
             tls: tls_setup,
             session: self.session.tls(tls),
             ehlo: self.ehlo,

@@ -74,6 +74,8 @@ pub(crate) struct Config {
     /// A Unix-domain socket to connect to instead of `host:port` (LMTP to a local mailbox
     /// server); TLS is off there.
     pub(crate) socket: Option<std::path::PathBuf>,
+    /// A SOCKS5 proxy to reach `host:port` through.
+    pub(crate) proxy: Option<crate::proxy::Proxy>,
     /// `None` with TLS off.
     pub(crate) tls: Option<TlsSetup>,
     /// Every session option, with the TLS mode resolved; each connection sets its EHLO name and,

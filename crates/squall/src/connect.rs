@@ -44,6 +44,28 @@ pub(crate) async fn open(
         let session = session_config(config, [127, 0, 0, 1].into(), &server).await?;
         return Ok((Transport::Plain(stream), session, link));
     }
+    if let Some(proxy) = &config.proxy {
+        let through = crate::proxy::connect(
+            proxy,
+            &*config.resolver,
+            &config.host,
+            config.port,
+            config.connect_timeout,
+        )
+        .await;
+        match through {
+            Ok(tcp) => return finish(config, tcp, connected, &server).await,
+            Err(failure) => {
+                let kind = if failure.is_transient() {
+                    ErrorKind::Transient
+                } else {
+                    ErrorKind::Permanent
+                };
+                let proxy = proxy.to_string();
+                return fail(kind, Stage::Connect, What::Proxy { proxy, failure });
+            }
+        }
+    }
     let reached = resolve::connect(
         &*config.resolver,
         &config.host,
@@ -70,11 +92,23 @@ pub(crate) async fn open(
             return fail(ErrorKind::Transient, Stage::Connect, What::Connect(tried));
         }
     };
+    finish(config, tcp, connected, &server).await
+}
+
+/// A TCP connection is up (directly or through the proxy): implicit TLS when configured, then
+/// the session.
+async fn finish(
+    config: &Config,
+    tcp: tokio::net::TcpStream,
+    connected: impl FnOnce(),
+    server: &str,
+) -> Result<(Transport<Stream>, ClientSession, Link), Error> {
+    let fail = |kind, stage, what| Err(Error::new(kind, stage, what).with_server(server));
     connected();
     let _ = tcp.set_nodelay(true);
     let local = tcp.local_addr().map(|a| a.ip()).unwrap_or([127, 0, 0, 1].into());
     let mut link = Link {
-        server: server.clone(),
+        server: server.to_string(),
         ..Link::default()
     };
     let tcp = Stream::Tcp(tcp);
@@ -100,7 +134,7 @@ pub(crate) async fn open(
         }
         _ => Transport::Plain(tcp),
     };
-    let mut session = session_config(config, local, &server).await?;
+    let mut session = session_config(config, local, server).await?;
     if let Some(b) = binding {
         session.set_channel_binding(b);
     }

@@ -160,7 +160,7 @@ pub(crate) fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
