@@ -139,6 +139,29 @@ else
     export SQUALL_PEER_POSTFIX_SKIP="no Postfix: scripts/test.sh ran neither as root nor in a user namespace"
 fi
 
+# --- issue 15 (protocol breadth): Dovecot LMTP, over TCP and its Unix socket. ---
+dovecot_port=$(free_port)
+scripts/peers/dovecot.sh start "$dovecot_port"
+started+=("dovecot:-")
+dovecot_base=$(cat "$RUN/dovecot.base")
+export SQUALL_PEER_DOVECOT_LMTP="127.0.0.1:$dovecot_port" SQUALL_PEER_DOVECOT_LMTP_DIR="$dovecot_base/mail"
+export SQUALL_PEER_DOVECOT_LMTP_SOCKET="$dovecot_base/run/lmtp"
+echo "Dovecot LMTP on $SQUALL_PEER_DOVECOT_LMTP and $SQUALL_PEER_DOVECOT_LMTP_SOCKET"
+# Dante SOCKS5 proxies, without and with a password (needs root: Dante switches users).
+if [ "$(id -u)" = 0 ]; then
+    dante_open=$(free_port) dante_locked=$(free_port)
+    scripts/peers/dante.sh start "$dante_open" none
+    started+=("dante:$dante_open")
+    scripts/peers/dante.sh start "$dante_locked" password
+    started+=("dante:$dante_locked")
+    export SQUALL_PEER_DANTE="127.0.0.1:$dante_open" SQUALL_PEER_DANTE_PASSWORD="127.0.0.1:$dante_locked"
+    echo "Dante SOCKS5 on $SQUALL_PEER_DANTE (open) and $SQUALL_PEER_DANTE_PASSWORD (password)"
+else
+    echo "not root: the SOCKS5 (Dante) tests will say they are skipped"
+    export SQUALL_PEER_DANTE_SKIP="scripts/test.sh was not run as root"
+fi
+# --- end issue 15 ---
+
 export SQUALL_PEERS_REQUIRED=1
 export SQUALL_DKIM_VERIFY="$RUN/venv/bin/python $PWD/scripts/peers/dkim_verify.py"
 export SQUALL_PEER_SMTP_SINK="127.0.0.1:$sink_port" SQUALL_PEER_SMTP_SINK_DIR="$sink_dump"

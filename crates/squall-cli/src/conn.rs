@@ -43,6 +43,12 @@ pub(crate) enum AuthArg {
     Login,
     #[value(name = "cram-md5")]
     CramMd5,
+    #[value(name = "scram-sha-256")]
+    #[serde(rename = "scram-sha-256")]
+    ScramSha256,
+    #[value(name = "scram-sha-256-plus")]
+    #[serde(rename = "scram-sha-256-plus")]
+    ScramSha256Plus,
     Xoauth2,
 }
 
@@ -58,6 +64,8 @@ pub(crate) fn login(b: ClientBuilder, user: &str, secret: &str, auth: Option<Aut
             AuthArg::Plain => "PLAIN",
             AuthArg::Login => "LOGIN",
             AuthArg::CramMd5 => "CRAM-MD5",
+            AuthArg::ScramSha256 => "SCRAM-SHA-256",
+            AuthArg::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
             AuthArg::Xoauth2 => "XOAUTH2",
         })),
     }
@@ -69,8 +77,8 @@ pub(crate) struct ConnArgs {
     /// Server to send through (465 means implicit TLS, 587 STARTTLS, other ports STARTTLS when offered).
     #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "url")]
     server: Option<String>,
-    /// Server as a URL: smtp://[user:password@]host[:port][?tls=...], or smtps://... for implicit
-    /// TLS. The SQUALL_URL environment variable is used when neither this, --server nor --account
+    /// Server as a URL: smtp://[user:password@]host[:port][?tls=...], smtps://... for implicit
+    /// TLS, lmtp://host[:port] or lmtp:///path/to/socket for LMTP. The SQUALL_URL environment variable is used when neither this, --server nor --account
     /// is given.
     #[arg(long, value_name = "URL")]
     url: Option<String>,
@@ -80,6 +88,16 @@ pub(crate) struct ConnArgs {
     /// The accounts file (default: $XDG_CONFIG_HOME/squall/config.toml, else ~/.config/squall/config.toml).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Speak LMTP (RFC 2033) to a mailbox server: LHLO, and a verdict per recipient after the
+    /// content (port 24 by default). Also given by an lmtp:// URL; lmtp:///path/to/socket
+    /// connects to a Unix-domain socket.
+    #[arg(long)]
+    lmtp: bool,
+    /// Connect through a SOCKS5 proxy: socks5://[user:password@]host[:port] resolves the
+    /// server's name here, socks5h://... lets the proxy resolve it (port 1080 by default). Also
+    /// read from SQUALL_PROXY, which keeps a proxy password off the command line.
+    #[arg(long, value_name = "URL", env = "SQUALL_PROXY", hide_env_values = true)]
+    proxy: Option<String>,
     /// Name to give in EHLO (default: the local address as [a.b.c.d]).
     #[arg(long, value_name = "NAME")]
     ehlo: Option<String>,
@@ -218,6 +236,12 @@ impl ConnArgs {
 
     /// Applies the EHLO, TLS, timeout, login and certificate flags.
     pub(crate) fn apply(&self, mut b: ClientBuilder) -> Result<ClientBuilder, (u8, Error)> {
+        if self.lmtp {
+            b = b.lmtp();
+        }
+        if let Some(url) = &self.proxy {
+            b = b.proxy(url);
+        }
         if let Some(name) = &self.ehlo {
             b = b.ehlo(name);
         }

@@ -9,6 +9,11 @@ use hmac::{Hmac, Mac};
 use md5::Md5;
 use thiserror::Error;
 
+mod scram;
+
+use scram::Scram;
+pub use scram::{ChannelBinding, ChannelBindingType, MAX_ITERATIONS, MIN_ITERATIONS, ScramError};
+
 /// A SASL mechanism name from an `AUTH` capability.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -19,6 +24,12 @@ pub enum Mechanism {
     Login,
     /// RFC 2195: a keyed hash of a server challenge; the password itself is not sent.
     CramMd5,
+    /// RFC 7677: SCRAM with SHA-256. The password is not sent, and the server proves it knows
+    /// it (its signature is checked before the login counts).
+    ScramSha256,
+    /// SCRAM-SHA-256 bound to the TLS channel (RFC 5802 §6), so that a man in the middle with a
+    /// TLS session of its own cannot relay the exchange.
+    ScramSha256Plus,
     /// Google's and Microsoft's OAuth 2.0 bearer-token mechanism.
     XOAuth2,
     /// Any other mechanism, upper-cased. squall does not speak it.
@@ -32,6 +43,8 @@ impl Mechanism {
             "PLAIN" => Self::Plain,
             "LOGIN" => Self::Login,
             "CRAM-MD5" => Self::CramMd5,
+            "SCRAM-SHA-256" => Self::ScramSha256,
+            "SCRAM-SHA-256-PLUS" => Self::ScramSha256Plus,
             "XOAUTH2" => Self::XOAuth2,
             other => Self::Other(other.to_string()),
         }
@@ -43,6 +56,8 @@ impl Mechanism {
             Self::Plain => "PLAIN",
             Self::Login => "LOGIN",
             Self::CramMd5 => "CRAM-MD5",
+            Self::ScramSha256 => "SCRAM-SHA-256",
+            Self::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
             Self::XOAuth2 => "XOAUTH2",
             Self::Other(name) => name,
         }
@@ -153,22 +168,28 @@ impl Credentials {
         }
     }
 
-    /// Whether these credentials can drive `mechanism`.
+    /// Whether these credentials can drive `mechanism`. SCRAM takes a user name and password
+    /// in printable ASCII only (see [`SaslExchange::with_scram`]).
     pub fn supports(&self, mechanism: &Mechanism) -> bool {
-        matches!(
-            (self, mechanism),
-            (
-                Self::Password { .. },
-                Mechanism::Plain | Mechanism::Login | Mechanism::CramMd5
-            ) | (Self::OAuth2 { .. }, Mechanism::XOAuth2)
-        )
+        match (self, mechanism) {
+            (Self::Password { username, password }, Mechanism::ScramSha256 | Mechanism::ScramSha256Plus) => {
+                scram::can_carry(username, password.expose())
+            }
+            (Self::Password { .. }, Mechanism::Plain | Mechanism::Login | Mechanism::CramMd5)
+            | (Self::OAuth2 { .. }, Mechanism::XOAuth2) => true,
+            _ => false,
+        }
     }
 
-    /// The strongest mechanism among `offered` that these credentials can drive: CRAM-MD5 (the
-    /// password never crosses the wire), then PLAIN, then LOGIN; XOAUTH2 for a token.
+    /// The strongest mechanism among `offered` that these credentials can drive:
+    /// SCRAM-SHA-256-PLUS, then SCRAM-SHA-256 (the password never crosses the wire and the
+    /// server proves it knows it), CRAM-MD5 (the password never crosses the wire), then PLAIN,
+    /// then LOGIN; XOAUTH2 for a token.
     pub fn preferred(&self, offered: &[Mechanism]) -> Option<Mechanism> {
-        const ORDER: [Mechanism; 4] = [
+        const ORDER: [Mechanism; 6] = [
             Mechanism::XOAuth2,
+            Mechanism::ScramSha256Plus,
+            Mechanism::ScramSha256,
             Mechanism::CramMd5,
             Mechanism::Plain,
             Mechanism::Login,
@@ -217,17 +238,71 @@ pub struct SaslExchange {
     /// Challenges answered so far.
     step: u8,
     sent_initial: bool,
+    /// The SCRAM state, for the SCRAM mechanisms (boxed: it is large, and rare).
+    scram: Option<Box<Scram>>,
 }
 
 impl SaslExchange {
-    /// Starts an exchange, or `None` when the credentials cannot drive the mechanism.
+    /// Starts an exchange, or `None` when the credentials cannot drive the mechanism (SCRAM
+    /// needs [`with_scram`](Self::with_scram)).
     pub fn new(mechanism: Mechanism, credentials: Credentials) -> Option<Self> {
-        credentials.supports(&mechanism).then_some(Self {
+        Self::with_scram(mechanism, credentials, None, None)
+    }
+
+    /// Starts an exchange that may be SCRAM: `nonce` is the client nonce (fresh random
+    /// printable ASCII without `,`, from the caller: the core reads no randomness), and
+    /// `binding` the TLS channel binding, required for SCRAM-SHA-256-PLUS. `None` when the
+    /// mechanism cannot run with what is given.
+    pub fn with_scram(
+        mechanism: Mechanism,
+        credentials: Credentials,
+        nonce: Option<&str>,
+        binding: Option<ChannelBinding>,
+    ) -> Option<Self> {
+        if !credentials.supports(&mechanism) {
+            return None;
+        }
+        let scram = match (&mechanism, &credentials) {
+            (
+                Mechanism::ScramSha256 | Mechanism::ScramSha256Plus,
+                Credentials::Password { username, password },
+            ) => {
+                let nonce = nonce.filter(|n| {
+                    !n.is_empty() && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',')
+                })?;
+                let plus = mechanism == Mechanism::ScramSha256Plus;
+                if plus && binding.is_none() {
+                    return None;
+                }
+                Some(Box::new(Scram::new(
+                    username,
+                    password.expose(),
+                    nonce,
+                    binding,
+                    plus,
+                )))
+            }
+            _ => None,
+        };
+        Some(Self {
             mechanism,
             credentials,
             step: 0,
             sent_initial: false,
+            scram,
         })
+    }
+
+    /// Whether the server has proved who it is, as far as the mechanism can tell: always for
+    /// mechanisms where it cannot, and for SCRAM only once its signature checked out. A success
+    /// reply before that is not a success.
+    pub fn server_verified(&self) -> bool {
+        self.scram.as_ref().is_none_or(|s| s.is_verified())
+    }
+
+    /// Why the exchange was cancelled on the client's side (a SCRAM check failed), once.
+    pub fn take_error(&mut self) -> Option<ScramError> {
+        self.scram.as_mut().and_then(|s| s.take_error())
     }
 
     /// The mechanism in use.
@@ -249,6 +324,9 @@ impl SaslExchange {
     }
 
     fn first_message(&self) -> Option<Vec<u8>> {
+        if let Some(scram) = &self.scram {
+            return Some(scram.client_first());
+        }
         match (&self.mechanism, &self.credentials) {
             (Mechanism::Plain, Credentials::Password { username, password }) => {
                 let mut m = Vec::with_capacity(username.len() + password.0.len() + 2);
@@ -279,6 +357,11 @@ impl SaslExchange {
             self.sent_initial = true;
             self.step = 0;
             return SaslResponse::Data(first);
+        }
+        if let Some(scram) = &mut self.scram {
+            return scram
+                .respond(challenge)
+                .map_or(SaslResponse::Cancel, SaslResponse::Data);
         }
         match (&self.mechanism, &self.credentials, self.step) {
             (Mechanism::Login, Credentials::Password { username, .. }, 1) => {

@@ -38,6 +38,8 @@ pub enum Command<'a> {
     Ehlo(&'a EhloName),
     /// `HELO name`.
     Helo(&'a EhloName),
+    /// `LHLO name`: LMTP's EHLO (RFC 2033 §4.1).
+    Lhlo(&'a EhloName),
     /// `STARTTLS`.
     StartTls,
     /// `AUTH mechanism [initial-response]`; the response is raw and base64-encoded on the wire.
@@ -88,6 +90,7 @@ impl Command<'_> {
         match self {
             Self::Ehlo(name) => push_all(out, &[b"EHLO ", name.as_str().as_bytes()]),
             Self::Helo(name) => push_all(out, &[b"HELO ", name.as_str().as_bytes()]),
+            Self::Lhlo(name) => push_all(out, &[b"LHLO ", name.as_str().as_bytes()]),
             Self::StartTls => out.extend_from_slice(b"STARTTLS"),
             Self::Auth { mechanism, initial } => {
                 push_all(out, &[b"AUTH ", mechanism.name().as_bytes()]);
@@ -224,6 +227,7 @@ mod tests {
         let name = EhloName::parse("client.example").unwrap();
         assert_eq!(wire(Command::Ehlo(&name)), "EHLO client.example\r\n");
         assert_eq!(wire(Command::Helo(&name)), "HELO client.example\r\n");
+        assert_eq!(wire(Command::Lhlo(&name)), "LHLO client.example\r\n");
         assert_eq!(wire(Command::Bdat { size: 0, last: true }), "BDAT 0 LAST\r\n");
         assert_eq!(
             wire(Command::Bdat {

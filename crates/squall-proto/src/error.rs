@@ -96,6 +96,10 @@ pub enum PolicyError {
         /// What the server offers.
         offered: Vec<Mechanism>,
     },
+    /// A SCRAM exchange failed its checks: above all, a server signature that does not match
+    /// (the server did not prove it knows the password).
+    #[error("{0}")]
+    Scram(crate::auth::ScramError),
 }
 
 fn names(m: &[Mechanism]) -> String {

@@ -60,6 +60,7 @@
 //! * [`auth`]: SASL mechanisms as pure data.
 //! * [`dkim`]: DKIM canonicalization and the signature field; the caller hashes and signs.
 //! * [`session`]: the state machine, its configuration and its events.
+//! * [`socks5`]: the SOCKS5 proxy handshake (RFC 1928, RFC 1929) that may precede a session.
 //! * [`error`]: local refusals, policy refusals and protocol errors; server refusals are replies
 //!   carried by events, not errors.
 //!
@@ -77,6 +78,7 @@ pub mod error;
 pub mod params;
 pub mod reply;
 pub mod session;
+pub mod socks5;
 
 #[cfg(feature = "serde")]
 mod serialize;

@@ -10,7 +10,8 @@
 //! # comment
 //! modes: whole trailing   (optional) run only these ways
 //! config: ehlo=client.example tls=none pipelining=on chunking=on chunk=1024 window=8
-//!         user=U password=P | token=T  mechanism=PLAIN  insecure-auth=on  transcript=on
+//!         user=U password=P | token=T  mechanism=PLAIN  insecure-auth=on  transcript=on  lmtp=on
+//!         nonce=SCRAM-NONCE  binding=HEX (tls-exporter channel binding, set right after new)
 //! S: 250 text        server line (CRLF added); consecutive S lines are sent together
 //! C: MAIL FROM:<a>   client line (CRLF added); all client bytes so far are compared before
 //!                    each server chunk and at the end
@@ -32,10 +33,12 @@ use std::time::{Duration, Instant};
 
 use squall_proto::ClientSession;
 use squall_proto::address::{EhloName, Mailbox, ReversePath};
-use squall_proto::auth::{Credentials, Mechanism};
+use squall_proto::auth::{ChannelBinding, ChannelBindingType, Credentials, Mechanism};
 use squall_proto::envelope::Envelope;
 use squall_proto::params::{BodyType, EnvelopeId, MailOptions, Notify, OriginalRecipient, Recipient, Ret};
-use squall_proto::session::{Cause, Certificate, CloseReason, Event, MessageId, SessionConfig, Tls};
+use squall_proto::session::{
+    Cause, Certificate, CloseReason, Event, MessageId, Protocol, SessionConfig, Tls,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
@@ -249,6 +252,10 @@ fn make_config(spec: &str) -> SessionConfig {
             "mechanism" => c.mechanism(Mechanism::from_name(&v)),
             "insecure-auth" => c.allow_insecure_auth(on),
             "transcript" => c.transcript(on),
+            "lmtp" => c.protocol(if on { Protocol::Lmtp } else { Protocol::Smtp }),
+            "nonce" => c.scram_nonce(v),
+            // Applied to the session after it is made (see `binding_of`).
+            "binding" => c,
             _ => panic!("unknown config key {k}"),
         };
     }
@@ -258,6 +265,16 @@ fn make_config(spec: &str) -> SessionConfig {
         (None, None, None) => c,
         _ => panic!("credentials need user and password or token"),
     }
+}
+
+/// The `binding=HEX` of a config line: tls-exporter channel-binding data.
+fn binding_of(spec: &str) -> Option<ChannelBinding> {
+    let hex = spec.split_whitespace().find_map(|w| w.strip_prefix("binding="))?;
+    let data = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    Some(ChannelBinding::new(ChannelBindingType::TlsExporter, data))
 }
 
 fn make_envelope(spec: &str) -> Envelope {
@@ -411,8 +428,12 @@ impl Run {
 fn run(script: &str, mode: Mode) -> Result<(), String> {
     let (config, steps) = parse(script);
     let start = Instant::now();
+    let mut session = ClientSession::new(make_config(&config), start);
+    if let Some(binding) = binding_of(&config) {
+        session.set_channel_binding(binding);
+    }
     let mut r = Run {
-        session: ClientSession::new(make_config(&config), start),
+        session,
         now: start,
         sent: Vec::new(),
         expected_sent: Vec::new(),

@@ -9,12 +9,15 @@ use std::time::Duration;
 use squall_proto::address::EhloName;
 use squall_proto::auth::{Credentials, Mechanism};
 use squall_proto::reply::ReplyLimits;
-use squall_proto::session::{SessionConfig, Timeouts, Tls, TranscriptLine};
+use squall_proto::session::{Protocol, SessionConfig, Timeouts, Tls, TranscriptLine};
 
 use crate::config::{Config, PoolPolicy, RetryPolicy, TokenSource};
 use crate::error::Error;
 use crate::resolve::{Fixed, Resolve, System};
 use crate::tls::{ClientCert, TlsOptions, TlsSetup, TlsVersion};
+
+mod lmtp;
+mod proxy;
 
 /// Configures a [`Client`](crate::Client).
 ///
@@ -29,6 +32,10 @@ use crate::tls::{ClientCert, TlsOptions, TlsSetup, TlsVersion};
 pub struct ClientBuilder {
     host: String,
     port: Option<u16>,
+    /// See [`unix_socket`](Self::unix_socket).
+    socket: Option<PathBuf>,
+    /// See [`proxy`](Self::proxy).
+    proxy: Option<crate::proxy::Proxy>,
     tls: Option<Tls>,
     session: SessionConfig,
     token_source: Option<(String, TokenSource)>,
@@ -51,6 +58,8 @@ impl ClientBuilder {
         Self {
             host: host.into(),
             port: None,
+            socket: None,
+            proxy: None,
             tls: None,
             session: SessionConfig::new(),
             token_source: None,
@@ -352,13 +361,20 @@ impl ClientBuilder {
             return Err(Error::input(format!("invalid server host {:?}", self.host)));
         }
         let logs_in = self.session.has_credentials() || self.token_source.is_some();
+        let lmtp = self.session.get_protocol() == Protocol::Lmtp;
         let (port, tls) = match (self.port, self.tls) {
             (Some(p), Some(t)) => (p, t),
+            (None, Some(t)) if lmtp => (lmtp::PORT, t),
             (None, Some(t)) => (default_port(t), t),
+            (None, None) if lmtp => (lmtp::PORT, default_tls(lmtp::PORT)),
             (Some(p), None) => (p, default_tls(p)),
             (None, None) if logs_in => (587, Tls::StartTls),
             (None, None) => (25, Tls::Opportunistic),
         };
+        let tls = lmtp::check_socket(self.socket.as_deref(), self.tls, tls)?;
+        if self.socket.is_some() && self.proxy.is_some() {
+            return Err(Error::input("a Unix socket cannot be reached through a proxy"));
+        }
         if logs_in && tls == Tls::None && !self.session.allows_insecure_auth() {
             return Err(Error::input(
                 "credentials are configured with TLS off: they would cross the network in clear text; \
@@ -372,6 +388,8 @@ impl ClientBuilder {
         Ok(Config {
             host: self.host,
             port,
+            socket: self.socket,
+            proxy: self.proxy,
             tls: tls_setup,
             session: self.session.tls(tls),
             ehlo: self.ehlo,
@@ -418,81 +436,4 @@ impl fmt::Debug for ClientBuilder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ports_and_tls_go_together() {
-        let r = |b: ClientBuilder| {
-            let c = b.resolve().unwrap();
-            (c.port, c.session.get_tls())
-        };
-        assert_eq!(r(ClientBuilder::new("mx")), (25, Tls::Opportunistic));
-        assert_eq!(r(ClientBuilder::new("mx").port(465)), (465, Tls::Implicit));
-        assert_eq!(r(ClientBuilder::new("mx").port(587)), (587, Tls::StartTls));
-        assert_eq!(r(ClientBuilder::new("mx").port(2525)), (2525, Tls::Opportunistic));
-        assert_eq!(
-            r(ClientBuilder::new("mx").tls(Tls::Implicit)),
-            (465, Tls::Implicit)
-        );
-        assert_eq!(
-            r(ClientBuilder::new("mx").credentials("u", "p")),
-            (587, Tls::StartTls)
-        );
-        assert_eq!(
-            r(ClientBuilder::new("mx").port(25).tls(Tls::None)),
-            (25, Tls::None)
-        );
-    }
-
-    #[test]
-    fn contradictions_are_refused() {
-        let e = ClientBuilder::new("mx")
-            .tls(Tls::None)
-            .credentials("u", "p")
-            .resolve()
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("clear text"), "{e}");
-        assert!(
-            ClientBuilder::new("mx")
-                .tls(Tls::None)
-                .credentials("u", "p")
-                .allow_insecure_auth(true)
-                .resolve()
-                .is_ok()
-        );
-        assert!(
-            ClientBuilder::new("mx")
-                .credentials("u\r\n", "p")
-                .resolve()
-                .is_err()
-        );
-        assert!(ClientBuilder::new("mx").ehlo("bad name").resolve().is_err());
-        assert!(
-            ClientBuilder::new("mx")
-                .ehlo("mail.bücher.example")
-                .resolve()
-                .is_err()
-        );
-        assert!(ClientBuilder::new("mx x").resolve().is_err());
-        assert!(ClientBuilder::new("mx").rate_limit(f64::NAN).resolve().is_err());
-    }
-
-    #[test]
-    fn debug_hides_the_password() {
-        let b = ClientBuilder::new("mx").credentials("joe", "hunter2");
-        assert!(!format!("{b:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn one_default_for_each_session_option() {
-        // The builder's protocol options are the core's: same defaults, nothing restated.
-        let c = ClientBuilder::new("mx").resolve().unwrap();
-        assert_eq!(
-            c.session.get_max_in_flight(),
-            SessionConfig::new().get_max_in_flight()
-        );
-        assert_eq!(c.session.get_timeouts(), SessionConfig::new().get_timeouts());
-    }
-}
+mod tests;

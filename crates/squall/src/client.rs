@@ -108,7 +108,13 @@ impl Client {
         ClientBuilder::new(host)
     }
 
-    /// A client from an `smtp://` or `smtps://` URL (see [`ClientBuilder`] for what it means).
+    /// A builder for LMTP (RFC 2033) to a mailbox server at `host` (port 24 unless set; see
+    /// [`ClientBuilder::lmtp`] and, for a local socket, [`ClientBuilder::unix_socket`]).
+    pub fn lmtp(host: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(host).lmtp()
+    }
+
+    /// A client from an `smtp://`, `smtps://` or `lmtp://` URL (see [`ClientBuilder`] for what it means).
     pub fn from_url(url: &str) -> Result<Self, Error> {
         crate::url::parse(url)?.build()
     }

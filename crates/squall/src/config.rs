@@ -71,6 +71,11 @@ impl Default for PoolPolicy {
 pub(crate) struct Config {
     pub(crate) host: String,
     pub(crate) port: u16,
+    /// A Unix-domain socket to connect to instead of `host:port` (LMTP to a local mailbox
+    /// server); TLS is off there.
+    pub(crate) socket: Option<std::path::PathBuf>,
+    /// A SOCKS5 proxy to reach `host:port` through.
+    pub(crate) proxy: Option<crate::proxy::Proxy>,
     /// `None` with TLS off.
     pub(crate) tls: Option<TlsSetup>,
     /// Every session option, with the TLS mode resolved; each connection sets its EHLO name and,
@@ -92,9 +97,11 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    /// The `host:port` for messages.
+    /// The `host:port` (or the socket's path) for messages.
     pub(crate) fn server(&self) -> String {
-        if self.host.contains(':') {
+        if let Some(path) = &self.socket {
+            path.display().to_string()
+        } else if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
             format!("{}:{}", self.host, self.port)

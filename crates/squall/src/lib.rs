@@ -55,6 +55,7 @@ pub mod blocking;
 mod builder;
 mod client;
 mod probe;
+mod proxy;
 mod url;
 
 mod pool;

@@ -19,6 +19,7 @@ use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signat
 use rustls::{ClientConfig, DigitallySignedStruct, ProtocolVersion, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use squall_proto::auth::{ChannelBinding, ChannelBindingType};
 use squall_proto::session::Certificate;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
@@ -336,4 +337,27 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// The `tls-exporter` channel binding (RFC 9266) of a TLS 1.3 session, for SCRAM-SHA-256-PLUS:
+/// 32 bytes exported with the label `EXPORTER-Channel-Binding` and no context. `None` for TLS
+/// 1.2, where the exporter is only safe with the extended master secret, which rustls does not
+/// insist on (the session then offers plain SCRAM-SHA-256, flagged `y` against downgrades).
+pub(crate) fn channel_binding<S>(tls: &TlsStream<S>) -> Option<ChannelBinding> {
+    let (_, conn) = tls.get_ref();
+    if conn.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
+        return None;
+    }
+    let data = conn
+        .export_keying_material(vec![0; 32], b"EXPORTER-Channel-Binding", None)
+        .ok()?;
+    Some(ChannelBinding::new(ChannelBindingType::TlsExporter, data))
+}
+
+/// A fresh SCRAM client nonce: 24 random bytes from the TLS crypto provider, in hex (printable,
+/// never a `,`). The core reads no randomness, so every connection is given one.
+pub(crate) fn scram_nonce() -> Option<String> {
+    let mut bytes = [0u8; 24];
+    provider().secure_random.fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -1,8 +1,12 @@
-//! `smtp://` and `smtps://` URLs.
+//! `smtp://`, `smtps://` and `lmtp://` URLs.
 //!
 //! `smtp[s]://[user[:password]@]host[:port][?tls=…&auth=…&ehlo=…&insecure-auth=true]`: user and
 //! password are percent-decoded; `smtps` means implicit TLS (port 465 by default); `tls` is one
 //! of `none`, `opportunistic`, `starttls`, `implicit`.
+//!
+//! `lmtp://host[:port]` speaks LMTP (port 24 by default); `lmtp:///path/to/socket` (an empty
+//! host, then the absolute path, as in `file:///`) connects to a Unix-domain socket, where
+//! mailbox servers usually listen for LMTP.
 //!
 //! The userinfo ends at the *last* `@`: people paste passwords holding `@`, `?`, `/` or `#`
 //! without percent-encoding them, and no host, port or parameter value of ours holds an `@`.
@@ -25,21 +29,36 @@ pub(crate) fn parse(url: &str) -> Result<ClientBuilder, Error> {
         query,
     } = split(url)
     else {
-        return Err(bad("expected smtp://host or smtps://host"));
+        return Err(bad("expected smtp://host, smtps://host or lmtp://host"));
     };
-    let implicit = match scheme.to_ascii_lowercase().as_str() {
-        "smtp" => false,
-        "smtps" => true,
-        _ => return Err(bad("the scheme must be smtp or smtps")),
+    let (implicit, lmtp) = match scheme.to_ascii_lowercase().as_str() {
+        "smtp" => (false, false),
+        "smtps" => (true, false),
+        "lmtp" => (false, true),
+        _ => return Err(bad("the scheme must be smtp, smtps or lmtp")),
     };
-    let (host, port) = split_host_port(hostport).ok_or_else(|| bad("the host or port is malformed"))?;
-    if host.is_empty() {
-        return Err(bad("the host is missing"));
-    }
-    let mut b = ClientBuilder::new(host);
-    if let Some(port) = port {
-        b = b.port(port);
-    }
+    let mut b = match hostport.strip_prefix('/') {
+        Some(_) if !lmtp => return Err(bad("only lmtp:// URLs may name a socket path")),
+        Some(_) if userinfo.is_some() => return Err(bad("lmtp:///path takes no user or password")),
+        Some(_) => {
+            let path =
+                percent_decode(hostport).ok_or_else(|| bad("bad percent-encoding in the socket path"))?;
+            ClientBuilder::new("localhost").unix_socket(path).lmtp()
+        }
+        None => {
+            let (host, port) =
+                split_host_port(hostport).ok_or_else(|| bad("the host or port is malformed"))?;
+            if host.is_empty() {
+                return Err(bad("the host is missing"));
+            }
+            let b = ClientBuilder::new(host);
+            let b = if lmtp { b.lmtp() } else { b };
+            match port {
+                Some(port) => b.port(port),
+                None => b,
+            }
+        }
+    };
     if implicit {
         b = b.tls(Tls::Implicit);
     }
@@ -141,7 +160,7 @@ pub(crate) fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -297,5 +316,46 @@ mod tests {
         }
         let e = parse("smtp://joe:hunter2@x?zz=1").err().unwrap().to_string();
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn lmtp_urls() {
+        use squall_proto::session::Protocol;
+        let c = parse("lmtp://mail.example").unwrap().resolve().unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("mail.example", 24));
+        assert_eq!(c.session.get_protocol(), Protocol::Lmtp);
+        assert_eq!(c.socket, None);
+        let c = parse("lmtp://127.0.0.1:2424?tls=none")
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!((c.port, c.session.get_tls()), (2424, Tls::None));
+        let c = parse("lmtp:///run/dovecot/lmtp%20x").unwrap().resolve().unwrap();
+        assert_eq!(
+            c.socket.as_deref(),
+            Some(std::path::Path::new("/run/dovecot/lmtp x"))
+        );
+        assert_eq!(
+            (c.session.get_protocol(), c.session.get_tls()),
+            (Protocol::Lmtp, Tls::None)
+        );
+        assert_eq!(c.server(), "/run/dovecot/lmtp x");
+        assert_eq!(
+            parse("smtp://mx")
+                .unwrap()
+                .resolve()
+                .unwrap()
+                .session
+                .get_protocol(),
+            Protocol::Smtp
+        );
+        for bad in [
+            "smtp:///run/socket",
+            "lmtp://joe:pw@/run/socket",
+            "lmtp:///run/socket?tls=starttls",
+            "lmtp://",
+        ] {
+            assert!(parse(bad).and_then(|b| b.resolve()).is_err(), "{bad}");
+        }
     }
 }

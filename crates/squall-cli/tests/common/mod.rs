@@ -153,3 +153,34 @@ pub async fn submission_sink(
         .unwrap();
     (sink, dir, ca_file)
 }
+
+/// Records that `test` could not do its checks, for `scripts/test.sh`'s NOT RUN summary (the
+/// file `SQUALL_NOT_RUN_LOG` names; the run fails unless told otherwise).
+pub fn not_run(test: &str, why: &str) {
+    let line = format!("squall-cli::{test}: {why}\n");
+    eprint!("NOT RUN: {line}");
+    if let Some(log) = std::env::var_os("SQUALL_NOT_RUN_LOG") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("SQUALL_NOT_RUN_LOG can be written");
+        f.write_all(line.as_bytes())
+            .expect("SQUALL_NOT_RUN_LOG can be written");
+    }
+}
+
+/// The peer address in `var`, set by `scripts/test.sh`. Tests that call this are `#[ignore]`d
+/// (a plain `cargo test` reports them ignored); once running, a missing peer fails the test
+/// unless `skip` explains why its family was left out (then it is recorded as not run).
+pub fn peer(var: &str, skip: &str) -> Option<String> {
+    if let Ok(v) = std::env::var(var) {
+        return Some(v);
+    }
+    if let Ok(why) = std::env::var(skip) {
+        let test = std::thread::current().name().unwrap_or("?").to_string();
+        not_run(&test, &format!("{var}: {why}"));
+        return None;
+    }
+    panic!("{var} is not set: this test needs the real peer servers, which scripts/test.sh starts");
+}

@@ -24,6 +24,21 @@ pub enum Tls {
     Implicit,
 }
 
+/// Which dialect the server speaks.
+///
+/// LMTP (RFC 2033) is SMTP for the last hop into a mailbox server: the client greets with LHLO
+/// (there is no HELO to fall back to), and after the content the server answers once per
+/// accepted recipient, in RCPT order, because each mailbox may take or refuse the message on its
+/// own. Those answers become per-recipient outcomes, exactly like RCPT refusals in SMTP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// SMTP (RFC 5321): EHLO, with HELO as the fallback; one reply after the content.
+    #[default]
+    Smtp,
+    /// LMTP (RFC 2033): LHLO; one reply per accepted recipient after the content.
+    Lmtp,
+}
+
 /// How long to wait for each reply. Defaults follow RFC 5321 §4.5.3.2 where it gives a value.
 ///
 /// The session measures each wait from the later of "the command was handed to the transport"
@@ -94,10 +109,12 @@ impl Timeouts {
 /// connections and sets only what differs per connection (the EHLO name, fresh credentials).
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
+    pub(crate) protocol: Protocol,
     pub(crate) ehlo_name: EhloName,
     pub(crate) tls: Tls,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) mechanism: Option<Mechanism>,
+    pub(crate) scram_nonce: Option<String>,
     pub(crate) allow_insecure_auth: bool,
     pub(crate) timeouts: Timeouts,
     pub(crate) pipelining: bool,
@@ -121,10 +138,12 @@ impl SessionConfig {
     /// transcript.
     pub fn new() -> Self {
         Self {
+            protocol: Protocol::Smtp,
             ehlo_name: EhloName::from_ip([127, 0, 0, 1].into()),
             tls: Tls::default(),
             credentials: None,
             mechanism: None,
+            scram_nonce: None,
             allow_insecure_auth: false,
             timeouts: Timeouts::default(),
             pipelining: true,
@@ -134,6 +153,12 @@ impl SessionConfig {
             reply_limits: ReplyLimits::default(),
             transcript: false,
         }
+    }
+
+    /// SMTP (the default) or LMTP.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
     }
 
     /// The name given in EHLO: the client's host name, or the address literal of its address
@@ -158,6 +183,14 @@ impl SessionConfig {
     /// Use this SASL mechanism instead of the strongest one offered.
     pub fn mechanism(mut self, mechanism: Mechanism) -> Self {
         self.mechanism = Some(mechanism);
+        self
+    }
+
+    /// The client nonce for a SCRAM exchange (RFC 5802 §5.1): fresh random printable ASCII
+    /// without `,` for every connection, at least 18 bytes of randomness. The core reads no
+    /// randomness, so without it SCRAM is never chosen.
+    pub fn scram_nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.scram_nonce = Some(nonce.into());
         self
     }
 
@@ -217,6 +250,11 @@ impl SessionConfig {
     /// [`Timeouts::tls_handshake`] to its handshakes).
     pub fn get_timeouts(&self) -> &Timeouts {
         &self.timeouts
+    }
+
+    /// SMTP or LMTP.
+    pub fn get_protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// The TLS mode.

@@ -4,8 +4,8 @@
 use super::body::BodyWriter;
 use super::event::{Cause, CloseReason, Delivery, Event, Failure, MessageId, Stage};
 use super::state::{Encryption, Expect, Phase, Reset, Setup, Transaction, Transfer, TxState};
-use super::{Certificate, ClientSession, Tls};
-use crate::auth::SaslExchange;
+use super::{Certificate, ClientSession, Protocol, Tls};
+use crate::auth::{Mechanism, SaslExchange};
 use crate::command::{Command, MailParams};
 use crate::ehlo::Capabilities;
 use crate::envelope::Envelope;
@@ -24,9 +24,14 @@ enum Next {
 }
 
 impl ClientSession {
+    /// EHLO, or LHLO when the server speaks LMTP; either earns [`Expect::Ehlo`].
     pub(super) fn send_ehlo(&mut self) {
-        self.outbox
-            .send(&Command::Ehlo(&self.config.ehlo_name), Expect::Ehlo);
+        let name = &self.config.ehlo_name;
+        let cmd = match self.config.protocol {
+            Protocol::Smtp => Command::Ehlo(name),
+            Protocol::Lmtp => Command::Lhlo(name),
+        };
+        self.outbox.send(&cmd, Expect::Ehlo);
     }
 
     pub(super) fn send_helo(&mut self) {
@@ -79,6 +84,18 @@ impl ClientSession {
             return;
         };
         let offered = caps.auth_mechanisms().to_vec();
+        // SCRAM needs a nonce from the driver, and -PLUS the TLS channel's binding data.
+        let nonce = self.config.scram_nonce.as_deref();
+        let binding = self.channel_binding.clone().filter(|_| self.is_tls());
+        let usable: Vec<Mechanism> = offered
+            .iter()
+            .filter(|m| match m {
+                Mechanism::ScramSha256 => nonce.is_some(),
+                Mechanism::ScramSha256Plus => nonce.is_some() && binding.is_some(),
+                _ => true,
+            })
+            .cloned()
+            .collect();
         if offered.is_empty() {
             let tls = self.is_tls();
             self.refuse(Stage::Auth, Cause::Policy(PolicyError::AuthNotOffered { tls }));
@@ -91,13 +108,14 @@ impl ClientSession {
             }),
             Some(m) => Ok(m.clone()),
             None => credentials
-                .preferred(&offered)
+                .preferred(&usable)
                 .ok_or(PolicyError::NoUsableMechanism {
                     offered: offered.clone(),
                 }),
         };
         let exchange = chosen.and_then(|m| {
-            SaslExchange::new(m, credentials.clone()).ok_or(PolicyError::NoUsableMechanism { offered })
+            SaslExchange::with_scram(m, credentials.clone(), nonce, binding)
+                .ok_or(PolicyError::NoUsableMechanism { offered })
         });
         let mut exchange = match exchange {
             Ok(x) => x,

@@ -11,11 +11,11 @@ mod transitions;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-pub use config::{SessionConfig, Timeouts, Tls};
+pub use config::{Protocol, SessionConfig, Timeouts, Tls};
 pub use event::{Cause, CloseReason, Delivery, ErrorKind, Event, Failure, MessageId, RecipientReply, Stage};
 pub use transcript::{Direction, TranscriptLine};
 
-use crate::auth::Mechanism;
+use crate::auth::{ChannelBinding, Mechanism};
 use crate::ehlo::Capabilities;
 use crate::envelope::Envelope;
 use crate::error::{ProtocolError, UsageError};
@@ -94,6 +94,8 @@ pub struct ClientSession {
     encryption: Encryption,
     /// The mechanism AUTH succeeded with.
     authenticated_with: Option<Mechanism>,
+    /// The TLS channel binding the driver supplied, for SCRAM-SHA-256-PLUS.
+    channel_binding: Option<ChannelBinding>,
     /// Messages not yet started.
     queue: VecDeque<(MessageId, Envelope)>,
     /// Messages started and not yet settled, oldest first.
@@ -147,6 +149,7 @@ impl ClientSession {
             phase: Phase::Setup(Setup::Greeting),
             caps: None,
             authenticated_with: None,
+            channel_binding: None,
             queue: VecDeque::new(),
             active: VecDeque::new(),
             body: None,
@@ -315,6 +318,15 @@ impl ClientSession {
         }
         self.tls_established(certificate);
         Ok(())
+    }
+
+    /// The channel binding of the TLS connection (implicit TLS or after the STARTTLS
+    /// handshake), so that SCRAM-SHA-256-PLUS can be used where offered. Call before the EHLO
+    /// reply that follows the handshake is handled (right after `new` for implicit TLS, right
+    /// after [`handle_tls_established`](Self::handle_tls_established) for STARTTLS). Ignored
+    /// over cleartext.
+    pub fn set_channel_binding(&mut self, binding: ChannelBinding) {
+        self.channel_binding = Some(binding);
     }
 
     // ---- commands ------------------------------------------------------------------------

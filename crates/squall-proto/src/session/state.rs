@@ -14,7 +14,6 @@ use super::transcript::Transcript;
 use crate::auth::SaslExchange;
 use crate::command::Command;
 use crate::envelope::Envelope;
-use crate::error::ProtocolError;
 use crate::params::BodyType;
 use crate::reply::Reply;
 
@@ -50,7 +49,7 @@ pub(crate) enum Setup {
     Auth {
         exchange: SaslExchange,
         /// Set when the client cancelled the exchange (`*`), to report why once it is refused.
-        cancelled: Option<ProtocolError>,
+        cancelled: Option<Cause>,
     },
 }
 
@@ -239,6 +238,9 @@ pub(crate) struct Transaction {
     pub(crate) state: TxState,
     pub(crate) mail: Option<Reply>,
     pub(crate) rcpts: Vec<Option<Reply>>,
+    /// LMTP only: the reply after the content for each recipient, filled in RCPT order for the
+    /// accepted ones (RFC 2033 §4.2). Empty slots for refused recipients stay `None`.
+    pub(crate) finals: Vec<Option<Reply>>,
     /// The `BODY=` declared on MAIL: content that needs more is stopped.
     pub(crate) declared: BodyType,
     /// The first thing that went wrong; the message fails with it once nothing more is owed.
@@ -265,6 +267,7 @@ impl Transaction {
             state: TxState::Commands,
             mail: None,
             rcpts: vec![None; n],
+            finals: vec![None; n],
             declared,
             failure: None,
             final_reply: None,
@@ -279,8 +282,15 @@ impl Transaction {
         }
     }
 
+    /// Recipients accepted at RCPT (in LMTP, before their replies after the content).
     pub(crate) fn accepted_count(&self) -> usize {
         self.rcpts.iter().flatten().filter(|r| r.is_positive()).count()
+    }
+
+    /// LMTP: the accepted recipient whose reply after the content comes next, if one is owed.
+    pub(crate) fn next_final(&self) -> Option<usize> {
+        (0..self.rcpts.len())
+            .find(|&i| self.rcpts[i].as_ref().is_some_and(Reply::is_positive) && self.finals[i].is_none())
     }
 
     /// True once every RCPT has its reply.
@@ -314,8 +324,9 @@ impl Transaction {
         if !self.may_be_open() {
             return (accepted, rejected);
         }
-        for (r, reply) in self.envelope.recipients().iter().zip(&self.rcpts) {
-            if let Some(reply) = reply {
+        for (i, (r, reply)) in self.envelope.recipients().iter().zip(&self.rcpts).enumerate() {
+            // LMTP: a recipient's reply after the content is its outcome; RCPT only admitted it.
+            if let Some(reply) = self.finals[i].as_ref().or(reply.as_ref()) {
                 let rr = RecipientReply {
                     recipient: r.mailbox.clone(),
                     reply: reply.clone(),

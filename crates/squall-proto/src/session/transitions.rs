@@ -14,11 +14,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::event::{Cause, CloseReason, Event, MessageId, Stage};
 use super::state::{Encryption, Expect, Phase, Reset, Setup, SetupEnd, Transaction, Transfer, TxState};
-use super::{Certificate, ClientSession, Tls};
+use super::{Certificate, ClientSession, Protocol, Tls};
 use crate::auth::SaslResponse;
+use crate::auth::ScramError;
 use crate::command::Command;
 use crate::ehlo::Capabilities;
-use crate::error::ProtocolError;
+use crate::error::{PolicyError, ProtocolError};
 use crate::reply::{Class, Reply, ReplyCode};
 
 impl ClientSession {
@@ -49,8 +50,10 @@ impl ClientSession {
             }
 
             (Expect::Ehlo, Class::Completion) => self.hello_done(Capabilities::from_ehlo(&reply)),
-            // RFC 5321 §3.2: a server that does not know EHLO gets HELO.
-            (Expect::Ehlo, Class::PermanentFailure) => self.send_helo(),
+            // RFC 5321 §3.2: a server that does not know EHLO gets HELO (LMTP has no fallback).
+            (Expect::Ehlo, Class::PermanentFailure) if self.config.protocol == Protocol::Smtp => {
+                self.send_helo()
+            }
             (Expect::Helo, Class::Completion) => self.hello_done(Capabilities::from_helo(&reply)),
             (Expect::Ehlo | Expect::Helo, Class::TransientFailure | Class::PermanentFailure) => {
                 self.refuse(Stage::Ehlo, Cause::Rejected(reply));
@@ -89,7 +92,7 @@ impl ClientSession {
                 self.on_data(id, reply)
             }
             (Expect::DataEnd(id), Class::Completion | Class::TransientFailure | Class::PermanentFailure) => {
-                self.on_final(id, reply, Stage::DataEnd)
+                self.on_final(id, reply, expect)
             }
             (
                 Expect::Bdat(id, last),
@@ -134,6 +137,16 @@ impl ClientSession {
             return;
         };
         match reply.code().class() {
+            // SCRAM: a 235 before the server's signature checked out proves nothing about the
+            // server; it is refused, never taken as a login.
+            Class::Completion
+                if reply.code() == ReplyCode::AUTH_SUCCEEDED
+                    && cancelled.is_none()
+                    && !exchange.server_verified() =>
+            {
+                let e = PolicyError::Scram(ScramError::MissingServerSignature);
+                self.refuse(Stage::Auth, Cause::Policy(e));
+            }
             Class::Completion if reply.code() == ReplyCode::AUTH_SUCCEEDED && cancelled.is_none() => {
                 let mechanism = exchange.mechanism().clone();
                 self.authenticated_with = Some(mechanism.clone());
@@ -145,9 +158,9 @@ impl ClientSession {
                 let response = match BASE64.decode(text) {
                     Ok(challenge) => exchange.respond(&challenge),
                     Err(_) => {
-                        *cancelled = Some(ProtocolError::BadChallenge(format!(
+                        *cancelled = Some(Cause::Protocol(ProtocolError::BadChallenge(format!(
                             "the server's 334 challenge is not base64: {reply}"
-                        )));
+                        ))));
                         SaslResponse::Cancel
                     }
                 };
@@ -155,20 +168,19 @@ impl ClientSession {
                     SaslResponse::Data(data) => self.outbox.send(&Command::AuthResponse(&data), Expect::Auth),
                     SaslResponse::Cancel => {
                         let mechanism = exchange.mechanism().clone();
-                        cancelled.get_or_insert_with(|| {
-                            ProtocolError::BadChallenge(format!(
+                        let scram = exchange.take_error();
+                        cancelled.get_or_insert_with(|| match scram {
+                            Some(e) => Cause::Policy(PolicyError::Scram(e)),
+                            None => Cause::Protocol(ProtocolError::BadChallenge(format!(
                                 "the server sent another 334 challenge after the {mechanism} exchange was complete"
-                            ))
+                            ))),
                         });
                         self.outbox.send(&Command::AuthCancel, Expect::Auth);
                     }
                 }
             }
             Class::TransientFailure | Class::PermanentFailure => {
-                let cause = match cancelled.take() {
-                    Some(e) => Cause::Protocol(e),
-                    None => Cause::Rejected(reply),
-                };
+                let cause = cancelled.take().unwrap_or(Cause::Rejected(reply));
                 self.refuse(Stage::Auth, cause);
             }
             _ => {
@@ -251,24 +263,63 @@ impl ClientSession {
         self.settle(idx);
     }
 
-    fn on_final(&mut self, id: MessageId, reply: Reply, stage: Stage) {
+    fn on_final(&mut self, id: MessageId, reply: Reply, expect: Expect) {
         let Some(idx) = self.index_of(id) else { return };
+        if self.config.protocol == Protocol::Lmtp && self.active[idx].next_final().is_some() {
+            self.on_lmtp_final(idx, reply, expect);
+            return;
+        }
         let tx = &mut self.active[idx];
         if reply.is_positive() {
             tx.final_reply = Some(reply);
         } else {
-            tx.fail(stage, Cause::Rejected(reply));
+            tx.fail(Stage::DataEnd, Cause::Rejected(reply));
+        }
+        self.settle(idx);
+    }
+
+    /// LMTP (RFC 2033 §4.2): the reply after the content is one of several, one per accepted
+    /// recipient in RCPT order. While another is owed, the same expectation goes back to the
+    /// head of the queue (replies still pair by count, never by text). Once all are in, the
+    /// message is delivered if any mailbox took it; the others become refused recipients, as a
+    /// refused RCPT does in SMTP.
+    fn on_lmtp_final(&mut self, idx: usize, reply: Reply, expect: Expect) {
+        let tx = &mut self.active[idx];
+        let Some(i) = tx.next_final() else { return };
+        tx.finals[i] = Some(reply);
+        if tx.next_final().is_some() {
+            self.outbox.pending.push_front(super::state::Pending {
+                expect,
+                sent: Some(self.last_reply),
+            });
+            return;
+        }
+        let mut finals = tx.finals.iter().flatten();
+        if let Some(ok) = finals.clone().find(|r| r.is_positive()) {
+            tx.final_reply = Some(ok.clone());
+        } else if tx.accepted_count() == 1 {
+            let refusal = finals.next().cloned();
+            if let Some(r) = refusal {
+                tx.fail(Stage::DataEnd, Cause::Rejected(r));
+            }
+        } else {
+            tx.fail(Stage::DataEnd, Cause::NoValidRecipients);
         }
         self.settle(idx);
     }
 
     fn on_bdat(&mut self, id: MessageId, last: bool, reply: Reply) {
         if last {
-            // RFC 3030 §2: after a failed BDAT the transaction state is unknown.
-            if !reply.is_positive() {
+            // RFC 3030 §2: after a failed BDAT the transaction state is unknown. Not so for one
+            // LMTP recipient's refusal: the transaction ends with the last of those replies.
+            let per_recipient = self.config.protocol == Protocol::Lmtp
+                && self
+                    .index_of(id)
+                    .is_some_and(|i| self.active[i].next_final().is_some());
+            if !reply.is_positive() && !per_recipient {
                 self.reset_after(id);
             }
-            self.on_final(id, reply, Stage::DataEnd);
+            self.on_final(id, reply, Expect::Bdat(id, true));
             return;
         }
         let Some(idx) = self.index_of(id) else { return };

@@ -342,8 +342,12 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
                 let trust = setup.trust(&info);
                 trace::tls(&self.span, &info);
                 self.link.tls = Some(info);
+                let binding = crate::tls::channel_binding(&tls);
                 self.io = Some(Transport::Tls(Box::new(tls)));
                 let _ = self.session.handle_tls_established(trust);
+                if let Some(b) = binding {
+                    self.session.set_channel_binding(b);
+                }
             }
             Ok(Err(e)) => {
                 self.transport_error = Some(TransportError::Tls(Arc::new(e)));

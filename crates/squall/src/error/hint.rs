@@ -72,6 +72,9 @@ pub(super) fn summary(e: &Error) -> String {
                 crate::resolve::Tried(all)
             ),
         },
+        What::Proxy { proxy, failure } => {
+            format!("could not reach {server} through the proxy {proxy}: {failure}")
+        }
         What::Tls(io) => format!("the TLS handshake with {server} failed: {io}"),
         What::Body(io) => format!("reading the message body failed: {io}"),
         What::Token(why) => format!("could not get an OAuth 2.0 access token: {why}"),
@@ -128,6 +131,7 @@ pub(super) fn advice(e: &Error) -> String {
             }
             _ => "check the host name and port".into(),
         },
+        What::Proxy { failure, .. } => failure.hint().into(),
         What::Tls(io) => tls(io).into(),
         What::Body(_) => "check the file or stream the message comes from".into(),
         What::Token(_) => "check the token source (its refresh token, client id, or endpoint)".into(),

@@ -30,6 +30,11 @@ pub(crate) enum What {
     Lookup(Arc<io::Error>),
     /// No address of the server could be connected to: each tried, with its error.
     Connect(Vec<(std::net::SocketAddr, Arc<io::Error>)>),
+    /// The server could not be reached through the SOCKS5 proxy (shown without its password).
+    Proxy {
+        proxy: String,
+        failure: crate::proxy::ProxyFailure,
+    },
     /// The TLS handshake failed (certificate, protocol).
     Tls(Arc<io::Error>),
     /// The connection failed with this error.
@@ -220,8 +225,10 @@ impl Error {
 
     /// True when no connection could be made, or the server refused service (sysexits' 69).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self.inner.what, What::Connect(_) | What::Lookup(_))
-            || (matches!(self.inner.stage, Stage::Greeting | Stage::Ehlo) && self.is_permanent())
+        matches!(
+            self.inner.what,
+            What::Connect(_) | What::Lookup(_) | What::Proxy { .. }
+        ) || (matches!(self.inner.stage, Stage::Greeting | Stage::Ehlo) && self.is_permanent())
     }
 
     /// True when the server's name does not exist (sysexits' 68, EX_NOHOST): a lookup that
