@@ -334,7 +334,7 @@ fn the_readme_accounts_file_parses() {
 }
 
 /// "587: STARTTLS is required; squall refuses to go on in cleartext": every README example
-/// that names port 587, pointed at a server on 127.0.0.1:587 that offers no STARTTLS, sends
+/// that names port 587 (and no proxy), pointed at a server on 127.0.0.1:587 that offers no STARTTLS, sends
 /// nothing and exits 78. Binding port 587 needs root (as in CI); elsewhere the check is
 /// recorded as not run (see `scripts/test.sh`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,7 +356,8 @@ async fn port_587_means_starttls_required() {
     let examples: Vec<(usize, String)> = examples()
         .unwrap()
         .into_iter()
-        .filter(|(_, e)| e.starts_with("squall send") && e.contains(":587 "))
+        // Through a proxy, the server would be reached by the proxy, which is not there.
+        .filter(|(_, e)| e.starts_with("squall send") && e.contains(":587 ") && !e.contains("--proxy"))
         .collect();
     assert!(
         examples.len() >= 2,
