@@ -61,7 +61,7 @@ pub(crate) struct RunArgs {
     conn: ConnArgs,
     #[command(flatten)]
     db: QueueUrl,
-    /// Worker loops (each leases its own batch of messages).
+    /// Worker loops (each leases its own batch of messages), and connections open at most.
     #[arg(long, default_value_t = 1, value_name = "N")]
     workers: usize,
     /// Stop once nothing is due now (deferred messages stay queued for a later run).
@@ -275,10 +275,11 @@ async fn run_workers(args: RunArgs) -> u8 {
         }
         Err((code, e)) => return crate::output::fail(args.json, "squall", (code, e)),
     };
+    let workers = args.workers.max(1);
     let client = match args
         .conn
         .apply(target.builder)
-        .and_then(|b| b.build().map_err(|e| (exit::CONFIG, e)))
+        .and_then(|b| b.max_connections(workers).build().map_err(|e| (exit::CONFIG, e)))
     {
         Ok(c) => c,
         Err(x) => return crate::output::fail(args.json, "squall", x),
@@ -288,7 +289,7 @@ async fn run_workers(args: RunArgs) -> u8 {
         Err(e) => return fail(args.json, &e),
     };
     let options = RunOptions {
-        workers: args.workers.max(1),
+        workers,
         window: args.window.max(1),
         until_empty: args.until_empty,
         lease: Duration::try_from_secs_f64(args.lease)

@@ -70,7 +70,9 @@ async fn queued_with_add_send_queue_and_raw_then_run_delivers_each_once() {
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     assert_eq!(sink.delivered(), 0, "queueing sends nothing");
 
-    let o = Run::new(run_args(&url, &sink.url(), &["--json"])).run().await;
+    let o = Run::new(run_args(&url, &sink.url(), &["--json", "--workers", "2"]))
+        .run()
+        .await;
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
