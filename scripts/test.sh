@@ -11,13 +11,14 @@
 # --map-auto, which needs newuidmap from Debian's uidmap and a /etc/subuid range) so that a
 # private Postfix can start without privileges; SQUALL_NO_USERNS=1 turns that off.
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 
 # --- issue 16: an unprivileged Postfix, through a user namespace (begin) ---
 if [ "$(id -u)" != 0 ] && [ -z "${SQUALL_IN_USERNS:-}" ] && [ -z "${SQUALL_NO_USERNS:-}" ]; then
     if unshare --user --map-root-user --map-auto true 2>/dev/null; then
         echo "not root: re-running in a user namespace, where Postfix can start unprivileged"
-        exec env SQUALL_IN_USERNS=1 unshare --user --map-root-user --map-auto -- "$0" "$@"
+        exec env SQUALL_IN_USERNS=1 unshare --user --map-root-user --map-auto -- "$self" "$@"
     fi
     echo "not root, and no user namespace with --map-auto (install uidmap; need a /etc/subuid range)"
 fi

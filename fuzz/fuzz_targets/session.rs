@@ -1,5 +1,9 @@
 //! Whatever the server sends and whatever the application does, the session never panics,
-//! settles every message exactly once, ends exactly once, and never emits a bare CR or LF.
+//! settles every message exactly once, ends exactly once, never emits a bare CR or LF outside
+//! BDAT payloads, sends no parameter the server did not offer (BINARYMIME, SMTPUTF8, DSN, …),
+//! and every message it reports delivered reached the toy server intact: decoded there by its
+//! own reading of RFC 5321, compared with a reference normalisation (see
+//! `squall_proto::fuzzing`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -330,6 +330,11 @@ fn plain_client(s: &SinkHandle, retries: bool) -> Client {
     b.build().unwrap()
 }
 
+/// How many times each of the sink's faults fired, in the order given.
+fn fired(s: &SinkHandle) -> Vec<u64> {
+    s.faults_fired().into_iter().map(|(_, n)| n).collect()
+}
+
 fn addresses(list: &[squall::RecipientReply]) -> Vec<&str> {
     list.iter().map(|r| r.recipient.as_str()).collect()
 }
@@ -350,6 +355,7 @@ async fn recipients_are_retried_alone_and_never_twice() {
         assert_eq!(addresses(&r.rejected), ["c@example.net"]);
         assert_eq!(r.attempts.len(), 1, "a 5yz recipient is not retried");
         assert_eq!(s.messages()[0].rcpt_to, ["b@example.net", "d@example.net"]);
+        assert_eq!(fired(&s), [1]);
 
         // 451 for c once: c alone in a second transaction.
         let s = plain_sink(&["rcpt#1:c@example.net=451 4.2.1 mailbox busy"], chunking).await;
@@ -369,6 +375,7 @@ async fn recipients_are_retried_alone_and_never_twice() {
             stored,
             [vec!["b@example.net", "d@example.net"], vec!["c@example.net"]]
         );
+        assert_eq!(fired(&s), [1]);
 
         // The same without retries: c is reported refused for now.
         let s = plain_sink(&["rcpt#1:c@example.net=451 4.2.1 mailbox busy"], chunking).await;
@@ -379,6 +386,7 @@ async fn recipients_are_retried_alone_and_never_twice() {
         assert_eq!(addresses(&r.accepted), ["b@example.net", "d@example.net"]);
         assert_eq!(r.rejected[0].reply.code().value(), 451);
         assert_eq!(s.delivered(), 1);
+        assert_eq!(fired(&s), [1]);
     }
     // Lost during RCPT (DATA, so no content was sent): accepted recipients of an unfinished
     // transaction got nothing, so all of them are tried again.
@@ -391,6 +399,7 @@ async fn recipients_are_retried_alone_and_never_twice() {
     assert_eq!(r.attempts.len(), 2);
     assert_eq!(s.messages().len(), 1);
     assert_eq!(s.messages()[0].rcpt_to, TO);
+    assert_eq!(fired(&s), [1]);
 }
 
 /// A 421 in the middle of a pipelined batch: the message it answers is tried again, the ones
@@ -425,6 +434,7 @@ async fn a_421_mid_batch_requeues_what_was_not_finished() {
             assert_eq!(outcomes[2], Outcome::Transient);
         }
         assert!(s.connections() >= 2);
+        assert_eq!(fired(&s), [1]);
     }
 }
 
@@ -450,6 +460,11 @@ async fn the_message_deadline_bounds_the_retries() {
     );
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
     assert!(e.to_string().contains("attempts were made"), "{e}");
+    assert_eq!(
+        fired(&s),
+        [e.attempts().len() as u64],
+        "one refused greeting per attempt"
+    );
 }
 
 /// A pooled connection the server dropped while idle (Postfix says 421 and closes) is noticed
@@ -528,6 +543,7 @@ async fn an_ambiguous_retry_is_reported_per_recipient() {
     assert_eq!(r.ambiguous, ["c@example.net"]);
     assert!(r.rejected.is_empty(), "{:?}", r.rejected);
     assert_eq!(r.attempts.len(), 2);
+    assert_eq!(fired(&s), [1, 1]);
 }
 
 /// A file that disappears before it is sent fails that message at once, with DATA as with BDAT.
