@@ -80,13 +80,34 @@ impl SinkConfig {
     }
 }
 
+/// How the page and API are served.
+#[cfg(feature = "web")]
+#[derive(Clone)]
+pub(crate) struct WebConfig {
+    pub(crate) addr: SocketAddr,
+    pub(crate) password: Option<String>,
+    /// Serve a non-loopback address without a password.
+    pub(crate) insecure: bool,
+}
+
+#[cfg(feature = "web")]
+impl fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("addr", &self.addr)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
 /// Sets up a [`Sink`](crate::Sink) before it starts.
 #[derive(Clone, Debug)]
 pub struct SinkBuilder {
     pub(crate) listen: SocketAddr,
     pub(crate) config: SinkConfig,
     #[cfg(feature = "web")]
-    pub(crate) web: Option<crate::web::WebConfig>,
+    pub(crate) web: Option<WebConfig>,
 }
 
 impl Default for SinkBuilder {
@@ -199,7 +220,7 @@ impl SinkBuilder {
         match &mut self.web {
             Some(w) => w.addr = addr,
             None => {
-                self.web = Some(crate::web::WebConfig {
+                self.web = Some(WebConfig {
                     addr,
                     password: None,
                     insecure: false,
