@@ -157,10 +157,10 @@ function live() {
     // A live list shows at most a few pages; older ones are a "Show more" away.
     while (rows.children.length > 5 * PAGE) rows.lastElementChild.remove();
     shown = rows.children.length;
-    $("more").hidden = false;
     $("empty").hidden = true;
-    const n = parseInt($("count").textContent, 10) || 0;
-    $("count").textContent = (n + 1) + (n + 1 === 1 ? " message" : " messages");
+    const n = (parseInt($("count").textContent, 10) || 0) + 1;
+    $("count").textContent = n + (n === 1 ? " message" : " messages");
+    $("more").hidden = shown >= n;
   });
   es.addEventListener("removed", (e) => {
     drop(e.data);
