@@ -7,8 +7,6 @@ use std::sync::Arc;
 #[cfg(feature = "web")]
 use std::sync::OnceLock;
 
-#[cfg(feature = "web")]
-use crate::mail::Mail;
 use crate::store::ReceivedMessage;
 #[cfg(feature = "web")]
 use crate::summary::Summary;
@@ -31,8 +29,7 @@ pub(crate) struct Entry {
 impl Entry {
     /// The list view of the message, parsed the first time it is asked for.
     pub(crate) fn summary(&self) -> &Summary {
-        self.summary
-            .get_or_init(|| Summary::of(&Mail::new(self.msg.clone())))
+        self.summary.get_or_init(|| Summary::of(&self.msg))
     }
 }
 

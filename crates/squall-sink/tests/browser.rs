@@ -139,8 +139,14 @@ async fn the_page_in_a_real_browser() {
         .await;
     let att = browser.text("#v-attachments a").await;
     assert!(att.starts_with("<i>report</i>.bin"), "file name as text: {att}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
     browser.frame(Some("#v-html")).await;
+    browser
+        .until(
+            "the HTML in its frame",
+            "return document.getElementById('hello') !== null",
+            Duration::from_secs(5),
+        )
+        .await;
     assert_eq!(
         browser.text("#hello").await,
         "Hello from HTML",

@@ -41,7 +41,7 @@ function row(m) {
   const to = m.to.length ? m.to.join(", ") : m.rcpt_to.join(", ");
   for (const [text, title] of [[from, m.mail_from], [to, m.rcpt_to.join(", ")],
     [m.subject ?? "(no subject)"], [when(m.received_at)], [size(m.size)],
-    [m.attachments ? "📎" : ""]]) {
+    [m.attachments ? String(m.attachments) : ""]]) {
     const td = el("td", text);
     if (title) td.title = "envelope: " + title;
     tr.append(td);
