@@ -102,7 +102,8 @@ impl Mailbox {
     /// The entry with this id.
     #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) fn get(&self, id: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.msg.id == id)
+        // From the newest: the live feed asks for the message that just arrived.
+        self.entries.iter().rev().find(|e| e.msg.id == id)
     }
 
     /// Marks a message seen; returns whether it exists.

@@ -4,7 +4,7 @@
 //!
 //!     cargo build --release -p squall-cli -p squall-bench
 //!     (mkdir -p run/maildev && cd run/maildev && npm install maildev@3.0.0)
-//!     target/release/catcher_bench [--messages 10000] [--maildev DIR]
+//!     target/release/catcher_bench [--messages 10000] [--rounds 3] [--maildev DIR]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -185,11 +185,19 @@ fn listen_events(addr: &str) -> Result<(), String> {
 
 fn run() -> Result<(), String> {
     let mut n: u64 = 10_000;
+    let mut rounds: usize = 3;
     let mut maildev_dir = PathBuf::from("run/maildev");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--messages" => n = args.next().and_then(|v| v.parse().ok()).ok_or("--messages N")?,
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|r| *r > 0)
+                    .ok_or("--rounds N")?
+            }
             "--maildev" => maildev_dir = args.next().ok_or("--maildev DIR")?.into(),
             _ => return Err(format!("unknown argument {a}")),
         }
@@ -198,24 +206,40 @@ fn run() -> Result<(), String> {
     let squall = exe.with_file_name("squall");
     println!("catcher benchmark: {n} messages of ~1 KiB, smtp-source -s 8");
 
-    let off = squall_sink(&squall, false)?;
-    let rate_off = ingest(&off.smtp, n)?;
-    println!(
-        "squall sink, page off: {rate_off:>8.0} msg/s   RSS {:.1} MiB",
-        rss_mib(off.child.id())
-    );
-    drop(off);
-
-    let on = squall_sink(&squall, true)?;
-    listen_events(&on.web)?;
-    let rate_on = ingest(&on.smtp, n)?;
+    // Page off and page on alternate, so that a neighbour's load hits both alike; medians.
+    let (mut offs, mut ons) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for round in 1..=rounds {
+        let off = squall_sink(&squall, false)?;
+        let rate_off = ingest(&off.smtp, n)?;
+        drop(off);
+        let on = squall_sink(&squall, true)?;
+        listen_events(&on.web)?;
+        let rate_on = ingest(&on.smtp, n)?;
+        println!(
+            "round {round}: page off {rate_off:.0} msg/s, page on {rate_on:.0} msg/s ({:.2}x)",
+            rate_on / rate_off
+        );
+        offs.push(rate_off);
+        ons.push(rate_on);
+        if let Some(old) = last.replace(on) {
+            drop::<Server>(old);
+        }
+    }
+    let on = last.ok_or("no rounds")?;
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (rate_off, rate_on) = (median(&mut offs), median(&mut ons));
     let rss_on = rss_mib(on.child.id());
     let (first, _) = get(&on.web, "/api/v1/messages?limit=50")?;
     let (p50, p95) = latency(&on.web, "/api/v1/messages?limit=50", 200)?;
     let (s50, s95) = latency(&on.web, "/api/v1/messages?limit=50&q=subject:nothing-matches", 50)?;
     let (i50, _) = latency(&on.web, "/", 50)?;
+    println!("squall sink, page off:  {rate_off:>8.0} msg/s (median of {rounds})");
     println!(
-        "squall sink, page on:  {rate_on:>8.0} msg/s   RSS {rss_on:.1} MiB after {n}   ({:.2}x page off)",
+        "squall sink, page on:   {rate_on:>8.0} msg/s (median of {rounds})   RSS {rss_on:.1} MiB after {n}   ({:.2}x page off)",
         rate_on / rate_off
     );
     println!(
