@@ -245,3 +245,63 @@ async fn the_page_in_a_real_browser() {
     assert_eq!(sink.kept(), 1);
     browser.quit().await;
 }
+
+/// A figure, not a check: the first load of the page with 10,000 messages kept, until its
+/// first 100 rows show. Run: `cargo test --release -p squall-sink --features web --test browser
+/// -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn first_page_load_with_10000_messages() {
+    let Some((driver, chromium)) = webdriver::installed() else {
+        eprintln!("skipped: chromium or chromedriver not installed");
+        return;
+    };
+    let artefacts = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let sink = Sink::builder()
+        .web(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .start()
+        .await
+        .unwrap();
+    let client = Client::builder_from_url(&sink.url())
+        .unwrap()
+        .max_connections(8)
+        .build()
+        .unwrap();
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..10_000 {
+        let body = format!(
+            "From: app@example.org\r\nTo: u{i}@example.net\r\nSubject: message {i}\r\n\r\nbody {i}\r\n"
+        );
+        let client = client.clone();
+        sends.spawn(async move {
+            client
+                .send("app@example.org", [format!("u{i}@example.net")], body)
+                .await
+        });
+    }
+    while let Some(r) = sends.join_next().await {
+        r.unwrap().unwrap();
+    }
+    sink.wait_for_count(10_000, Duration::from_secs(120))
+        .await
+        .unwrap();
+    let browser = Browser::start(&driver, &chromium, &artefacts).await;
+    let started = Instant::now();
+    browser
+        .goto(&format!("http://localhost:{}/", sink.web_addr().unwrap().port()))
+        .await;
+    browser
+        .until(
+            "100 rows",
+            "return document.querySelectorAll('#rows tr').length === 100",
+            Duration::from_secs(30),
+        )
+        .await;
+    println!(
+        "first page load with 10,000 messages: {:?} to 100 rows",
+        started.elapsed()
+    );
+    browser.screenshot(&artefacts.join("list-10000.png")).await;
+    browser.quit().await;
+}
