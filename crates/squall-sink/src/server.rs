@@ -160,7 +160,7 @@ impl SinkHandle {
         self.addr
     }
 
-    /// Where the page and the HTTP API listen, when [`SinkBuilder::web`] was given (feature
+    /// Where the page and the HTTP API listen, when `SinkBuilder::web` was given (feature
     /// `web`).
     pub fn web_addr(&self) -> Option<SocketAddr> {
         self.web_addr
