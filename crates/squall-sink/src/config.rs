@@ -231,7 +231,8 @@ impl SinkBuilder {
     }
 
     /// Require this password for every page and API request (HTTP Basic with any user name,
-    /// or `Authorization: Bearer <password>`).
+    /// or `Authorization: Bearer <password>`). Without an earlier [`web`](Self::web), the web
+    /// side starts on a free loopback port.
     #[cfg(feature = "web")]
     pub fn web_password(mut self, password: impl Into<String>) -> Self {
         if let Some(w) = &mut self.web {
@@ -244,9 +245,13 @@ impl SinkBuilder {
     }
 
     /// Allow a non-loopback web address without a password (anyone who reaches it reads the
-    /// mail).
+    /// mail). Without an earlier [`web`](Self::web), the web side starts on a free loopback
+    /// port.
     #[cfg(feature = "web")]
     pub fn web_insecure(mut self, on: bool) -> Self {
+        if self.web.is_none() {
+            self = self.web(SocketAddr::from(([127, 0, 0, 1], 0)));
+        }
         if let Some(w) = &mut self.web {
             w.insecure = on;
         }
