@@ -182,7 +182,9 @@ tally() {
     awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d ignored", p, f, i }' "$1"
 }
 step "cargo test (the peer tests included)"
-cargo test --workspace --locked -- --include-ignored 2>&1 | tee "$test_log"
+# The one ignored test that is a measurement, not a check, is left to be run by hand.
+cargo test --workspace --locked -- --include-ignored --skip first_page_load_with_10000_messages 2>&1 |
+    tee "$test_log"
 echo "cargo test: $(tally "$test_log")"
 # --- issue 16: counted test results (end) ---
 

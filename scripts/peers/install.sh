@@ -44,3 +44,7 @@ if ! "$venv/bin/python" -c 'import dkim, nacl' >/dev/null 2>&1; then
     echo "installing dkimpy (the independent DKIM verifier) into $venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$(dirname "$0")/requirements-dkim.txt"
 fi
+
+# --- issue 13: headless Chromium for the mail catcher's page tests ---
+"$(dirname "$0")/chromium.sh" install
+# --- end issue 13 ---

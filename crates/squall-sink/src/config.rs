@@ -80,13 +80,34 @@ impl SinkConfig {
     }
 }
 
+/// How the page and API are served.
+#[cfg(feature = "web")]
+#[derive(Clone)]
+pub(crate) struct WebConfig {
+    pub(crate) addr: SocketAddr,
+    pub(crate) password: Option<String>,
+    /// Serve a non-loopback address without a password.
+    pub(crate) insecure: bool,
+}
+
+#[cfg(feature = "web")]
+impl fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("addr", &self.addr)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
 /// Sets up a [`Sink`](crate::Sink) before it starts.
 #[derive(Clone, Debug)]
 pub struct SinkBuilder {
     pub(crate) listen: SocketAddr,
     pub(crate) config: SinkConfig,
     #[cfg(feature = "web")]
-    pub(crate) web: Option<crate::web::WebConfig>,
+    pub(crate) web: Option<WebConfig>,
 }
 
 impl Default for SinkBuilder {
@@ -199,7 +220,7 @@ impl SinkBuilder {
         match &mut self.web {
             Some(w) => w.addr = addr,
             None => {
-                self.web = Some(crate::web::WebConfig {
+                self.web = Some(WebConfig {
                     addr,
                     password: None,
                     insecure: false,
@@ -210,7 +231,8 @@ impl SinkBuilder {
     }
 
     /// Require this password for every page and API request (HTTP Basic with any user name,
-    /// or `Authorization: Bearer <password>`).
+    /// or `Authorization: Bearer <password>`). Without an earlier [`web`](Self::web), the web
+    /// side starts on a free loopback port.
     #[cfg(feature = "web")]
     pub fn web_password(mut self, password: impl Into<String>) -> Self {
         if let Some(w) = &mut self.web {
@@ -223,9 +245,13 @@ impl SinkBuilder {
     }
 
     /// Allow a non-loopback web address without a password (anyone who reaches it reads the
-    /// mail).
+    /// mail). Without an earlier [`web`](Self::web), the web side starts on a free loopback
+    /// port.
     #[cfg(feature = "web")]
     pub fn web_insecure(mut self, on: bool) -> Self {
+        if self.web.is_none() {
+            self = self.web(SocketAddr::from(([127, 0, 0, 1], 0)));
+        }
         if let Some(w) = &mut self.web {
             w.insecure = on;
         }

@@ -37,6 +37,7 @@ mod mailbox;
 mod maildir;
 mod path;
 mod server;
+mod shared;
 mod spool;
 mod store;
 #[cfg(feature = "web")]

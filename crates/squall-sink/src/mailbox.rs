@@ -7,8 +7,6 @@ use std::sync::Arc;
 #[cfg(feature = "web")]
 use std::sync::OnceLock;
 
-#[cfg(feature = "web")]
-use crate::mail::Mail;
 use crate::store::ReceivedMessage;
 #[cfg(feature = "web")]
 use crate::summary::Summary;
@@ -31,8 +29,7 @@ pub(crate) struct Entry {
 impl Entry {
     /// The list view of the message, parsed the first time it is asked for.
     pub(crate) fn summary(&self) -> &Summary {
-        self.summary
-            .get_or_init(|| Summary::of(&Mail::new(self.msg.clone())))
+        self.summary.get_or_init(|| Summary::of(&self.msg))
     }
 }
 
@@ -105,7 +102,8 @@ impl Mailbox {
     /// The entry with this id.
     #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) fn get(&self, id: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.msg.id == id)
+        // From the newest: the live feed asks for the message that just arrived.
+        self.entries.iter().rev().find(|e| e.msg.id == id)
     }
 
     /// Marks a message seen; returns whether it exists.

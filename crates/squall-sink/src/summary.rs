@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::mail::Mail;
+use mail_parser::MessageParser;
+
+use crate::store::ReceivedMessage;
 
 /// The list view of one message, plus the text a search looks in.
 #[derive(Clone, Debug, Serialize)]
@@ -34,13 +36,21 @@ pub(crate) struct Heads {
 const BODY_SEARCHED: usize = 64 * 1024;
 
 impl Summary {
-    pub(crate) fn of(mail: &Mail) -> Self {
-        let p = mail.parsed();
+    /// Parses `msg` borrowed (no owned copy of the message, no attachment bytes copied): this
+    /// runs once per message while mail streams in with the page open.
+    pub(crate) fn of(msg: &ReceivedMessage) -> Self {
+        let parsed = MessageParser::default()
+            .parse(&msg.data[..])
+            .filter(|m| !m.parts.is_empty());
+        let p = parsed.as_ref();
         let from = named(p.and_then(|m| m.from()));
         let mut to = named(p.and_then(|m| m.to()));
         to.extend(named(p.and_then(|m| m.cc())));
-        let subject = mail.subject().map(str::to_string);
-        let mut body = mail.text().or_else(|| mail.html()).unwrap_or_default();
+        let subject = p.and_then(|m| m.subject()).map(str::to_string);
+        let mut body = p
+            .and_then(|m| m.body_text(0).or_else(|| m.body_html(0)))
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
         if body.len() > BODY_SEARCHED {
             let mut cut = BODY_SEARCHED;
             while !body.is_char_boundary(cut) {
@@ -49,15 +59,15 @@ impl Summary {
             body.truncate(cut);
         }
         let heads = Heads {
-            from: format!("{} {}", mail.envelope_from(), from.join(" ")).to_lowercase(),
-            to: format!("{} {}", mail.envelope_to().join(" "), to.join(" ")).to_lowercase(),
+            from: format!("{} {}", msg.mail_from, from.join(" ")).to_lowercase(),
+            to: format!("{} {}", msg.rcpt_to.join(" "), to.join(" ")).to_lowercase(),
             subject: subject.as_deref().unwrap_or("").to_lowercase(),
         };
         Self {
             subject,
             from,
             to,
-            attachments: mail.attachments().len(),
+            attachments: p.map_or(0, |m| m.attachments.len()),
             heads,
             body: body.to_lowercase(),
         }

@@ -400,3 +400,52 @@ async fn a_reachable_address_needs_a_password_or_an_explicit_opt_out() {
     .await;
     assert_eq!(bearer.status, 200);
 }
+
+#[tokio::test]
+async fn the_page_is_served_from_the_binary_and_puts_text_as_text() {
+    let (_sink, web, _client) = catcher().await;
+    let page = get(web, "/").await;
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    let html = page.text();
+    assert!(html.contains("<script src=\"/app.js\""));
+    assert!(!html.contains("http://") && !html.contains("https://"), "no CDN");
+    let js = get(web, "/app.js").await;
+    assert!(js.header("content-type").unwrap().starts_with("text/javascript"));
+    let js = js.text();
+    // What a sender chose reaches the page only through textContent.
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!js.contains(sink), "app.js uses {sink}");
+    }
+    assert!(
+        js.contains("X-Squall-Sink"),
+        "state changes carry the CSRF header"
+    );
+    assert_eq!(get(web, "/app.css").await.status, 200);
+}
+
+#[test]
+fn the_openapi_file_names_every_route() {
+    let spec = include_str!("../openapi.yaml");
+    for path in [
+        "/api/v1/messages:",
+        "/api/v1/messages/{id}:",
+        "/api/v1/messages/{id}/seen:",
+        "/api/v1/messages/{id}/raw:",
+        "/api/v1/messages/{id}/eml:",
+        "/api/v1/messages/{id}/html:",
+        "/api/v1/messages/{id}/parts/{index}:",
+        "/api/v1/wait:",
+        "/api/v1/events:",
+    ] {
+        assert!(
+            spec.contains(&format!("  {path}\n")),
+            "{path} missing from openapi.yaml"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use squall_proto::data::DataDecoder;
 use super::{Conn, Flow, Mode};
 use crate::command;
 use crate::fault::{Chaos, FaultStage};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::spool::{BodyError, Content};
 use crate::store::{ReceivedMessage, rfc3339};
 

@@ -23,7 +23,7 @@ use crate::auth::{Sasl, Users};
 use crate::fault::Chaos;
 use crate::limits::Reservation;
 use crate::line::{Frame, LineReader};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::spool::Body;
 
 /// Longest command line accepted (RFC 5321 asks for 512; extensions make lines longer).

@@ -18,7 +18,7 @@ use super::search::Search;
 use super::view::{Full, Item, Page, parts};
 use crate::mail::Mail;
 use crate::mailbox::{Change, Entry};
-use crate::server::Shared;
+use crate::shared::Shared;
 
 type St = State<Arc<Shared>>;
 

@@ -8,7 +8,6 @@ mod page;
 mod search;
 mod view;
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,26 +18,8 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::server::Shared;
-
-/// How the page and API are served.
-#[derive(Clone)]
-pub(crate) struct WebConfig {
-    pub(crate) addr: SocketAddr,
-    pub(crate) password: Option<String>,
-    /// Serve a non-loopback address without a password.
-    pub(crate) insecure: bool,
-}
-
-impl fmt::Debug for WebConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebConfig")
-            .field("addr", &self.addr)
-            .field("password", &self.password.as_ref().map(|_| "…"))
-            .field("insecure", &self.insecure)
-            .finish()
-    }
-}
+use crate::config::WebConfig;
+use crate::shared::Shared;
 
 /// Why the web side did not start.
 #[derive(Debug, Error)]

@@ -90,14 +90,13 @@ impl Search {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mail::Mail;
     use crate::mail::tests::received;
 
     fn summary() -> Summary {
-        Summary::of(&Mail::new(received(
+        Summary::of(&received(
             "From: App <app@example.org>\r\nTo: Bob <bob@example.net>\r\nSubject: Reset password\r\n\r\n\
              Your token is ABC123\r\n",
-        )))
+        ))
     }
 
     fn hit(s: Search) -> bool {

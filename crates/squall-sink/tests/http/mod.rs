@@ -39,7 +39,21 @@ impl Reply {
 /// Sends `method path` with `headers` (a Host header is added unless given) and reads the
 /// whole reply.
 pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    request_with_body(addr, method, path, headers, b"").await
+}
+
+/// [`request`] with a body (its Content-Length is added).
+pub async fn request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !body.is_empty() {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
         req.push_str(&format!("Host: localhost:{}\r\n", addr.port()));
     }
@@ -47,11 +61,31 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&st
         req.push_str(&format!("{n}: {v}\r\n"));
     }
     req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
     tokio::time::timeout(WAIT, async {
         let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(req.as_bytes()).await.unwrap();
+        s.write_all(&bytes).await.unwrap();
+        // To the end, or to Content-Length: some servers (chromedriver) keep the connection.
         let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.unwrap();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let n = s.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                if length.is_some_and(|len| buf.len() >= end + 4 + len) {
+                    break;
+                }
+            }
+        }
         parse(&buf)
     })
     .await

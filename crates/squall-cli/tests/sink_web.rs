@@ -1,0 +1,126 @@
+//! `squall sink --web` on the real binary: the page and API come up, show what arrives over
+//! SMTP, and refuse a reachable address without a password.
+#![cfg(feature = "web")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// One message over plain SMTP: each command, then its whole reply.
+fn smtp(addr: &str, content: &str) {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut reply = || loop {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        if l.as_bytes().get(3) != Some(&b'-') {
+            break;
+        }
+    };
+    reply();
+    for cmd in [
+        "EHLO t",
+        "MAIL FROM:<a@example.org>",
+        "RCPT TO:<b@example.net>",
+        "DATA",
+    ] {
+        write!(w, "{cmd}\r\n").unwrap();
+        reply();
+    }
+    write!(w, "{content}\r\n.\r\nQUIT\r\n").unwrap();
+    reply();
+    reply();
+}
+
+#[test]
+fn the_page_and_api_show_what_arrives() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args([
+            "sink",
+            "--quiet",
+            "--listen",
+            "127.0.0.1:0",
+            "--web",
+            "127.0.0.1:0",
+            "--max-messages",
+            "5",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let _guard = Running(child);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let smtp_addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let web = line
+        .strip_prefix("mail page on http://")
+        .and_then(|l| l.split_once('/'))
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_else(|| panic!("{line:?}"));
+
+    smtp(&smtp_addr, "Subject: <b>hi</b>\r\n\r\nbody");
+    let wait = http_get(&web, "/api/v1/wait?subject=hi&timeout=10s");
+    assert!(wait.starts_with("HTTP/1.1 200"), "{wait}");
+    assert!(wait.contains("\"subject\":\"<b>hi</b>\""), "{wait}");
+    let page = http_get(&web, "/");
+    assert!(
+        page.starts_with("HTTP/1.1 200") && page.contains("squall sink"),
+        "{page}"
+    );
+}
+
+#[test]
+fn a_reachable_address_without_a_password_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args(["sink", "--listen", "127.0.0.1:0", "--web", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--web-auth") && err.contains("--web-insecure"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args([
+            "sink",
+            "--listen",
+            "127.0.0.1:0",
+            "--web",
+            "0.0.0.0:0",
+            "--web-auth",
+            "env:SQUALL_TEST_UNSET_VARIABLE",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}
