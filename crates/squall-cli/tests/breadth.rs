@@ -36,10 +36,29 @@ fn lmtp_flag_reports_the_mailbox_that_refused_after_the_data() {
         return;
     };
     let o = squall(&[
-        "send", "--lmtp", "--server", &server, "--tls", "none", "--no-retry", "--from", "a@example.org",
-        "--to", "alice@dovecot.test", "--to", "full@dovecot.test", "--subject", "cli lmtp", "--body", "x",
+        "send",
+        "--lmtp",
+        "--server",
+        &server,
+        "--tls",
+        "none",
+        "--no-retry",
+        "--from",
+        "a@example.org",
+        "--to",
+        "alice@dovecot.test",
+        "--to",
+        "full@dovecot.test",
+        "--subject",
+        "cli lmtp",
+        "--body",
+        "x",
     ]);
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(text.contains("full@dovecot.test"), "{text}");
     assert!(text.contains("552"), "{text}");
     // Delivered to alice, so not a failure of the whole message.
@@ -53,11 +72,30 @@ fn proxy_flag_with_a_wrong_password_says_so_without_showing_it() {
     };
     let url = format!("socks5://squall-socks:WRONGpw@{proxy}");
     let o = squall(&[
-        "send", "--proxy", &url, "--server", "127.0.0.1:2", "--tls", "none", "--no-retry", "--from",
-        "a@example.org", "--to", "b@example.org", "--body", "x",
+        "send",
+        "--proxy",
+        &url,
+        "--server",
+        "127.0.0.1:2",
+        "--tls",
+        "none",
+        "--no-retry",
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.org",
+        "--body",
+        "x",
     ]);
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!o.status.success(), "{text}");
-    assert!(text.contains("the proxy refused the user name or password"), "{text}");
+    assert!(
+        text.contains("the proxy refused the user name or password"),
+        "{text}"
+    );
     assert!(!text.contains("WRONGpw"), "{text}");
 }
