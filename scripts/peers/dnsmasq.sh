@@ -8,7 +8,8 @@
 #   equal.test     MX 10 mx2.pref.test, MX 10 mx3.pref.test (127.0.0.4)
 #   implicit.test  no MX, A 127.0.0.4
 #   null.test      MX 0 .  (RFC 7505 null MX)
-#   dead.test      MX 10 mx1.pref.test, MX 20 mx9.dead.test (127.0.0.9, nothing listens)
+#   dead.test      MX 10 mx1.pref.test, MX 20 mx9.dead.test (127.0.0.9)
+#   hole.test      MX 10 mx9.dead.test, MX 20 mx2.pref.test
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -23,6 +24,7 @@ start)
         --mx-host=pref.test,mx1.pref.test,10 --mx-host=pref.test,mx2.pref.test,20 \
         --mx-host=equal.test,mx2.pref.test,10 --mx-host=equal.test,mx3.pref.test,10 \
         --mx-host=dead.test,mx1.pref.test,10 --mx-host=dead.test,mx9.dead.test,20 \
+        --mx-host=hole.test,mx9.dead.test,10 --mx-host=hole.test,mx2.pref.test,20 \
         --host-record=mx1.pref.test,127.0.0.2 --host-record=mx2.pref.test,127.0.0.3 \
         --host-record=mx3.pref.test,127.0.0.4 --host-record=implicit.test,127.0.0.4 \
         --host-record=mx9.dead.test,127.0.0.9 \

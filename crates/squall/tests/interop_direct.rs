@@ -1,7 +1,8 @@
 //! Direct delivery to MX hosts, with dnsmasq as the DNS server (`scripts/peers/dnsmasq.sh`,
 //! address in `SQUALL_PEER_DNSMASQ`) and in-process sinks on 127.0.0.2–4 as the MX hosts, all on
 //! one port (MX means port 25, which needs root; the client is told the port instead).
-//! 127.0.0.2 greets with 421, so it is a host to move on from; nothing listens on 127.0.0.9.
+//! 127.0.0.2 greets with 421, so it is a host to move on from; nothing listens on 127.0.0.9,
+//! except in the black-hole test, where a sink there accepts and never answers.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -139,4 +140,32 @@ async fn equal_preferences_are_tried_in_random_order() {
     }
     assert_eq!(used.len(), 2, "both MX hosts of preference 10 get mail: {used:?}");
     assert!(!mid.take_messages().is_empty() && !last.take_messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_black_hole_mx_times_out_and_the_next_takes_the_message() {
+    let Some(dns) = dns() else { return };
+    let (_busy, mid, _last, port) = hosts().await;
+    // Accepts the connection and never greets.
+    let Ok(_hole) = Sink::builder()
+        .listen(SocketAddr::from(([127, 0, 0, 9], port)))
+        .fault("greeting=stall".parse().unwrap())
+        .start()
+        .await
+    else {
+        panic!("127.0.0.9:{port} is taken");
+    };
+    let d = Client::direct()
+        .dns(dns)
+        .port(port)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let report = d.send("a@example.org", ["x@hole.test"], "x\r\n").await.unwrap();
+    let hole = &report.domains[0];
+    assert!(hole.result.is_ok(), "{:?}", hole.result);
+    assert_eq!(hole.mx.as_deref(), Some("mx2.pref.test"));
+    assert_eq!(hole.tried[0].0, "mx9.dead.test");
+    assert!(hole.tried[0].1.is_timeout(), "{}", hole.tried[0].1);
+    assert_eq!(mid.take_messages().len(), 1);
 }
