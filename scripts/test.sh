@@ -161,6 +161,12 @@ else
     echo "not root: the SOCKS5 (Dante) tests will say they are skipped"
     export SQUALL_PEER_DANTE_SKIP="scripts/test.sh was not run as root"
 fi
+# dnsmasq serving the MX test zones (the MX hosts themselves are in-process sinks on 127.0.0.x).
+dns_port=$(free_port)
+scripts/peers/dnsmasq.sh start "$dns_port"
+started+=("dnsmasq:$dns_port")
+export SQUALL_PEER_DNSMASQ="127.0.0.1:$dns_port"
+echo "dnsmasq (MX test zones) on $SQUALL_PEER_DNSMASQ"
 # --- end issue 15 ---
 
 export SQUALL_PEERS_REQUIRED=1

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real SMTP servers the interop tests run against, when missing:
 #   Postfix (smtp-sink and the daemon), Cyrus SASL tools, OpenSSL, git send-email (for the
-#   sendmail drop-in test), uidmap (an unprivileged Postfix), Dovecot's LMTP server and Dante
-#   (SOCKS5) from Debian, aiosmtpd from PyPI into run/venv (pinned in
+#   sendmail drop-in test), uidmap (an unprivileged Postfix), Dovecot's LMTP server, Dante
+#   (SOCKS5) and dnsmasq from Debian, aiosmtpd from PyPI into run/venv (pinned in
 #   requirements-aiosmtpd.txt), and dkimpy, which checks DKIM signatures (requirements-dkim.txt).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -21,6 +21,8 @@ command -v newuidmap >/dev/null 2>&1 || packages+=(uidmap)
 command -v dovecot >/dev/null 2>&1 && [ -x /usr/lib/dovecot/lmtp ] || packages+=(dovecot-core dovecot-lmtpd)
 # Dante's SOCKS5 server for the proxy tests.
 command -v danted >/dev/null 2>&1 || [ -x /usr/sbin/danted ] || packages+=(dante-server)
+# dnsmasq as the DNS server of the direct-delivery (MX) tests.
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || packages+=(dnsmasq-base)
 # --- end issue 15 ---
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     packages+=(python3-venv)

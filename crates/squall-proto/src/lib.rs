@@ -60,6 +60,7 @@
 //! * [`auth`]: SASL mechanisms as pure data.
 //! * [`dkim`]: DKIM canonicalization and the signature field; the caller hashes and signs.
 //! * [`session`]: the state machine, its configuration and its events.
+//! * [`mx`]: the hosts to try for a domain from its MX records (direct delivery's plan).
 //! * [`socks5`]: the SOCKS5 proxy handshake (RFC 1928, RFC 1929) that may precede a session.
 //! * [`error`]: local refusals, policy refusals and protocol errors; server refusals are replies
 //!   carried by events, not errors.
@@ -75,6 +76,7 @@ pub mod dkim;
 pub mod ehlo;
 pub mod envelope;
 pub mod error;
+pub mod mx;
 pub mod params;
 pub mod reply;
 pub mod session;

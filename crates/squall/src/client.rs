@@ -108,6 +108,12 @@ impl Client {
         ClientBuilder::new(host)
     }
 
+    /// A builder for direct delivery to each recipient domain's MX hosts, without a relay (see
+    /// [`Direct`](crate::Direct)).
+    pub fn direct() -> crate::DirectBuilder {
+        crate::DirectBuilder::default()
+    }
+
     /// A builder for LMTP (RFC 2033) to a mailbox server at `host` (port 24 unless set; see
     /// [`ClientBuilder::lmtp`] and, for a local socket, [`ClientBuilder::unix_socket`]).
     pub fn lmtp(host: impl Into<String>) -> ClientBuilder {

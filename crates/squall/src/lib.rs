@@ -61,6 +61,7 @@ mod url;
 mod pool;
 
 mod connect;
+mod direct;
 mod driver;
 mod resolve;
 mod runtime;
@@ -88,6 +89,7 @@ pub use builder::ClientBuilder;
 pub use client::{Client, Submission};
 pub use config::TranscriptFn;
 pub use delivery::Delivery;
+pub use direct::{Direct, DirectBuilder, DirectReport, DomainOutcome};
 #[cfg(feature = "dkim")]
 pub use dkim::{DkimKey, DkimSigner};
 pub use error::Error;

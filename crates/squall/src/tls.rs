@@ -361,3 +361,13 @@ pub(crate) fn scram_nonce() -> Option<String> {
     provider().secure_random.fill(&mut bytes).ok()?;
     Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
+
+/// A random index below `n` (at least 1), from the crypto provider: MX hosts of equal preference
+/// are tried in random order (RFC 5321 §5.1). Falls back to 0 if no randomness is to be had.
+pub(crate) fn random_below(n: usize) -> usize {
+    let mut bytes = [0u8; 8];
+    if provider().secure_random.fill(&mut bytes).is_err() {
+        return 0;
+    }
+    (u64::from_le_bytes(bytes) % n.max(1) as u64) as usize
+}

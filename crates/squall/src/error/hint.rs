@@ -75,6 +75,7 @@ pub(super) fn summary(e: &Error) -> String {
         What::Proxy { proxy, failure } => {
             format!("could not reach {server} through the proxy {proxy}: {failure}")
         }
+        What::NullMx(domain) => format!("{domain} accepts no mail: it publishes a null MX (RFC 7505)"),
         What::Tls(io) => format!("the TLS handshake with {server} failed: {io}"),
         What::Body(io) => format!("reading the message body failed: {io}"),
         What::Token(why) => format!("could not get an OAuth 2.0 access token: {why}"),
@@ -132,6 +133,7 @@ pub(super) fn advice(e: &Error) -> String {
             _ => "check the host name and port".into(),
         },
         What::Proxy { failure, .. } => failure.hint().into(),
+        What::NullMx(_) => "the address cannot receive mail; check the domain with its owner".into(),
         What::Tls(io) => tls(io).into(),
         What::Body(_) => "check the file or stream the message comes from".into(),
         What::Token(_) => "check the token source (its refresh token, client id, or endpoint)".into(),

@@ -35,6 +35,8 @@ pub(crate) enum What {
         proxy: String,
         failure: crate::proxy::ProxyFailure,
     },
+    /// The domain publishes a null MX (RFC 7505): it accepts no mail.
+    NullMx(String),
     /// The TLS handshake failed (certificate, protocol).
     Tls(Arc<io::Error>),
     /// The connection failed with this error.
