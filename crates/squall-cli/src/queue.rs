@@ -190,10 +190,22 @@ fn fail(json: bool, e: &OutboxError) -> u8 {
     code
 }
 
-/// Queues a prepared message (`send --queue`, `queue add`).
+/// What [`add`] prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Report {
+    /// "queued as ID in PATH" on stdout, errors on stderr.
+    Text,
+    /// One JSON object on stdout (also for an error), errors also on stderr.
+    Json,
+    /// Nothing on success, errors on stderr (sendmail is silent).
+    Silent,
+}
+
+/// Queues a prepared message (`send --queue`, `queue add`, `sendmail --queue`): exit 0 only
+/// once the message and its content are committed.
 pub(crate) async fn add(
     db: Option<&str>,
-    json: bool,
+    report: Report,
     envelope: Envelope,
     content: Content,
     message_id: Option<String>,
@@ -222,7 +234,9 @@ pub(crate) async fn add(
         Ok::<_, OutboxError>((id, outbox))
     }
     .await;
+    let json = report == Report::Json;
     match result {
+        Ok(_) if report == Report::Silent => exit::OK,
         Ok((id, outbox)) => {
             if json {
                 println!(
