@@ -1,4 +1,5 @@
-//! `squall queue …` and `squall send --queue`: the durable outbox from the shell.
+//! `squall queue …`, `squall send --queue` and `squall sendmail --queue`: the durable outbox from
+//! the shell.
 //!
 //! A queued message keeps its envelope and content; the server is chosen when `squall queue run`
 //! sends it (its --server, --url, --account or SQUALL_URL), so queueing works with no server
@@ -17,6 +18,7 @@ use crate::exit;
 pub(crate) const EXAMPLES: &str = "Examples:
   squall queue add --from a@example.org --to b@example.org --subject hi --body 'queued'
   squall send --queue --from a@example.org --to b@example.org --body 'same as queue add'
+  squall sendmail --queue -t < message.eml        # or queue = true in the account (msmtpq)
   squall queue run --server mail.example.org:587 --until-empty
   squall queue run --account work --workers 4          # until Ctrl-C
   squall queue list --state queued --json

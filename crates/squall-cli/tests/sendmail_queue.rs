@@ -157,3 +157,62 @@ async fn a_message_too_large_for_memory_streams_from_its_temporary_file_into_the
     assert!(m.data.len() > 5 << 20, "{}", m.data.len());
     assert!(text(&m.data).ends_with("0123456789abcdef\r\n"));
 }
+
+/// Stopped while it reads: nothing is queued, the temporary file is gone, and the caller hears
+/// "try again" (75).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_while_reading_queues_nothing() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let db = dir.path().join("q.db");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args(["sendmail", "--queue", "-t"])
+        .env_remove("SQUALL_URL")
+        .env("SQUALL_QUEUE_URL", format!("sqlite:{}", db.display()))
+        .env("TMPDIR", &tmp)
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"To: b@example.org\n\n").unwrap();
+    stdin.write_all(&vec![b'z'; 8 << 20]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_dir(&tmp).unwrap().count() == 0 {
+        assert!(Instant::now() < deadline, "no temporary file appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("still running 20 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(code(&o), 75, "{}", text(&o.stderr));
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the temporary file is deleted"
+    );
+    let o = Run::new(["queue", "stats", "--json"])
+        .env("SQUALL_QUEUE_URL", format!("sqlite:{}", db.display()))
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["queued"], 0, "{v}");
+}

@@ -74,6 +74,17 @@ pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
             Error::from_input(format!("stopped by {signal} before the message was sent")),
         )),
     };
+    // A message read for the queue is committed outside the select: a signal now (caught and
+    // ignored, as `stopped` installed the handlers) cannot make a committed message exit 75
+    // and be handed over again. The commit takes milliseconds, at most the 5 s busy timeout.
+    let result = match result {
+        Ok(Done::Queue(held)) => {
+            let (envelope, message) = *held;
+            enqueue(&opts, envelope, message).await
+        }
+        Ok(Done::Sent(code)) => Ok(code),
+        Err(e) => Err(e),
+    };
     match result {
         Ok(code) => code,
         Err((code, e)) => {
@@ -83,7 +94,15 @@ pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
     }
 }
 
-async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
+/// What [`send`] leaves to do.
+enum Done {
+    /// Sent (or refused): the exit code.
+    Sent(u8),
+    /// Read and held, for the durable queue.
+    Queue(Box<(Envelope, spool::Spooled)>),
+}
+
+async fn send(opts: &args::Options) -> Result<Done, (u8, Error)> {
     let conn = ConnArgs::choose(opts.server.clone(), opts.account.clone(), opts.config.clone());
     let choice = conn.choice()?;
     // Queueing needs no server: `squall queue run` chooses it when it sends.
@@ -109,7 +128,7 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
     let prefix = header.to_send(&envelope.header_from, envelope.full_name.as_deref());
     let message = stdin.spool(&prefix).await?;
     if queue {
-        return enqueue(opts, envelope, message).await;
+        return Ok(Done::Queue(Box::new((envelope, message))));
     }
 
     let target = choice.expect("checked above").into_target()?;
@@ -125,7 +144,7 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
     for r in &receipt.rejected {
         eprintln!("squall sendmail: {r} (other recipients were delivered)");
     }
-    Ok(exit::for_receipt(&receipt))
+    Ok(Done::Sent(exit::for_receipt(&receipt)))
 }
 
 /// `--queue` or an account's `queue = true`: the message into the durable queue, streamed from
