@@ -11,6 +11,7 @@
 //! user = "me@example.org"
 //! password_command = "pass show mail/work"   # or password_env, or password_file
 //! from = "Me <me@example.org>"
+//! queue = true                      # sendmail queues for `squall queue run` instead of sending
 //! ```
 
 use std::collections::BTreeMap;
@@ -84,6 +85,7 @@ struct AccountToml {
     dkim_domain: Option<Spanned<String>>,
     dkim_selector: Option<Spanned<String>>,
     dkim_canon: Option<Spanned<String>>,
+    queue: Option<bool>,
 }
 
 /// Where a password comes from; read only when a connection needs it.
@@ -110,6 +112,9 @@ pub(crate) struct Account {
     timeout: Option<Duration>,
     /// Signs every message (checked when the file is read).
     dkim: Option<squall::DkimSigner>,
+    /// `queue = true`: `squall sendmail` puts mail for this account in the durable queue
+    /// (sent by `squall queue run`) instead of sending it at once.
+    pub(crate) queue: bool,
 }
 
 /// The accounts file, checked.
@@ -272,6 +277,7 @@ impl Accounts {
                     ca_file: a.ca_file,
                     timeout,
                     dkim,
+                    queue: a.queue.unwrap_or(false),
                 },
             );
         }

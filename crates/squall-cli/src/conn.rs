@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use squall::{Client, ClientBuilder, Error, Mechanism, Tls};
 
-use crate::accounts::Accounts;
+use crate::accounts::{Account, Accounts};
 use crate::exit;
 
 /// A TLS mode, as a flag (`--tls`) or in the accounts file (`tls = …`).
@@ -168,6 +168,45 @@ pub(crate) struct Target {
     pub(crate) from: Option<String>,
 }
 
+/// Where the server comes from: flags or SQUALL_URL, or an account.
+pub(crate) enum Choice {
+    /// --url, --server or SQUALL_URL.
+    Plain(Box<ClientBuilder>),
+    /// An account of the accounts file (its password not read yet).
+    Account(Box<Account>),
+}
+
+impl Choice {
+    /// The account's `from`, if the server comes from an account.
+    pub(crate) fn from(&self) -> Option<&str> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Account(a) => a.from.as_deref(),
+        }
+    }
+
+    /// True for an account with `queue = true`.
+    pub(crate) fn queues(&self) -> bool {
+        matches!(self, Self::Account(a) if a.queue)
+    }
+
+    /// The builder, reading the account's password if it has one.
+    pub(crate) fn into_target(self) -> Result<Target, (u8, Error)> {
+        match self {
+            Self::Plain(builder) => Ok(Target {
+                builder: *builder,
+                from: None,
+            }),
+            Self::Account(account) => Ok(Target {
+                builder: account
+                    .builder()
+                    .map_err(|e| (exit::CONFIG, Error::from_input(e)))?,
+                from: account.from.clone(),
+            }),
+        }
+    }
+}
+
 impl ConnArgs {
     /// Only the choice of server (for commands with their own syntax, like sendmail).
     pub(crate) fn choose(server: Option<String>, account: Option<String>, config: Option<PathBuf>) -> Self {
@@ -182,8 +221,14 @@ impl ConnArgs {
     /// The server: --server or --url, else --account, else SQUALL_URL, else the accounts file's
     /// default account; `None` when there is none of these.
     pub(crate) fn target(&self) -> Result<Option<Target>, (u8, Error)> {
+        self.choice()?.map(Choice::into_target).transpose()
+    }
+
+    /// Where the server comes from, as [`target`](Self::target) chooses it, before an account's
+    /// password is read.
+    pub(crate) fn choice(&self) -> Result<Option<Choice>, (u8, Error)> {
         let config = |e: String| (exit::CONFIG, Error::from_input(e));
-        let plain = |builder| Some(Target { builder, from: None });
+        let plain = |builder| Some(Choice::Plain(Box::new(builder)));
         match (&self.url, &self.server) {
             (Some(url), _) => {
                 warn_if_password_in_argv(url);
@@ -227,11 +272,7 @@ impl ConnArgs {
             }
             (None, None) => None,
         };
-        let Some(account) = account else { return Ok(None) };
-        Ok(Some(Target {
-            builder: account.builder().map_err(config)?,
-            from: account.from.clone(),
-        }))
+        Ok(account.map(|a| Choice::Account(Box::new(a.clone()))))
     }
 
     /// Applies the EHLO, TLS, timeout, login and certificate flags.

@@ -109,6 +109,8 @@ or --config PATH) names servers and their logins:
   dkim_domain = "example.org"          #   with dkim_key: the d= domain
   dkim_selector = "2026"               #   and the selector (TXT at 2026._domainkey.example.org)
   dkim_canon = "relaxed"               #   optional: relaxed | simple | HEADER/BODY
+  queue = true                         # optional: `squall sendmail` queues instead of sending;
+                                       #   `squall queue run` sends (see `squall queue --help`)
 
   [accounts.local]
   server = "127.0.0.1:2525"

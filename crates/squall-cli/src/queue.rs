@@ -1,4 +1,5 @@
-//! `squall queue …` and `squall send --queue`: the durable outbox from the shell.
+//! `squall queue …`, `squall send --queue` and `squall sendmail --queue`: the durable outbox from
+//! the shell.
 //!
 //! A queued message keeps its envelope and content; the server is chosen when `squall queue run`
 //! sends it (its --server, --url, --account or SQUALL_URL), so queueing works with no server
@@ -17,6 +18,7 @@ use crate::exit;
 pub(crate) const EXAMPLES: &str = "Examples:
   squall queue add --from a@example.org --to b@example.org --subject hi --body 'queued'
   squall send --queue --from a@example.org --to b@example.org --body 'same as queue add'
+  squall sendmail --queue -t < message.eml        # or queue = true in the account (msmtpq)
   squall queue run --server mail.example.org:587 --until-empty
   squall queue run --account work --workers 4          # until Ctrl-C
   squall queue list --state queued --json
@@ -190,10 +192,22 @@ fn fail(json: bool, e: &OutboxError) -> u8 {
     code
 }
 
-/// Queues a prepared message (`send --queue`, `queue add`).
+/// What [`add`] prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Report {
+    /// "queued as ID in PATH" on stdout, errors on stderr.
+    Text,
+    /// One JSON object on stdout (also for an error), errors also on stderr.
+    Json,
+    /// Nothing on success, errors on stderr (sendmail is silent).
+    Silent,
+}
+
+/// Queues a prepared message (`send --queue`, `queue add`, `sendmail --queue`): exit 0 only
+/// once the message and its content are committed.
 pub(crate) async fn add(
     db: Option<&str>,
-    json: bool,
+    report: Report,
     envelope: Envelope,
     content: Content,
     message_id: Option<String>,
@@ -222,7 +236,9 @@ pub(crate) async fn add(
         Ok::<_, OutboxError>((id, outbox))
     }
     .await;
+    let json = report == Report::Json;
     match result {
+        Ok(_) if report == Report::Silent => exit::OK,
         Ok((id, outbox)) => {
             if json {
                 println!(

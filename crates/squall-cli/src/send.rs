@@ -203,9 +203,14 @@ async fn queued(args: &SendArgs, prepared: Prepared) -> u8 {
         (None, Some(p)) => Content::File(p.clone()),
         (None, None) => Content::Body(body),
     };
+    let report = if args.json {
+        crate::queue::Report::Json
+    } else {
+        crate::queue::Report::Text
+    };
     let code = crate::queue::add(
         args.queue_db.queue_url.as_deref(),
-        args.json,
+        report,
         envelope,
         content,
         message_id,

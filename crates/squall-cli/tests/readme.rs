@@ -277,6 +277,9 @@ async fn every_shell_example_in_the_readme_works() {
             .env("HOME", home.path())
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("SQUALL_URL")
+            // The queue examples use the default queue, under this HOME.
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("SQUALL_QUEUE_URL")
             .env("SQUALL_CAPTURE_DIR", &capture_dir)
             .env("PW", PASSWORD)
             .env("SMTP_PASSWORD", PASSWORD)

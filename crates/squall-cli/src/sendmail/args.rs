@@ -25,6 +25,11 @@ pub(crate) struct Options {
     pub(crate) account: Option<String>,
     pub(crate) config: Option<PathBuf>,
     pub(crate) server: Option<String>,
+    /// `--queue`: into the durable queue (`squall queue run` sends it) instead of sending now.
+    pub(crate) queue: bool,
+    /// `--queue-url URL`: the queue database (default: SQUALL_QUEUE_URL, else the file under
+    /// the XDG state directory).
+    pub(crate) queue_url: Option<String>,
     /// `--help`.
     pub(crate) help: bool,
 }
@@ -88,7 +93,9 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Options, String> {
                         "-b{arg} is not supported: squall sendmail only sends mail (mode -bm)"
                     ));
                 }
-                'q' => return Err("-q is not supported: squall keeps no queue to run".into()),
+                'q' => {
+                    return Err("-q is not supported: `squall queue run` sends what --queue queued".into());
+                }
                 _ => {}
             }
             break;
@@ -102,9 +109,17 @@ fn long_option(o: &mut Options, long: &str, words: &mut impl Iterator<Item = Str
         Some((n, v)) => (n, Some(v.to_string())),
         None => (long, None),
     };
-    if name == "help" {
-        o.help = true;
-        return Ok(());
+    match (name, &inline) {
+        ("help", None) => {
+            o.help = true;
+            return Ok(());
+        }
+        ("queue", None) => {
+            o.queue = true;
+            return Ok(());
+        }
+        ("help" | "queue", Some(_)) => return Err(format!("--{name} takes no value")),
+        _ => {}
     }
     let mut value = || {
         inline
@@ -116,6 +131,7 @@ fn long_option(o: &mut Options, long: &str, words: &mut impl Iterator<Item = Str
         "account" => o.account = Some(value()?),
         "config" => o.config = Some(PathBuf::from(value()?)),
         "server" => o.server = Some(value()?),
+        "queue-url" => o.queue_url = Some(value()?),
         _ => return Err(format!("unknown option --{name}")),
     }
     Ok(())
@@ -171,6 +187,10 @@ mod tests {
         let o = p(&["--account=work", "--config", "/x.toml", "-t"]).unwrap();
         assert_eq!(o.account.as_deref(), Some("work"));
         assert_eq!(o.config, Some(PathBuf::from("/x.toml")));
+        let o = p(&["--queue", "--queue-url=sqlite:/q.db", "-i", "root"]).unwrap();
+        assert!(o.queue && o.ignore_dots);
+        assert_eq!(o.queue_url.as_deref(), Some("sqlite:/q.db"));
+        assert_eq!(o.recipients, ["root"]);
     }
 
     #[test]
@@ -184,6 +204,7 @@ mod tests {
             (&["-f"][..], "option -f needs an argument"),
             (&["--frobnicate"][..], "unknown option --frobnicate"),
             (&["--account"][..], "--account needs a value"),
+            (&["--queue=yes"][..], "--queue takes no value"),
         ] {
             let e = p(args).unwrap_err();
             assert!(e.contains(says), "{args:?}: {e}");

@@ -17,7 +17,8 @@ use squall::{Error, NamedAddress};
 use squall_proto::address::{Mailbox, ReversePath};
 use tokio::io::AsyncReadExt;
 
-use crate::conn::ConnArgs;
+use crate::conn::{Choice, ConnArgs};
+use crate::queue::{self, Content, Report};
 use crate::{exit, output};
 
 pub(crate) const HELP: &str = "Usage: squall sendmail [OPTIONS] [--] [RECIPIENT...] < message
@@ -34,9 +35,14 @@ Options:
   -F NAME       the sender's name, for a From field added when the message has none
   -v            print the SMTP dialog to stderr
   --account NAME, --config PATH, --server HOST[:PORT]   choose the server (squall's own)
+  --queue       put the message in squall's durable queue instead of sending it now (also
+                `queue = true` in the account); `squall queue run` sends it later. Exit 0
+                once it is committed to disk, 75 when the queue cannot take it (nothing kept)
+  --queue-url URL   the queue: sqlite:PATH (default: SQUALL_QUEUE_URL, else
+                $XDG_STATE_HOME/squall/queue.db)
   Accepted and ignored: -odi -odb -oem -oep and other -o settings, -B TYPE, -h N, -L TAG,
   -N DSN, -R RET, -V ENVID, -X FILE, -C FILE, -A X, -m -n -U -G, -bm.
-  Refused: -bp -bs -bd -bi -q and other modes: squall sendmail only sends.
+  Refused: -bp -bs -bd -bi -q and other modes: squall sendmail only sends (or queues).
 
 Lines end at CR, LF or CRLF, as they are sent. A header with a bare CR or a NUL, or longer
 than 1 MiB, is refused (exit 65); a leading mbox 'From ' line is dropped. A message over
@@ -45,7 +51,8 @@ than 1 MiB, is refused (exit 65); a leading mbox 'From ' line is dropped. A mess
 Examples:
   printf 'Subject: hi\\n\\nhello\\n' | squall sendmail you@example.org
   squall sendmail -t -i < message.eml
-  git send-email --sendmail-cmd='squall sendmail' --to list@example.org 0001-fix.patch";
+  git send-email --sendmail-cmd='squall sendmail' --to list@example.org 0001-fix.patch
+  squall sendmail --queue -t < message.eml ; squall queue run --until-empty   (msmtpq)";
 
 pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
     let opts = match args::parse(argv) {
@@ -67,6 +74,17 @@ pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
             Error::from_input(format!("stopped by {signal} before the message was sent")),
         )),
     };
+    // A message read for the queue is committed outside the select: a signal now (caught and
+    // ignored, as `stopped` installed the handlers) cannot make a committed message exit 75
+    // and be handed over again. The commit takes milliseconds, at most the 5 s busy timeout.
+    let result = match result {
+        Ok(Done::Queue(held)) => {
+            let (envelope, message) = *held;
+            enqueue(&opts, envelope, message).await
+        }
+        Ok(Done::Sent(code)) => Ok(code),
+        Err(e) => Err(e),
+    };
     match result {
         Ok(code) => code,
         Err((code, e)) => {
@@ -76,25 +94,44 @@ pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
     }
 }
 
-async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
+/// What [`send`] leaves to do.
+enum Done {
+    /// Sent (or refused): the exit code.
+    Sent(u8),
+    /// Read and held, for the durable queue.
+    Queue(Box<(Envelope, spool::Spooled)>),
+}
+
+async fn send(opts: &args::Options) -> Result<Done, (u8, Error)> {
     let conn = ConnArgs::choose(opts.server.clone(), opts.account.clone(), opts.config.clone());
-    let Some(target) = conn.target()? else {
+    let choice = conn.choice()?;
+    // Queueing needs no server: `squall queue run` chooses it when it sends.
+    let queue = opts.queue || choice.as_ref().is_some_and(Choice::queues);
+    if choice.is_none() && !queue {
         return Err((
             exit::CONFIG,
             Error::from_input(
                 "no server configured: set SQUALL_URL, or write an accounts file \
-                 (`squall config path` shows where; `squall config --help` shows how)",
+                 (`squall config path` shows where; `squall config --help` shows how), \
+                 or queue the message with --queue for `squall queue run`",
             ),
         ));
-    };
-    let account_from = target.from.as_deref().and_then(|f| NamedAddress::parse(f).ok());
+    }
+    let account_from = choice
+        .as_ref()
+        .and_then(Choice::from)
+        .and_then(|f| NamedAddress::parse(f).ok());
     let mut stdin = Stdin::new(opts.ignore_dots);
     let (head, split) = stdin.header().await?;
     let header = headers::Header::read(head, split);
     let envelope = Envelope::choose(opts, account_from, &header)?;
     let prefix = header.to_send(&envelope.header_from, envelope.full_name.as_deref());
     let message = stdin.spool(&prefix).await?;
+    if queue {
+        return Ok(Done::Queue(Box::new((envelope, message))));
+    }
 
+    let target = choice.expect("checked above").into_target()?;
     let mut builder = conn.apply(target.builder)?;
     if opts.verbose {
         builder = builder.transcript(output::transcript_printer());
@@ -107,7 +144,34 @@ async fn send(opts: &args::Options) -> Result<u8, (u8, Error)> {
     for r in &receipt.rejected {
         eprintln!("squall sendmail: {r} (other recipients were delivered)");
     }
-    Ok(exit::for_receipt(&receipt))
+    Ok(Done::Sent(exit::for_receipt(&receipt)))
+}
+
+/// `--queue` or an account's `queue = true`: the message into the durable queue, streamed from
+/// where it waits; 0 only once it is committed, 75 when the database cannot take it now.
+async fn enqueue(
+    opts: &args::Options,
+    envelope: Envelope,
+    message: spool::Spooled,
+) -> Result<u8, (u8, Error)> {
+    let mut recipients = Vec::with_capacity(envelope.recipients.len());
+    for r in &envelope.recipients {
+        let mailbox = Mailbox::parse(r).map_err(|e| {
+            (
+                exit::DATAERR,
+                Error::from_input(format!("invalid recipient address {r:?}: {e}")),
+            )
+        })?;
+        recipients.push(mailbox);
+    }
+    let queued = squall::Envelope::new(envelope.sender, recipients)
+        .map_err(|e| (exit::USAGE, Error::from_input(e.to_string())))?;
+    // The temporary file, if any, is read by the enqueue: it goes with `message`, at the end.
+    let content = match message.path().map(std::path::Path::to_path_buf) {
+        Some(path) => Content::File(path),
+        None => Content::Body(message.body),
+    };
+    Ok(queue::add(opts.queue_url.as_deref(), Report::Silent, queued, content, None).await)
 }
 
 /// Whom the message is from and for.

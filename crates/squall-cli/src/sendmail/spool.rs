@@ -28,6 +28,13 @@ pub(crate) struct Spooled {
     _file: Option<NamedTempFile>,
 }
 
+impl Spooled {
+    /// The temporary file holding the message, if it went to one.
+    pub(crate) fn path(&self) -> Option<&std::path::Path> {
+        self._file.as_ref().map(NamedTempFile::path)
+    }
+}
+
 impl Spool {
     pub(crate) fn new() -> Self {
         Self::with_limit(IN_MEMORY)
@@ -114,6 +121,7 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600, "only the owner may read it");
         let spooled = s.finish().await.unwrap();
         assert!(spooled.body.as_bytes().is_none(), "sent from the file");
+        assert_eq!(spooled.path(), Some(path.as_path()));
         assert_eq!(std::fs::read(&path).unwrap(), b"12345678901tail");
         drop(spooled);
         assert!(!path.exists(), "deleted with the spool");
