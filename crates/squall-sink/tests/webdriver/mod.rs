@@ -48,6 +48,12 @@ impl Browser {
             .spawn()
             .expect("chromedriver starts");
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        // Owned by the guard from here on, so a failed wait below still kills it.
+        let mut b = Self {
+            driver: child,
+            addr,
+            session: String::new(),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if tokio::net::TcpStream::connect(addr).await.is_ok() && get(addr, "/status").await.status == 200
@@ -57,11 +63,6 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not answer on {addr}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let mut b = Self {
-            driver: child,
-            addr,
-            session: String::new(),
-        };
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
