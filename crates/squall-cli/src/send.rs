@@ -8,6 +8,7 @@
 mod addresses;
 mod attach;
 mod compose;
+mod direct;
 mod dsn;
 mod text;
 
@@ -97,6 +98,16 @@ pub(crate) struct SendArgs {
     /// Send this complete RFC 5322 message as it is ('-' for stdin); --to and --bcc give the envelope.
     #[arg(long, value_name = "PATH|-", conflicts_with_all = ["subject", "body", "body_file", "html_file", "attach", "inline", "headers", "cc", "reply_to"])]
     raw_file: Option<PathBuf>,
+    /// Deliver straight to each recipient domain's MX hosts (by preference, the next one after
+    /// a temporary failure; opportunistic TLS), without a relay. MTA-STS and DANE are not checked.
+    #[arg(long, conflicts_with_all = ["server", "url", "account", "lmtp", "proxy"])]
+    direct: bool,
+    /// With --direct: the DNS server to ask (IP:PORT) instead of the system's.
+    #[arg(long, value_name = "IP:PORT", requires = "direct")]
+    dns: Option<String>,
+    /// With --direct: connect to this port of the MX hosts instead of 25 (tests).
+    #[arg(long, value_name = "PORT", requires = "direct", hide = true)]
+    mx_port: Option<u16>,
     /// Print the receipt (or the error) as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -144,6 +155,9 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
     }
     if args.queue {
         return Ok(queued(args, prepared).await);
+    }
+    if args.direct {
+        return direct::send(args, prepared).await;
     }
     let (builder, capture) = match target {
         Some(t) => (t.builder, None),

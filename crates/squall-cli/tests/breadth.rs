@@ -1,7 +1,8 @@
 //! The CLI's flags for issue 15's paths, against the real peers `scripts/test.sh` starts:
-//! `--lmtp` to Dovecot (`SQUALL_PEER_DOVECOT_LMTP`) and `--proxy` through Dante
-//! (`SQUALL_PEER_DANTE_PASSWORD`). A plain `cargo test` reports them ignored; `scripts/test.sh`
-//! runs them with `--include-ignored`.
+//! `--lmtp` to Dovecot (`SQUALL_PEER_DOVECOT_LMTP`), `--proxy` through Dante
+//! (`SQUALL_PEER_DANTE_PASSWORD`) and `--direct` with dnsmasq's test zones
+//! (`SQUALL_PEER_DNSMASQ`). A plain `cargo test` reports them ignored; `scripts/test.sh` runs
+//! them with `--include-ignored`.
 
 use std::process::{Command, Output};
 
@@ -87,4 +88,62 @@ fn proxy_flag_with_a_wrong_password_says_so_without_showing_it() {
         "{text}"
     );
     assert!(!text.contains("WRONGpw"), "{text}");
+}
+
+#[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
+async fn direct_flag_delivers_by_mx_and_reports_a_null_mx() {
+    let Some(dns) = peer("SQUALL_PEER_DNSMASQ", "SQUALL_PEER_DNSMASQ_SKIP") else {
+        return;
+    };
+    // implicit.test has no MX and the address 127.0.0.4.
+    let sink = squall_sink::Sink::builder()
+        .listen("127.0.0.4:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let port = sink.addr().port().to_string();
+    let args = |to: &str| -> Vec<String> {
+        [
+            "send",
+            "--direct",
+            "--dns",
+            &dns,
+            "--mx-port",
+            &port,
+            "--from",
+            "a@example.org",
+            "--to",
+            to,
+            "--body",
+            "x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |a: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            squall(&a)
+        })
+    };
+    let o = run(args("x@implicit.test")).await.unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("delivered to x@implicit.test via implicit.test"),
+        "{out}"
+    );
+    assert_eq!(sink.take_messages().len(), 1);
+
+    let o = run(args("x@null.test")).await.unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("null MX"), "{err}");
 }

@@ -6,8 +6,8 @@
 //! [`route`] for the hosts to try, in order. Hosts of equal preference are shuffled with the
 //! caller's `pick`, so that load spreads as RFC 5321 asks while tests stay deterministic.
 //!
-//! Not yet in squall: the resolver, the per-domain delivery loop over these hosts, MTA-STS and
-//! DANE (see `notes/issue-15.md`).
+//! squall's `Client::direct()` does the lookups and the per-domain delivery loop over these
+//! hosts. Not yet: MTA-STS and DANE (see `notes/issue-15.md`).
 
 use crate::address::Mailbox;
 
