@@ -30,7 +30,9 @@ pub(crate) struct SinkArgs {
     #[arg(long, value_name = "DIR")]
     eml_dir: Option<PathBuf>,
     /// Deliver each message into this Maildir (tmp/, new/, cur/ created if missing), as mutt,
-    /// Dovecot and any Maildir reader expect: written to tmp/, then renamed into new/.
+    /// Dovecot and any Maildir reader expect: written to tmp/, then renamed into new/. With
+    /// --web, the messages already in new/ and cur/ are shown again at start (the newest
+    /// --max-messages); deleting on the page does not delete files.
     #[arg(long, value_name = "DIR")]
     maildir: Option<PathBuf>,
     /// Misbehave: STAGE[#N][:ADDR]=ACTION, e.g. 'rcpt:bad@example.com=550', 'data-end#3=disconnect'
@@ -225,6 +227,7 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
     if let Some(web) = sink.web_addr() {
         println!("mail page on http://{web}/ (API under /api/v1)");
     }
+    report_reload(sink.reload(), args.quiet);
     let _ = std::io::stdout().flush();
     wait_for_signal().await;
     sink.stop();
@@ -235,6 +238,31 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
         }
     }
     exit::OK
+}
+
+/// What was read back from --maildir at start (with --web, which keeps messages): a line on
+/// stdout unless quiet, and each skipped file on stderr (the lines are escaped by the sink).
+fn report_reload(r: &squall_sink::Reload, quiet: bool) {
+    // The warnings first: whoever reads the summary line knows they are written.
+    for w in &r.warnings {
+        eprintln!("squall sink: warning: skipped {w}");
+    }
+    if r.skipped > r.warnings.len() {
+        eprintln!(
+            "squall sink: warning: {} more skipped",
+            r.skipped - r.warnings.len()
+        );
+    }
+    if !quiet && (r.loaded > 0 || r.skipped > 0 || r.left > 0) {
+        let mut line = format!("reloaded {} messages from the Maildir", r.loaded);
+        if r.left > 0 {
+            line.push_str(&format!(", {} older left on disk (--max-messages)", r.left));
+        }
+        if r.skipped > 0 {
+            line.push_str(&format!(", {} skipped (see stderr)", r.skipped));
+        }
+        println!("{line}");
+    }
 }
 
 async fn wait_for_signal() {

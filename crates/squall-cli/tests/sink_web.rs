@@ -99,6 +99,60 @@ fn the_page_and_api_show_what_arrives() {
 }
 
 #[test]
+fn messages_in_the_maildir_are_shown_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("Maildir");
+    std::fs::create_dir_all(md.join("new")).unwrap();
+    std::fs::create_dir_all(md.join("cur")).unwrap();
+    std::fs::write(
+        md.join("cur/1.M1P1.host:2,S"),
+        "Subject: from before\r\n\r\nold body\r\n",
+    )
+    .unwrap();
+    std::fs::write(md.join("new/2.M2P2.host"), "").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_squall"))
+        .args([
+            "sink",
+            "--listen",
+            "127.0.0.1:0",
+            "--web",
+            "127.0.0.1:0",
+            "--maildir",
+        ])
+        .arg(&md)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut err = child.stderr.take().unwrap();
+    let guard = Running(child);
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    assert_eq!(
+        lines[2].trim(),
+        "reloaded 1 messages from the Maildir, 1 skipped (see stderr)",
+        "{lines:?}"
+    );
+    let web = lines[1]
+        .strip_prefix("mail page on http://")
+        .and_then(|l| l.split_once('/'))
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    let list = http_get(&web, "/api/v1/messages?subject=before");
+    assert!(list.contains("\"total\":1"), "{list}");
+    assert!(list.contains("\"envelope_known\":false"), "{list}");
+    drop(guard);
+    let mut stderr = String::new();
+    err.read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("2.M2P2.host: empty file"), "stderr: {stderr:?}");
+}
+
+#[test]
 fn a_reachable_address_without_a_password_is_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_squall"))
         .args(["sink", "--listen", "127.0.0.1:0", "--web", "0.0.0.0:0"])

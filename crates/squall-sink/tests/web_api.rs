@@ -174,6 +174,117 @@ async fn one_message_raw_parts_html_and_eml() {
     assert_eq!(get(web, "/api/v1/messages/nope").await.status, 404);
 }
 
+/// A private CA and a certificate for localhost: (CA PEM, certificate PEM, key PEM).
+fn pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn session_shows_the_tls_version_and_cipher() {
+    let (ca, cert, key) = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let sink = Sink::builder()
+        .tls_pem(cert.as_bytes(), key.as_bytes())
+        .unwrap()
+        .web(loopback())
+        .start()
+        .await
+        .unwrap();
+    let web = sink.web_addr().unwrap();
+    let client = Client::builder("localhost")
+        .port(sink.addr().port())
+        .tls(squall::Tls::StartTls)
+        .ca_file(&ca_file)
+        .build()
+        .unwrap();
+    client
+        .send("a@example.org", ["b@example.net"], "Subject: tls\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    let plain = Client::from_url(&format!("smtp://127.0.0.1:{}?tls=none", sink.addr().port())).unwrap();
+    plain
+        .send("a@example.org", ["b@example.net"], "Subject: plain\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    let kept = sink.messages();
+    assert_eq!(kept.len(), 2);
+    let (tls, plain) = (&kept[0], &kept[1]);
+    // rustls's default versions: TLS 1.3 between two rustls peers.
+    assert!(tls.tls, "{tls:?}");
+    assert_eq!(tls.tls_version.as_deref(), Some("TLSv1.3"));
+    let cipher = tls.tls_cipher.as_deref().unwrap();
+    assert!(cipher.starts_with("TLS13_"), "{cipher}");
+    assert!(!plain.tls && plain.tls_version.is_none() && plain.tls_cipher.is_none());
+
+    let j = get(web, &format!("/api/v1/messages/{}", tls.id)).await.json();
+    assert_eq!(j["session"]["tls"], true);
+    assert_eq!(j["session"]["tls_version"], "TLSv1.3");
+    assert_eq!(j["session"]["tls_cipher"], cipher);
+    let j = get(web, &format!("/api/v1/messages/{}", plain.id)).await.json();
+    assert_eq!(j["session"]["tls"], false);
+    assert!(j["session"]["tls_version"].is_null() && j["session"]["tls_cipher"].is_null());
+}
+
+#[tokio::test]
+async fn a_reloaded_message_without_a_record_says_its_envelope_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("Maildir");
+    std::fs::create_dir_all(md.join("new")).unwrap();
+    std::fs::write(
+        md.join("new/1.M1P1.elsewhere"),
+        "From: x@example.org\r\nSubject: foreign\r\n\r\nhello\r\n",
+    )
+    .unwrap();
+    let sink = Sink::builder()
+        .maildir(&md)
+        .web(loopback())
+        .start()
+        .await
+        .unwrap();
+    let web = sink.web_addr().unwrap();
+    let client = Client::from_url(&sink.url()).unwrap();
+    client
+        .send("a@example.org", ["b@example.net"], "Subject: new\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    let list = get(web, "/api/v1/messages").await.json();
+    let items = list["messages"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    // Newest first: the new one, then the reloaded one.
+    assert_eq!(items[0]["subject"], "new");
+    assert_eq!(items[0]["envelope_known"], true);
+    assert_eq!(items[0]["reloaded"], false);
+    assert_eq!(items[0]["mail_from"], "a@example.org");
+    assert_eq!(items[1]["subject"], "foreign");
+    assert_eq!(items[1]["reloaded"], true);
+    assert_eq!(items[1]["envelope_known"], false);
+    assert!(
+        items[1]["mail_from"].is_null() && items[1]["rcpt_to"].is_null(),
+        "{list}"
+    );
+    assert_eq!(items[1]["from"][0], "x@example.org");
+    let id = items[1]["id"].as_str().unwrap();
+    let j = get(web, &format!("/api/v1/messages/{id}")).await.json();
+    assert!(j["envelope"].is_null() && j["session"].is_null(), "{j}");
+    assert_eq!(j["text"], "hello\r\n");
+
+    // Deleting through the API forgets the message; the file stays in the Maildir.
+    let r = call(web, "DELETE", &format!("/api/v1/messages/{id}")).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(md.join("new/1.M1P1.elsewhere").exists());
+}
+
 #[tokio::test]
 async fn seen_delete_one_and_all() {
     let (sink, web, client) = catcher().await;
