@@ -19,7 +19,8 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall sink --fault 'data-end#3=disconnect' --disable CHUNKING
   squall sink --chaos 0.01 --seed 7 --quiet
   squall sink --web                          # the mail page on http://127.0.0.1:8025/
-  squall sink --web 0.0.0.0:8025 --web-auth env:SINK_PASSWORD --max-messages 500";
+  squall sink --web 0.0.0.0:8025 --web-auth env:SINK_PASSWORD --max-messages 500
+  squall sink --web --maildir ~/Maildir --web-release   # kept across restarts; release allowed";
 
 #[derive(Args, Debug)]
 pub(crate) struct SinkArgs {
@@ -114,6 +115,12 @@ pub(crate) struct SinkArgs {
     #[cfg(feature = "web")]
     #[arg(long, requires = "web")]
     web_insecure: bool,
+    /// Allow POST /api/v1/messages/{id}/release, which forwards a captured message to the
+    /// server at a URL the caller gives (smtp://host:port?tls=…), through the squall client.
+    /// Off by default: it sends real mail.
+    #[cfg(feature = "web")]
+    #[arg(long, requires = "web")]
+    web_release: bool,
     /// Messages kept in memory for the page and API; past it the oldest is dropped first.
     #[cfg(feature = "web")]
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -194,6 +201,9 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
             .max_messages(usize::try_from(args.max_messages).unwrap_or(usize::MAX))
             .web(addr)
             .web_insecure(args.web_insecure);
+        if args.web_release {
+            b = b.on_release(release);
+        }
         if let Some(spec) = &args.web_auth {
             match read_password(spec) {
                 Ok(p) => b = b.web_password(p),
@@ -238,6 +248,22 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
         }
     }
     exit::OK
+}
+
+/// `--web-release`: sends the captured content through squall to the URL the API caller
+/// gave; the receipt or the error as `squall send --json` prints them.
+#[cfg(feature = "web")]
+async fn release(r: squall_sink::Release) -> squall_sink::ReleaseOutcome {
+    let json = |e: &squall::Error| serde_json::to_value(e).unwrap_or_else(|_| e.to_string().into());
+    let client = squall::Client::from_url(&r.url).map_err(|e| json(&e))?;
+    let sent = client.send(&r.from, &r.to, r.message.data.clone()).await;
+    client.shutdown().await;
+    match sent {
+        Ok(receipt) => {
+            serde_json::to_value(&receipt).map_err(|e| serde_json::json!({ "error": e.to_string() }))
+        }
+        Err(e) => Err(json(&e)),
+    }
 }
 
 /// What was read back from --maildir at start (with --web, which keeps messages): a line on

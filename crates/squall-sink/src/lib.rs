@@ -58,7 +58,7 @@ pub use mail::{Attachment, Mail};
 pub use server::{Reload, SinkHandle, WaitTimeout};
 pub use store::ReceivedMessage;
 #[cfg(feature = "web")]
-pub use web::WebError;
+pub use web::{Release, ReleaseOutcome, WebError};
 
 /// Entry points to start a sink.
 #[derive(Debug)]
