@@ -343,6 +343,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unique_names_drop_the_info_a_reader_adds() {
+        assert_eq!(unique_part("1.M2P3.host:2,S"), "1.M2P3.host");
+        assert_eq!(unique_part("1.M2P3.host"), "1.M2P3.host");
+    }
+
+    #[test]
     fn host_names_are_made_safe() {
         assert_eq!(host_part("mail.example.org"), "mail.example.org");
         assert_eq!(host_part("a/b:c"), "a\\057b\\072c");

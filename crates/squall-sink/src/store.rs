@@ -151,7 +151,10 @@ impl Store {
         if let Some(md) = &self.maildir {
             let path = md.deliver(&mut content)?;
             msg.maildir = Some(path.clone());
-            md.record(&path, msg)?;
+            // Best effort: the message is delivered already, and refusing it now would make
+            // the client send it again. Without its record, a restart lists it with its
+            // envelope marked unknown.
+            let _ = md.record(&path, msg);
         }
         if let Some(dir) = &self.eml_dir {
             let json = serde_json::to_vec_pretty(msg).map_err(io::Error::other)?;

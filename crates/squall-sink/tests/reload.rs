@@ -198,3 +198,17 @@ async fn a_foreign_file_has_no_envelope_and_bad_files_are_skipped_and_counted() 
     // The secret was not touched either.
     assert!(std::fs::read_to_string(&secret).unwrap().contains("precious"));
 }
+
+#[tokio::test]
+async fn a_record_that_cannot_be_written_does_not_refuse_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("Maildir");
+    std::fs::create_dir_all(&md).unwrap();
+    // A file where the records' directory goes.
+    std::fs::write(md.join("squall-sink"), "in the way").unwrap();
+    deliver(&md, "a@example.org", "b@example.net", "no record").await;
+    let sink = Sink::builder().maildir(&md).start().await.unwrap();
+    assert_eq!(sink.reload().loaded, 1, "{:?}", sink.reload());
+    let m = &sink.messages()[0];
+    assert!(!m.envelope_known && m.rcpt_to.is_empty(), "{m:?}");
+}
