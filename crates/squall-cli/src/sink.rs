@@ -19,7 +19,8 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall sink --fault 'data-end#3=disconnect' --disable CHUNKING
   squall sink --chaos 0.01 --seed 7 --quiet
   squall sink --web                          # the mail page on http://127.0.0.1:8025/
-  squall sink --web 0.0.0.0:8025 --web-auth env:SINK_PASSWORD --max-messages 500";
+  squall sink --web 0.0.0.0:8025 --web-auth env:SINK_PASSWORD --max-messages 500
+  squall sink --web --maildir ~/Maildir --web-release   # kept across restarts; release allowed";
 
 #[derive(Args, Debug)]
 pub(crate) struct SinkArgs {
@@ -30,7 +31,9 @@ pub(crate) struct SinkArgs {
     #[arg(long, value_name = "DIR")]
     eml_dir: Option<PathBuf>,
     /// Deliver each message into this Maildir (tmp/, new/, cur/ created if missing), as mutt,
-    /// Dovecot and any Maildir reader expect: written to tmp/, then renamed into new/.
+    /// Dovecot and any Maildir reader expect: written to tmp/, then renamed into new/. With
+    /// --web, the messages already in new/ and cur/ are shown again at start (the newest
+    /// --max-messages); deleting on the page does not delete files.
     #[arg(long, value_name = "DIR")]
     maildir: Option<PathBuf>,
     /// Misbehave: STAGE[#N][:ADDR]=ACTION, e.g. 'rcpt:bad@example.com=550', 'data-end#3=disconnect'
@@ -112,6 +115,12 @@ pub(crate) struct SinkArgs {
     #[cfg(feature = "web")]
     #[arg(long, requires = "web")]
     web_insecure: bool,
+    /// Allow POST /api/v1/messages/{id}/release, which forwards a captured message to the
+    /// server at a URL the caller gives (smtp://host:port?tls=…), through the squall client.
+    /// Off by default: it sends real mail.
+    #[cfg(feature = "web")]
+    #[arg(long, requires = "web")]
+    web_release: bool,
     /// Messages kept in memory for the page and API; past it the oldest is dropped first.
     #[cfg(feature = "web")]
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -192,6 +201,9 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
             .max_messages(usize::try_from(args.max_messages).unwrap_or(usize::MAX))
             .web(addr)
             .web_insecure(args.web_insecure);
+        if args.web_release {
+            b = b.on_release(release);
+        }
         if let Some(spec) = &args.web_auth {
             match read_password(spec) {
                 Ok(p) => b = b.web_password(p),
@@ -225,6 +237,7 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
     if let Some(web) = sink.web_addr() {
         println!("mail page on http://{web}/ (API under /api/v1)");
     }
+    report_reload(sink.reload(), args.quiet);
     let _ = std::io::stdout().flush();
     wait_for_signal().await;
     sink.stop();
@@ -235,6 +248,47 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
         }
     }
     exit::OK
+}
+
+/// `--web-release`: sends the captured content through squall to the URL the API caller
+/// gave; the receipt or the error as `squall send --json` prints them.
+#[cfg(feature = "web")]
+async fn release(r: squall_sink::Release) -> squall_sink::ReleaseOutcome {
+    let json = |e: &squall::Error| serde_json::to_value(e).unwrap_or_else(|_| e.to_string().into());
+    let client = squall::Client::from_url(&r.url).map_err(|e| json(&e))?;
+    let sent = client.send(&r.from, &r.to, r.message.data.clone()).await;
+    client.shutdown().await;
+    match sent {
+        Ok(receipt) => {
+            serde_json::to_value(&receipt).map_err(|e| serde_json::json!({ "error": e.to_string() }))
+        }
+        Err(e) => Err(json(&e)),
+    }
+}
+
+/// What was read back from --maildir at start (with --web, which keeps messages): a line on
+/// stdout unless quiet, and each skipped file on stderr (the lines are escaped by the sink).
+fn report_reload(r: &squall_sink::Reload, quiet: bool) {
+    // The warnings first: whoever reads the summary line knows they are written.
+    for w in &r.warnings {
+        eprintln!("squall sink: warning: skipped {w}");
+    }
+    if r.skipped > r.warnings.len() {
+        eprintln!(
+            "squall sink: warning: {} more skipped",
+            r.skipped - r.warnings.len()
+        );
+    }
+    if !quiet && (r.loaded > 0 || r.skipped > 0 || r.left > 0) {
+        let mut line = format!("reloaded {} messages from the Maildir", r.loaded);
+        if r.left > 0 {
+            line.push_str(&format!(", {} older left on disk (--max-messages)", r.left));
+        }
+        if r.skipped > 0 {
+            line.push_str(&format!(", {} skipped (see stderr)", r.skipped));
+        }
+        println!("{line}");
+    }
 }
 
 async fn wait_for_signal() {

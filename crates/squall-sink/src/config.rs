@@ -88,6 +88,8 @@ pub(crate) struct WebConfig {
     pub(crate) password: Option<String>,
     /// Serve a non-loopback address without a password.
     pub(crate) insecure: bool,
+    /// Forwards a message for `POST …/release`; `None`: release is refused.
+    pub(crate) release: Option<crate::web::OnRelease>,
 }
 
 #[cfg(feature = "web")]
@@ -97,6 +99,7 @@ impl fmt::Debug for WebConfig {
             .field("addr", &self.addr)
             .field("password", &self.password.as_ref().map(|_| "…"))
             .field("insecure", &self.insecure)
+            .field("release", &self.release.is_some())
             .finish()
     }
 }
@@ -224,6 +227,7 @@ impl SinkBuilder {
                     addr,
                     password: None,
                     insecure: false,
+                    release: None,
                 })
             }
         }
@@ -254,6 +258,28 @@ impl SinkBuilder {
         }
         if let Some(w) = &mut self.web {
             w.insecure = on;
+        }
+        self
+    }
+
+    /// Enable `POST /api/v1/messages/{id}/release` (feature `web`; off by default, since it
+    /// sends real mail): each call hands `f` a [`Release`](crate::Release) (the URL, the
+    /// envelope to use and the captured message) and returns what `f` resolves to, the
+    /// forwarding server's receipt as JSON (200) or the error as JSON (502). squall-sink does
+    /// not send mail itself; `squall sink --web-release` passes a hook that sends through
+    /// the squall client. Without an earlier [`web`](Self::web), the web side starts on a
+    /// free loopback port.
+    #[cfg(feature = "web")]
+    pub fn on_release<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(crate::Release) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = crate::ReleaseOutcome> + Send + 'static,
+    {
+        if self.web.is_none() {
+            self = self.web(SocketAddr::from(([127, 0, 0, 1], 0)));
+        }
+        if let Some(w) = &mut self.web {
+            w.release = Some(Arc::new(move |r| Box::pin(f(r))));
         }
         self
     }

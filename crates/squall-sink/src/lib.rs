@@ -55,10 +55,10 @@ pub use escape::{escape, escape_bytes};
 pub use expect::{Expect, NoMatch};
 pub use fault::{Fault, FaultAction, FaultStage, FiredTimeout};
 pub use mail::{Attachment, Mail};
-pub use server::{SinkHandle, WaitTimeout};
+pub use server::{Reload, SinkHandle, WaitTimeout};
 pub use store::ReceivedMessage;
 #[cfg(feature = "web")]
-pub use web::WebError;
+pub use web::{Release, ReleaseOutcome, WebError};
 
 /// Entry points to start a sink.
 #[derive(Debug)]

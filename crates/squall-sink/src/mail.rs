@@ -214,6 +214,8 @@ pub(crate) mod tests {
             rcpt_params: vec![],
             helo: None,
             tls: false,
+            tls_version: None,
+            tls_cipher: None,
             auth: None,
             size: data.len(),
             received_at: String::new(),
@@ -221,6 +223,8 @@ pub(crate) mod tests {
             data: data.as_bytes().to_vec(),
             eml: None,
             maildir: None,
+            reloaded: false,
+            envelope_known: true,
         }
     }
 

@@ -149,6 +149,8 @@ mod tests {
             rcpt_params: vec![],
             helo: None,
             tls: false,
+            tls_version: None,
+            tls_cipher: None,
             auth: None,
             size: 0,
             received_at: String::new(),
@@ -156,6 +158,8 @@ mod tests {
             data: vec![],
             eml: None,
             maildir: None,
+            reloaded: false,
+            envelope_known: true,
         }
     }
 

@@ -30,6 +30,23 @@ pub struct SinkHandle {
     web_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
+    reload: Reload,
+}
+
+/// What a sink read back from its Maildir when it started ([`SinkHandle::reload`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reload {
+    /// Messages kept from the Maildir's `new/` and `cur/`.
+    pub loaded: usize,
+    /// Files skipped (symlinks, other non-files, unreadable, empty or over the size limit)
+    /// and envelope records that could not be used (the message is then kept without its
+    /// envelope).
+    pub skipped: usize,
+    /// Older messages left on disk, unread, to respect [`SinkBuilder::max_messages`].
+    pub left: usize,
+    /// One line per skip (escaped, at most 100), for a log.
+    pub warnings: Vec<String>,
 }
 
 /// [`SinkHandle::wait_for_count`] ran out of time.
@@ -87,6 +104,7 @@ impl SinkBuilder {
                 .unwrap_or_default()
                 .as_secs(),
         });
+        let reload = reload(&shared).await?;
         let (stop, stopped) = watch::channel(false);
         #[cfg(feature = "web")]
         let web_addr = match web {
@@ -101,8 +119,39 @@ impl SinkBuilder {
             web_addr,
             shared,
             stop,
+            reload,
         })
     }
+}
+
+/// Keeps the messages already in the Maildir, oldest first, when the sink keeps messages.
+/// They get new ids, and do not count as delivered.
+async fn reload(shared: &Arc<Shared>) -> io::Result<Reload> {
+    let Some(md) = shared.store.maildir().cloned() else {
+        return Ok(Reload::default());
+    };
+    if !shared.config.keep_messages {
+        return Ok(Reload::default());
+    }
+    let cap = shared.config.max_messages;
+    let size_limit = shared.config.size_limit();
+    let found = tokio::task::spawn_blocking(move || md.reload(cap, size_limit))
+        .await
+        .map_err(io::Error::other)?;
+    let loaded = found.messages.len();
+    {
+        let mut mailbox = shared.mailbox();
+        for mut msg in found.messages {
+            msg.id = shared.next_id();
+            mailbox.push(msg);
+        }
+    }
+    Ok(Reload {
+        loaded,
+        skipped: found.skipped,
+        left: found.left,
+        warnings: found.warnings,
+    })
 }
 
 /// Accepts connections until stopped; dropping the set at the end aborts those still open.
@@ -159,6 +208,12 @@ impl SinkHandle {
     /// Where the sink listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What was read back from the Maildir at start: how many messages, and what was skipped
+    /// and why. Empty without a Maildir or when messages are not kept.
+    pub fn reload(&self) -> &Reload {
+        &self.reload
     }
 
     /// Where the page and the HTTP API listen, when `SinkBuilder::web` was given (feature

@@ -28,6 +28,13 @@ pub struct ReceivedMessage {
     pub helo: Option<String>,
     /// Whether the session was encrypted.
     pub tls: bool,
+    /// The TLS protocol version of the session (`TLSv1.2`, `TLSv1.3`), when encrypted.
+    #[serde(default)]
+    pub tls_version: Option<String>,
+    /// The TLS cipher suite of the session, by its rustls name (`TLS13_AES_256_GCM_SHA384`),
+    /// when encrypted.
+    #[serde(default)]
+    pub tls_cipher: Option<String>,
     /// The authenticated user, if any.
     pub auth: Option<String>,
     /// Content size in bytes.
@@ -43,9 +50,19 @@ pub struct ReceivedMessage {
     pub data: Vec<u8>,
     /// The `.eml` file, when the sink writes `.eml` files.
     pub eml: Option<PathBuf>,
-    /// The file in the Maildir's `new/`, when the sink writes a Maildir.
+    /// The file in the Maildir's `new/`, when the sink writes a Maildir (for a message
+    /// reloaded at start: where it was found, in `new/` or `cur/`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maildir: Option<PathBuf>,
+    /// Read back from the Maildir when the sink started, not received in this run.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reloaded: bool,
+    /// Whether the envelope and session facts above are known. False only for a message
+    /// reloaded from a Maildir without the sink's record of it (a message put there by
+    /// something else, or whose record is gone): a Maildir file holds the content only, so
+    /// `mail_from`, `rcpt_to`, `helo`, `tls` and `auth` are then empty, not facts, and
+    /// `received_at` is the file's modification time.
+    pub envelope_known: bool,
 }
 
 impl ReceivedMessage {
@@ -90,6 +107,11 @@ impl Store {
         })
     }
 
+    /// The Maildir delivered into, if any.
+    pub(crate) fn maildir(&self) -> Option<&Maildir> {
+        self.maildir.as_ref()
+    }
+
     /// Whether anything is written to disk.
     pub(crate) fn writes_files(&self) -> bool {
         self.eml_dir.is_some() || self.maildir.is_some()
@@ -127,7 +149,12 @@ impl Store {
             msg.eml = Some(file.persist(&dir.join(format!("{}.eml", msg.id)))?);
         }
         if let Some(md) = &self.maildir {
-            msg.maildir = Some(md.deliver(&mut content)?);
+            let path = md.deliver(&mut content)?;
+            msg.maildir = Some(path.clone());
+            // Best effort: the message is delivered already, and refusing it now would make
+            // the client send it again. Without its record, a restart lists it with its
+            // envelope marked unknown.
+            let _ = md.record(&path, msg);
         }
         if let Some(dir) = &self.eml_dir {
             let json = serde_json::to_vec_pretty(msg).map_err(io::Error::other)?;

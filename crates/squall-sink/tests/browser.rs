@@ -1,6 +1,7 @@
 //! The page in a real headless Chromium (Debian's `chromium` + `chromium-driver`, installed by
 //! `scripts/peers/chromium.sh`): live list, HTML rendered without its script, remote images
-//! only when asked, byte-identical downloads, search, delete, markup shown as text.
+//! only when asked, byte-identical downloads, search, delete, markup shown as text, and the
+//! session's TLS version and cipher.
 //! Screenshots go to `target/tmp/browser/`. Without chromium the test says so and passes,
 //! unless `SQUALL_PEERS_REQUIRED=1` (as in `scripts/test.sh`).
 
@@ -59,13 +60,19 @@ async fn the_page_in_a_real_browser() {
     std::fs::create_dir_all(&downloads).unwrap();
     let (probe_addr, probed) = probe().await;
 
+    let (ca, cert, key) = pki();
+    let ca_file = artefacts.join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
     let sink = Sink::builder()
+        .tls_pem(cert.as_bytes(), key.as_bytes())
+        .unwrap()
         .web(SocketAddr::from(([127, 0, 0, 1], 0)))
         .start()
         .await
         .unwrap();
     let web = format!("http://localhost:{}", sink.web_addr().unwrap().port());
-    let client = Client::from_url(&sink.url()).unwrap();
+    let port = sink.addr().port();
+    let client = Client::from_url(&format!("smtp://127.0.0.1:{port}?tls=none")).unwrap();
     let browser = Browser::start(&driver, &chromium, &downloads).await;
     browser.goto(&format!("{web}/")).await;
     browser
@@ -239,7 +246,50 @@ async fn the_page_in_a_real_browser() {
         .until("the row gone", "return document.querySelectorAll('#rows tr').length === 1 && document.getElementById('view').hidden", Duration::from_secs(5))
         .await;
     assert_eq!(sink.kept(), 1);
+
+    // 8. A message sent over STARTTLS shows the protocol version and cipher suite.
+    let tls_client = Client::builder("localhost")
+        .port(port)
+        .tls(squall::Tls::StartTls)
+        .ca_file(&ca_file)
+        .build()
+        .unwrap();
+    tls_client
+        .send(
+            "ann@example.org",
+            ["cat@example.net"],
+            "Subject: Encrypted\r\n\r\nover TLS\r\n",
+        )
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the TLS row",
+            "return document.querySelectorAll('#rows tr').length === 2",
+            Duration::from_secs(5),
+        )
+        .await;
+    browser.click("#rows tr").await;
+    browser
+        .until("the TLS facts", "return document.getElementById('v-subject').textContent === 'Encrypted' && document.getElementById('v-facts').textContent.includes('TLSv1.3')", Duration::from_secs(5))
+        .await;
+    let facts = browser.text("#v-facts").await;
+    assert!(facts.contains("yes · TLSv1.3 · TLS13_"), "{facts}");
     browser.quit().await;
+}
+
+/// A private CA and a certificate for localhost: (CA PEM, certificate PEM, key PEM).
+fn pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 /// A figure, not a check: the first load of the page with 10,000 messages kept, until its

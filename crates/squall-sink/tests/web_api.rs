@@ -10,7 +10,7 @@ use squall::{Client, Message};
 use squall_sink::{Sink, SinkHandle, WebError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use http::{Reply, call, get, request};
+use http::{Reply, call, get, request, request_with_body};
 
 fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
@@ -172,6 +172,270 @@ async fn one_message_raw_parts_html_and_eml() {
             .contains("https:")
     );
     assert_eq!(get(web, "/api/v1/messages/nope").await.status, 404);
+}
+
+/// A private CA and a certificate for localhost: (CA PEM, certificate PEM, key PEM).
+fn pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn session_shows_the_tls_version_and_cipher() {
+    let (ca, cert, key) = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let sink = Sink::builder()
+        .tls_pem(cert.as_bytes(), key.as_bytes())
+        .unwrap()
+        .web(loopback())
+        .start()
+        .await
+        .unwrap();
+    let web = sink.web_addr().unwrap();
+    let client = Client::builder("localhost")
+        .port(sink.addr().port())
+        .tls(squall::Tls::StartTls)
+        .ca_file(&ca_file)
+        .build()
+        .unwrap();
+    client
+        .send("a@example.org", ["b@example.net"], "Subject: tls\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    let plain = Client::from_url(&format!("smtp://127.0.0.1:{}?tls=none", sink.addr().port())).unwrap();
+    plain
+        .send("a@example.org", ["b@example.net"], "Subject: plain\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    let kept = sink.messages();
+    assert_eq!(kept.len(), 2);
+    let (tls, plain) = (&kept[0], &kept[1]);
+    // rustls's default versions: TLS 1.3 between two rustls peers.
+    assert!(tls.tls, "{tls:?}");
+    assert_eq!(tls.tls_version.as_deref(), Some("TLSv1.3"));
+    let cipher = tls.tls_cipher.as_deref().unwrap();
+    assert!(cipher.starts_with("TLS13_"), "{cipher}");
+    assert!(!plain.tls && plain.tls_version.is_none() && plain.tls_cipher.is_none());
+
+    let j = get(web, &format!("/api/v1/messages/{}", tls.id)).await.json();
+    assert_eq!(j["session"]["tls"], true);
+    assert_eq!(j["session"]["tls_version"], "TLSv1.3");
+    assert_eq!(j["session"]["tls_cipher"], cipher);
+    let j = get(web, &format!("/api/v1/messages/{}", plain.id)).await.json();
+    assert_eq!(j["session"]["tls"], false);
+    assert!(j["session"]["tls_version"].is_null() && j["session"]["tls_cipher"].is_null());
+}
+
+#[tokio::test]
+async fn a_reloaded_message_without_a_record_says_its_envelope_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("Maildir");
+    std::fs::create_dir_all(md.join("new")).unwrap();
+    std::fs::write(
+        md.join("new/1.M1P1.elsewhere"),
+        "From: x@example.org\r\nSubject: foreign\r\n\r\nhello\r\n",
+    )
+    .unwrap();
+    let sink = Sink::builder()
+        .maildir(&md)
+        .web(loopback())
+        .start()
+        .await
+        .unwrap();
+    let web = sink.web_addr().unwrap();
+    let client = Client::from_url(&sink.url()).unwrap();
+    client
+        .send("a@example.org", ["b@example.net"], "Subject: new\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    let list = get(web, "/api/v1/messages").await.json();
+    let items = list["messages"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    // Newest first: the new one, then the reloaded one.
+    assert_eq!(items[0]["subject"], "new");
+    assert_eq!(items[0]["envelope_known"], true);
+    assert_eq!(items[0]["reloaded"], false);
+    assert_eq!(items[0]["mail_from"], "a@example.org");
+    assert_eq!(items[1]["subject"], "foreign");
+    assert_eq!(items[1]["reloaded"], true);
+    assert_eq!(items[1]["envelope_known"], false);
+    assert!(
+        items[1]["mail_from"].is_null() && items[1]["rcpt_to"].is_null(),
+        "{list}"
+    );
+    assert_eq!(items[1]["from"][0], "x@example.org");
+    let id = items[1]["id"].as_str().unwrap();
+    let j = get(web, &format!("/api/v1/messages/{id}")).await.json();
+    assert!(j["envelope"].is_null() && j["session"].is_null(), "{j}");
+    assert_eq!(j["text"], "hello\r\n");
+
+    // Deleting through the API forgets the message; the file stays in the Maildir.
+    let r = call(web, "DELETE", &format!("/api/v1/messages/{id}")).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(md.join("new/1.M1P1.elsewhere").exists());
+}
+
+/// The release hook `squall sink --web-release` uses, in short: send through squall, answer
+/// squall's receipt or error as JSON.
+async fn forward(r: squall_sink::Release) -> squall_sink::ReleaseOutcome {
+    let client = Client::from_url(&r.url).map_err(|e| serde_json::to_value(&e).unwrap())?;
+    match client.send(&r.from, &r.to, r.message.data.clone()).await {
+        Ok(receipt) => Ok(serde_json::to_value(&receipt).unwrap()),
+        Err(e) => Err(serde_json::to_value(&e).unwrap()),
+    }
+}
+
+async fn post_json(web: SocketAddr, path: &str, body: &str) -> Reply {
+    request_with_body(
+        web,
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn release_forwards_the_raw_message_to_another_server() {
+    let sink = Sink::builder()
+        .web(loopback())
+        .on_release(forward)
+        .start()
+        .await
+        .unwrap();
+    let web = sink.web_addr().unwrap();
+    let client = Client::from_url(&sink.url()).unwrap();
+    send(&client, "ann@example.net", "to release", "the text").await;
+    let captured = sink.messages().pop().unwrap();
+    let id = captured.id.clone();
+    let real = Sink::start().await.unwrap();
+    let path = format!("/api/v1/messages/{id}/release");
+
+    // As captured: the same envelope (Bcc included) and the same bytes.
+    let r = post_json(web, &path, &format!("{{\"url\": \"{}\"}}", real.url())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let receipt = r.json();
+    assert_eq!(receipt["accepted"].as_array().unwrap().len(), 2, "{receipt}");
+    let got = real.messages().pop().unwrap();
+    assert_eq!(got.mail_from, captured.mail_from);
+    assert_eq!(got.rcpt_to, captured.rcpt_to);
+    assert!(got.rcpt_to.iter().any(|r| r == "hidden@example.org"));
+    assert_eq!(got.data, captured.data);
+    assert!(
+        receipt["queue_id"].as_str().is_some_and(|q| q == got.id),
+        "{receipt}"
+    );
+
+    // To other recipients.
+    let body = format!("{{\"url\": \"{}\", \"to\": [\"qa@example.com\"]}}", real.url());
+    let r = post_json(web, &path, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = real.messages().pop().unwrap();
+    assert_eq!(got.rcpt_to, ["qa@example.com"]);
+    assert_eq!(got.data, captured.data);
+    assert_eq!(real.delivered(), 2);
+
+    // The server refuses: squall's error comes back as JSON, with 502.
+    let refusing = Sink::builder()
+        .fault("rcpt=550 5.1.1 no such user".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let r = post_json(web, &path, &format!("{{\"url\": \"{}\"}}", refusing.url())).await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    let e = r.json();
+    assert!(e["kind"].is_string() && e["message"].is_string(), "{e}");
+    assert_eq!(refusing.delivered(), 0);
+
+    // A bad URL is squall's error too.
+    let r = post_json(web, &path, r#"{"url": "http://example.org"}"#).await;
+    assert_eq!(r.status, 502, "{}", r.text());
+
+    // Bad requests, unknown ids, and the CSRF rule of every state-changing call.
+    for (body, status) in [
+        ("not json", 400),
+        (r#"{"to": ["a@example.org"]}"#, 400),
+        (r#"{"url": ""}"#, 400),
+        (r#"{"url": "smtp://127.0.0.1:1", "to": []}"#, 400),
+        (r#"{"url": "smtp://127.0.0.1:1", "bcc": []}"#, 400),
+    ] {
+        let r = post_json(web, &path, body).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+        assert!(r.json()["error"].is_string());
+    }
+    let r = post_json(
+        web,
+        "/api/v1/messages/nope/release",
+        r#"{"url": "smtp://127.0.0.1:1"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let form = request_with_body(
+        web,
+        "POST",
+        &path,
+        &[("Content-Type", "text/plain")],
+        format!("{{\"url\": \"{}\"}}", real.url()).as_bytes(),
+    )
+    .await;
+    assert_eq!(form.status, 403, "{}", form.text());
+    assert_eq!(real.delivered(), 2, "nothing more was sent");
+}
+
+#[tokio::test]
+async fn release_is_off_unless_enabled_and_needs_an_envelope() {
+    let (sink, web, client) = catcher().await;
+    send(&client, "ann@example.net", "kept", "x").await;
+    let id = sink.messages().pop().unwrap().id;
+    let real = Sink::start().await.unwrap();
+    let r = post_json(
+        web,
+        &format!("/api/v1/messages/{id}/release"),
+        &format!("{{\"url\": \"{}\"}}", real.url()),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("--web-release"), "{}", r.text());
+    assert_eq!(real.delivered(), 0);
+
+    // A reloaded message without its envelope record: "to" and "from" must be given.
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("Maildir");
+    std::fs::create_dir_all(md.join("new")).unwrap();
+    std::fs::write(md.join("new/1.M1P1.elsewhere"), "Subject: foreign\r\n\r\nhi\r\n").unwrap();
+    let sink = Sink::builder()
+        .maildir(&md)
+        .on_release(forward)
+        .start()
+        .await
+        .unwrap();
+    let web = sink.web_addr().unwrap();
+    let id = sink.messages()[0].id.clone();
+    let path = format!("/api/v1/messages/{id}/release");
+    let r = post_json(web, &path, &format!("{{\"url\": \"{}\"}}", real.url())).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    let body = format!(
+        "{{\"url\": \"{}\", \"to\": [\"qa@example.com\"], \"from\": \"\"}}",
+        real.url()
+    );
+    let r = post_json(web, &path, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = real.messages().pop().unwrap();
+    assert_eq!(
+        (got.mail_from.as_str(), got.rcpt_to.as_slice()),
+        ("", &["qa@example.com".to_string()][..])
+    );
 }
 
 #[tokio::test]
@@ -436,6 +700,7 @@ fn the_openapi_file_names_every_route() {
         "/api/v1/messages:",
         "/api/v1/messages/{id}:",
         "/api/v1/messages/{id}/seen:",
+        "/api/v1/messages/{id}/release:",
         "/api/v1/messages/{id}/raw:",
         "/api/v1/messages/{id}/eml:",
         "/api/v1/messages/{id}/html:",

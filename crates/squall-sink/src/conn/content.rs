@@ -114,6 +114,8 @@ impl Conn {
             rcpt_params: tx.rcpt_params,
             helo: self.helo.clone(),
             tls: self.tls,
+            tls_version: self.tls_facts.as_ref().map(|f| f.0.clone()),
+            tls_cipher: self.tls_facts.as_ref().map(|f| f.1.clone()),
             auth: self.auth.clone(),
             size: usize::try_from(size).unwrap_or(usize::MAX),
             received_at: rfc3339(SystemTime::now()),
@@ -121,6 +123,8 @@ impl Conn {
             data: Vec::new(),
             eml: None,
             maildir: None,
+            reloaded: false,
+            envelope_known: true,
         };
         let msg = match save(self.shared.clone(), msg, content).await {
             Ok(m) => m,

@@ -94,6 +94,8 @@ pub(crate) struct Conn {
     helo: Option<String>,
     esmtp: bool,
     tls: bool,
+    /// The negotiated TLS protocol version and cipher suite, once encrypted.
+    tls_facts: Option<(String, String)>,
     auth: Option<String>,
     tx: Option<Transaction>,
     mode: Mode,
@@ -119,6 +121,7 @@ impl Conn {
             helo: None,
             esmtp: false,
             tls: false,
+            tls_facts: None,
             auth: None,
             tx: None,
             mode: Mode::Command,

@@ -52,6 +52,7 @@ impl Conn {
         let tls = tokio::time::timeout(limit, acceptor.accept(plain))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        self.tls_facts = Some(tls_facts(tls.get_ref().1));
         self.io = Box::new(tls);
         self.tls = true;
         self.helo = None;
@@ -164,4 +165,24 @@ impl Conn {
             }
         }))
     }
+}
+
+/// The protocol version (`TLSv1.3`) and cipher suite (rustls's name) of a finished handshake.
+fn tls_facts(conn: &rustls::ServerConnection) -> (String, String) {
+    let version = match conn.protocol_version() {
+        Some(v) => v
+            .as_str()
+            .map_or_else(|| format!("{v:?}"), |s| s.replace('_', ".")),
+        None => "unknown".into(),
+    };
+    let cipher = match conn.negotiated_cipher_suite() {
+        Some(c) => {
+            let suite = c.suite();
+            suite
+                .as_str()
+                .map_or_else(|| format!("{suite:?}"), str::to_string)
+        }
+        None => "unknown".into(),
+    };
+    (version, cipher)
 }

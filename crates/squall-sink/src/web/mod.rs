@@ -5,6 +5,7 @@ mod api;
 mod cid;
 mod guard;
 mod page;
+mod release;
 mod search;
 mod view;
 
@@ -13,13 +14,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::WebConfig;
 use crate::shared::Shared;
+
+pub(crate) use release::OnRelease;
+pub use release::{Release, ReleaseOutcome};
 
 /// Why the web side did not start.
 #[derive(Debug, Error)]
@@ -61,7 +65,7 @@ pub(crate) async fn serve(
     });
     let listener = TcpListener::bind(cfg.addr).await?;
     let addr = listener.local_addr()?;
-    let app = router(shared).layer(axum::middleware::from_fn_with_state(guard, guard::guard));
+    let app = router(shared, cfg.release).layer(axum::middleware::from_fn_with_state(guard, guard::guard));
     tokio::spawn(async move {
         let stop = async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -71,7 +75,7 @@ pub(crate) async fn serve(
     Ok(addr)
 }
 
-fn router(shared: Arc<Shared>) -> Router {
+fn router(shared: Arc<Shared>, hook: Option<OnRelease>) -> Router {
     Router::new()
         .route("/", get(page::index))
         .route("/app.js", get(page::script))
@@ -79,6 +83,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/messages", get(api::list).delete(api::delete_all))
         .route("/api/v1/messages/{id}", get(api::message).delete(api::delete))
         .route("/api/v1/messages/{id}/seen", put(api::seen))
+        .route(
+            "/api/v1/messages/{id}/release",
+            post(move |state, path, body| release::release(state, path, hook.clone(), body)),
+        )
         .route("/api/v1/messages/{id}/raw", get(api::raw))
         .route("/api/v1/messages/{id}/eml", get(api::eml))
         .route("/api/v1/messages/{id}/html", get(api::html))

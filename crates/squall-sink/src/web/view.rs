@@ -10,10 +10,10 @@ use crate::store::ReceivedMessage;
 #[derive(Debug, Serialize)]
 pub(crate) struct Item<'a> {
     id: &'a str,
-    /// MAIL FROM.
-    mail_from: &'a str,
-    /// Every RCPT TO (Bcc included).
-    rcpt_to: &'a [String],
+    /// MAIL FROM; `None` when the envelope is not known (see `envelope_known`).
+    mail_from: Option<&'a str>,
+    /// Every RCPT TO (Bcc included); `None` when the envelope is not known.
+    rcpt_to: Option<&'a [String]>,
     /// The From header's addresses.
     from: &'a [String],
     /// To and Cc headers' addresses.
@@ -23,6 +23,10 @@ pub(crate) struct Item<'a> {
     size: usize,
     attachments: usize,
     seen: bool,
+    /// Read back from the Maildir at start.
+    reloaded: bool,
+    /// False for a reloaded message whose envelope the sink has no record of.
+    envelope_known: bool,
 }
 
 impl<'a> Item<'a> {
@@ -31,8 +35,8 @@ impl<'a> Item<'a> {
         let m = &e.msg;
         Self {
             id: &m.id,
-            mail_from: &m.mail_from,
-            rcpt_to: &m.rcpt_to,
+            mail_from: m.envelope_known.then_some(m.mail_from.as_str()),
+            rcpt_to: m.envelope_known.then_some(m.rcpt_to.as_slice()),
             from: &s.from,
             to: &s.to,
             subject: s.subject.as_deref(),
@@ -40,6 +44,8 @@ impl<'a> Item<'a> {
             size: m.size,
             attachments: s.attachments,
             seen: e.seen,
+            reloaded: m.reloaded,
+            envelope_known: m.envelope_known,
         }
     }
 }
@@ -58,8 +64,10 @@ pub(crate) struct Page<'a> {
 pub(crate) struct Full<'a> {
     #[serde(flatten)]
     item: Item<'a>,
-    envelope: Envelope<'a>,
-    session: Session<'a>,
+    /// `None` when not known (a reloaded message without the sink's record).
+    envelope: Option<Envelope<'a>>,
+    /// `None` when not known, as `envelope`.
+    session: Option<Session<'a>>,
     headers: Vec<Header>,
     text: Option<String>,
     html: Option<String>,
@@ -79,6 +87,10 @@ struct Envelope<'a> {
 struct Session<'a> {
     helo: Option<&'a str>,
     tls: bool,
+    /// `TLSv1.2` or `TLSv1.3`, when `tls`.
+    tls_version: Option<&'a str>,
+    /// The cipher suite (rustls's name), when `tls`.
+    tls_cipher: Option<&'a str>,
     /// The authenticated user.
     auth: Option<&'a str>,
     /// `DATA` or `BDAT`.
@@ -109,18 +121,20 @@ impl<'a> Full<'a> {
         let m: &ReceivedMessage = &e.msg;
         Self {
             item: Item::of(e),
-            envelope: Envelope {
+            envelope: m.envelope_known.then(|| Envelope {
                 mail_from: &m.mail_from,
                 mail_params: &m.mail_params,
                 rcpt_to: &m.rcpt_to,
                 rcpt_params: &m.rcpt_params,
-            },
-            session: Session {
+            }),
+            session: m.envelope_known.then_some(Session {
                 helo: m.helo.as_deref(),
                 tls: m.tls,
+                tls_version: m.tls_version.as_deref(),
+                tls_cipher: m.tls_cipher.as_deref(),
                 auth: m.auth.as_deref(),
                 transfer: m.transfer,
-            },
+            }),
             headers: mail
                 .parsed()
                 .map(|p| {

@@ -37,9 +37,12 @@ function row(m) {
   tr.dataset.id = m.id;
   if (!m.seen) tr.classList.add("unread");
   if (current === m.id) tr.classList.add("selected");
-  const from = m.from.length ? m.from.join(", ") : m.mail_from;
-  const to = m.to.length ? m.to.join(", ") : m.rcpt_to.join(", ");
-  for (const [text, title] of [[from, m.mail_from], [to, m.rcpt_to.join(", ")],
+  // mail_from and rcpt_to are null for a reloaded message whose envelope is not known.
+  const envFrom = m.mail_from ?? "";
+  const envTo = (m.rcpt_to ?? []).join(", ");
+  const from = m.from.length ? m.from.join(", ") : envFrom;
+  const to = m.to.length ? m.to.join(", ") : envTo;
+  for (const [text, title] of [[from, envFrom], [to, envTo],
     [m.subject ?? "(no subject)"], [when(m.received_at)], [size(m.size)],
     [m.attachments ? String(m.attachments) : ""]]) {
     const td = el("td", text);
@@ -90,12 +93,20 @@ async function open(id) {
   dl.replaceChildren();
   fact(dl, "From", m.from.join(", "));
   fact(dl, "To", m.to.join(", "));
-  fact(dl, "Envelope from", "<" + m.envelope.mail_from + ">" + (m.envelope.mail_params.length ? " " + m.envelope.mail_params.join(" ") : ""));
-  fact(dl, "Envelope to", m.envelope.rcpt_to.map((r) => "<" + r + ">").join(", "));
-  fact(dl, "Received", when(m.received_at) + " · " + size(m.size) + " · " + m.session.transfer);
-  fact(dl, "HELO", m.session.helo ?? "");
-  fact(dl, "TLS", m.session.tls ? "yes" : "no");
-  fact(dl, "AUTH", m.session.auth ?? "none");
+  if (m.envelope && m.session) {
+    fact(dl, "Envelope from", "<" + m.envelope.mail_from + ">" + (m.envelope.mail_params.length ? " " + m.envelope.mail_params.join(" ") : ""));
+    fact(dl, "Envelope to", m.envelope.rcpt_to.map((r) => "<" + r + ">").join(", "));
+    fact(dl, "Received", when(m.received_at) + " · " + size(m.size) + " · " + m.session.transfer
+      + (m.reloaded ? " · reloaded from the Maildir" : ""));
+    fact(dl, "HELO", m.session.helo ?? "");
+    fact(dl, "TLS", m.session.tls
+      ? "yes · " + (m.session.tls_version ?? "?") + " · " + (m.session.tls_cipher ?? "?")
+      : "no");
+    fact(dl, "AUTH", m.session.auth ?? "none");
+  } else {
+    fact(dl, "Envelope", "not known (reloaded from the Maildir without the sink's record)");
+    fact(dl, "File time", when(m.received_at) + " · " + size(m.size));
+  }
   const att = $("v-attachments");
   att.replaceChildren();
   for (const p of m.parts.filter((p) => p.attachment)) {
