@@ -17,6 +17,8 @@
 #   testing.test    MX 10 mx2.pref.test; testing policy listing only mx.enforce.test
 #   badpolicy.test  MX 10 mx2.pref.test; the policy server sends a malformed policy
 #   badcert.test    MX 10 mx2.pref.test; the policy server's certificate lacks this name
+#   badtls.test     MX 10 mx.badtls.test (127.0.0.7, its certificate lacks that name),
+#                   MX 20 mx.enforce.test; enforce policy listing both
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -48,6 +50,9 @@ start)
         --host-record=mta-sts.enforce.test,127.0.0.6 --host-record=mta-sts.strict.test,127.0.0.6 \
         --host-record=mta-sts.testing.test,127.0.0.6 --host-record=mta-sts.badpolicy.test,127.0.0.6 \
         --host-record=mta-sts.badcert.test,127.0.0.6 \
+        --mx-host=badtls.test,mx.badtls.test,10 --mx-host=badtls.test,mx.enforce.test,20 \
+        --host-record=mx.badtls.test,127.0.0.7 --host-record=mta-sts.badtls.test,127.0.0.6 \
+        --txt-record=_mta-sts.badtls.test,"v=STSv1; id=x1" \
         --local=/test/ &
     echo $! >"$RUN/dnsmasq-$port.pid"
     for _ in $(seq 1 50); do

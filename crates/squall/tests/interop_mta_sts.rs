@@ -2,8 +2,9 @@
 //! (`scripts/peers/dnsmasq.sh`, address in `SQUALL_PEER_DNSMASQ`: the `_mta-sts` TXT records,
 //! the MX records, and `mta-sts.DOMAIN` → 127.0.0.6). The policies are served over HTTPS by an
 //! in-process tokio-rustls server on 127.0.0.6 with a certificate from a test CA; the MX hosts
-//! are in-process sinks: 127.0.0.3 (`mx2.pref.test`, no TLS) and 127.0.0.5 (`mx.enforce.test`,
-//! STARTTLS with a certificate from the same CA), on one port.
+//! are in-process sinks: 127.0.0.3 (`mx2.pref.test`, no TLS), 127.0.0.5 (`mx.enforce.test`,
+//! STARTTLS with a certificate from the same CA) and 127.0.0.7 (`mx.badtls.test`, STARTTLS with a
+//! certificate that does not name it), on one port.
 
 mod common;
 
@@ -27,6 +28,7 @@ fn dns() -> SocketAddr {
 
 const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx.enforce.test\r\nmax_age: 86400\r\n";
 const TESTING: &str = "version: STSv1\nmode: testing\nmx: mx.enforce.test\nmax_age: 86400\n";
+const BADTLS: &str = "version: STSv1\nmode: enforce\nmx: mx.badtls.test\nmx: *.enforce.test\nmax_age: 60\n";
 const MALFORMED: &str = "version: STSv1\nmode: strict\nmx: mx2.pref.test\nmax_age: 86400\n";
 
 /// Policy requests served, by Host header.
@@ -98,6 +100,10 @@ async fn policy_server(cert_pem: &str, key_pem: &str) -> (u16, Served) {
                     "mta-sts.testing.test" => {
                         format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n{TESTING}")
                     }
+                    "mta-sts.badtls.test" => format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{BADTLS}",
+                        BADTLS.len()
+                    ),
                     "mta-sts.badpolicy.test" => format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{MALFORMED}",
                         MALFORMED.len()
@@ -112,8 +118,8 @@ async fn policy_server(cert_pem: &str, key_pem: &str) -> (u16, Served) {
     (port, served)
 }
 
-/// (plain sink on .3, STARTTLS sink on .5), on the same port.
-async fn mx_hosts(cert_pem: &str, key_pem: &str) -> (SinkHandle, SinkHandle, u16) {
+/// (plain sink on .3, STARTTLS sinks on .5 and .7), on the same port.
+async fn mx_hosts(cert_pem: &str, key_pem: &str) -> (SinkHandle, SinkHandle, SinkHandle, u16) {
     for _ in 0..20 {
         let plain = Sink::builder()
             .listen("127.0.0.3:0".parse().unwrap())
@@ -127,11 +133,17 @@ async fn mx_hosts(cert_pem: &str, key_pem: &str) -> (SinkHandle, SinkHandle, u16
             .unwrap()
             .start()
             .await;
-        if let Ok(tls) = tls {
-            return (plain, tls, port);
+        let badtls = Sink::builder()
+            .listen(SocketAddr::from(([127, 0, 0, 7], port)))
+            .tls_pem(cert_pem.as_bytes(), key_pem.as_bytes())
+            .unwrap()
+            .start()
+            .await;
+        if let (Ok(tls), Ok(badtls)) = (tls, badtls) {
+            return (plain, tls, badtls, port);
         }
     }
-    panic!("no port free on 127.0.0.3 and .5 at once");
+    panic!("no port free on 127.0.0.3, .5 and .7 at once");
 }
 
 #[tokio::test]
@@ -145,12 +157,13 @@ async fn enforce_testing_and_unfetchable_policies() {
         "mta-sts.strict.test",
         "mta-sts.testing.test",
         "mta-sts.badpolicy.test",
+        "mta-sts.badtls.test",
     ]);
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &pki.ca_pem).unwrap();
     let (https_port, served) = policy_server(&pki.cert_pem, &pki.key_pem).await;
-    let (plain, tls, port) = mx_hosts(&pki.cert_pem, &pki.key_pem).await;
+    let (plain, tls, badtls, port) = mx_hosts(&pki.cert_pem, &pki.key_pem).await;
     let direct = |sts: bool| {
         Client::direct()
             .dns(dns)
@@ -169,6 +182,7 @@ async fn enforce_testing_and_unfetchable_policies() {
         "c@testing.test",
         "d@badpolicy.test",
         "e@badcert.test",
+        "h@badtls.test",
     ];
     let report = d
         .send("s@example.org", to, "Subject: sts\r\n\r\nx\r\n")
@@ -190,7 +204,22 @@ async fn enforce_testing_and_unfetchable_policies() {
         "{:?}",
         o.policy_notes
     );
-    assert_eq!(tls.take_messages().len(), 1);
+    assert_eq!(tls.take_messages().len(), 2, "enforce.test and badtls.test");
+
+    // enforce: the preferred MX is listed but its certificate does not verify, so it is not used;
+    // the next listed MX (matched by *.enforce.test) takes the message.
+    let o = by("badtls.test");
+    assert_eq!(o.tls_policy, TlsPolicy::MtaStsEnforce);
+    assert!(o.result.is_ok(), "{:?}", o.result);
+    assert_eq!(o.mx.as_deref(), Some("mx.enforce.test"));
+    assert_eq!(o.tried.len(), 1, "{:?}", o.tried);
+    assert_eq!(o.tried[0].0, "mx.badtls.test");
+    assert!(
+        o.tried[0].1.to_string().contains("certificate"),
+        "{}",
+        o.tried[0].1
+    );
+    assert!(badtls.take_messages().is_empty());
 
     // enforce, and no MX host is in the policy: not delivered, a temporary failure that says why.
     let o = by("strict.test");
