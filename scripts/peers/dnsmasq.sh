@@ -10,6 +10,15 @@
 #   null.test      MX 0 .  (RFC 7505 null MX)
 #   dead.test      MX 10 mx1.pref.test, MX 20 mx9.dead.test (127.0.0.9)
 #   hole.test      MX 10 mx9.dead.test, MX 20 mx2.pref.test
+# MTA-STS (RFC 8461): each domain has a _mta-sts TXT record, and mta-sts.DOMAIN is 127.0.0.6,
+# where the test serves the policies over HTTPS (interop_mta_sts.rs):
+#   enforce.test    MX 10 mx2.pref.test, MX 20 mx.enforce.test (127.0.0.5); policy lists only .5
+#   strict.test     MX 10 mx2.pref.test; enforce policy listing only mx.enforce.test
+#   testing.test    MX 10 mx2.pref.test; testing policy listing only mx.enforce.test
+#   badpolicy.test  MX 10 mx2.pref.test; the policy server sends a malformed policy
+#   badcert.test    MX 10 mx2.pref.test; the policy server's certificate lacks this name
+#   badtls.test     MX 10 mx.badtls.test (127.0.0.7, its certificate lacks that name),
+#                   MX 20 mx.enforce.test; enforce policy listing both
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -29,6 +38,21 @@ start)
         --host-record=mx3.pref.test,127.0.0.4 --host-record=implicit.test,127.0.0.4 \
         --host-record=mx9.dead.test,127.0.0.9 \
         --dns-rr=null.test,15,000000 \
+        --mx-host=enforce.test,mx2.pref.test,10 --mx-host=enforce.test,mx.enforce.test,20 \
+        --host-record=mx.enforce.test,127.0.0.5 \
+        --mx-host=strict.test,mx2.pref.test,10 --mx-host=testing.test,mx2.pref.test,10 \
+        --mx-host=badpolicy.test,mx2.pref.test,10 --mx-host=badcert.test,mx2.pref.test,10 \
+        --txt-record=_mta-sts.enforce.test,"v=STSv1; id=e1" \
+        --txt-record=_mta-sts.strict.test,"v=STSv1; id=s1" \
+        --txt-record=_mta-sts.testing.test,"v=STSv1; id=t1" \
+        --txt-record=_mta-sts.badpolicy.test,"v=STSv1; id=b1" \
+        --txt-record=_mta-sts.badcert.test,"v=STSv1; id=c1" \
+        --host-record=mta-sts.enforce.test,127.0.0.6 --host-record=mta-sts.strict.test,127.0.0.6 \
+        --host-record=mta-sts.testing.test,127.0.0.6 --host-record=mta-sts.badpolicy.test,127.0.0.6 \
+        --host-record=mta-sts.badcert.test,127.0.0.6 \
+        --mx-host=badtls.test,mx.badtls.test,10 --mx-host=badtls.test,mx.enforce.test,20 \
+        --host-record=mx.badtls.test,127.0.0.7 --host-record=mta-sts.badtls.test,127.0.0.6 \
+        --txt-record=_mta-sts.badtls.test,"v=STSv1; id=x1" \
         --local=/test/ &
     echo $! >"$RUN/dnsmasq-$port.pid"
     for _ in $(seq 1 50); do

@@ -76,6 +76,7 @@ pub mod dkim;
 pub mod ehlo;
 pub mod envelope;
 pub mod error;
+pub mod mta_sts;
 pub mod mx;
 pub mod params;
 pub mod reply;

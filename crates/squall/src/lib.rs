@@ -89,7 +89,7 @@ pub use builder::ClientBuilder;
 pub use client::{Client, Submission};
 pub use config::TranscriptFn;
 pub use delivery::Delivery;
-pub use direct::{Direct, DirectBuilder, DirectReport, DomainOutcome};
+pub use direct::{Direct, DirectBuilder, DirectReport, DomainOutcome, TlsPolicy};
 #[cfg(feature = "dkim")]
 pub use dkim::{DkimKey, DkimSigner};
 pub use error::Error;

@@ -50,14 +50,18 @@ pub(super) async fn send(args: &SendArgs, prepared: Prepared) -> Result<u8, (u8,
         for (host, e) in &d.tried {
             eprintln!("squall: {}: {host} failed, trying the next MX: {e}", d.domain);
         }
+        for note in &d.policy_notes {
+            eprintln!("squall: {}: {note}", d.domain);
+        }
         match &d.result {
             Ok(receipt) => {
                 let names: Vec<String> = receipt.accepted.iter().map(|r| r.recipient.to_string()).collect();
                 println!(
-                    "delivered to {} via {} ({})",
+                    "delivered to {} via {} ({}); TLS policy: {}",
                     names.join(", "),
                     d.mx.as_deref().unwrap_or("?"),
-                    receipt.reply
+                    receipt.reply,
+                    d.tls_policy
                 );
                 for r in &receipt.rejected {
                     eprintln!("squall: {r}");

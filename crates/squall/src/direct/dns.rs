@@ -58,6 +58,23 @@ impl Dns {
             Err(e) => Err(io::Error::other(e.to_string())),
         }
     }
+
+    /// The TXT records at `name`, each one's strings joined (RFC 8461 §3.1 reads them so);
+    /// none when the name does not exist or has no TXT records.
+    pub(crate) async fn txt(&self, name: &str) -> io::Result<Vec<String>> {
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        match self.0.txt_lookup(fqdn).await {
+            Ok(found) => Ok(found
+                .iter()
+                .map(|txt| {
+                    let bytes: Vec<u8> = txt.txt_data().iter().flat_map(|s| s.iter().copied()).collect();
+                    String::from_utf8_lossy(&bytes).into_owned()
+                })
+                .collect()),
+            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
+    }
 }
 
 impl Resolve for Dns {

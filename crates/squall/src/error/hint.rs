@@ -76,6 +76,7 @@ pub(super) fn summary(e: &Error) -> String {
             format!("could not reach {server} through the proxy {proxy}: {failure}")
         }
         What::NullMx(domain) => format!("{domain} accepts no mail: it publishes a null MX (RFC 7505)"),
+        What::MtaSts(why) => format!("not delivered under the MTA-STS policy of {server}: {why}"),
         What::Tls(io) => format!("the TLS handshake with {server} failed: {io}"),
         What::Body(io) => format!("reading the message body failed: {io}"),
         What::Token(why) => format!("could not get an OAuth 2.0 access token: {why}"),
@@ -134,6 +135,11 @@ pub(super) fn advice(e: &Error) -> String {
         },
         What::Proxy { failure, .. } => failure.hint().into(),
         What::NullMx(_) => "the address cannot receive mail; check the domain with its owner".into(),
+        What::MtaSts(_) => {
+            "the domain demands verified TLS to the MX hosts its policy lists; try later, or ask \
+             its owner to fix the MX records or the policy"
+                .into()
+        }
         What::Tls(io) => tls(io).into(),
         What::Body(_) => "check the file or stream the message comes from".into(),
         What::Token(_) => "check the token source (its refresh token, client id, or endpoint)".into(),

@@ -37,6 +37,8 @@ pub(crate) enum What {
     },
     /// The domain publishes a null MX (RFC 7505): it accepts no mail.
     NullMx(String),
+    /// The domain's MTA-STS policy (enforce, RFC 8461) left no MX host to deliver to.
+    MtaSts(String),
     /// The TLS handshake failed (certificate, protocol).
     Tls(Arc<io::Error>),
     /// The connection failed with this error.
