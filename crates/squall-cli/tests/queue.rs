@@ -3,11 +3,7 @@
 use squall_sink::Sink;
 
 mod common;
-use common::{Run, code, text};
-
-fn queue_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite:{}", dir.path().join("q.db").display())
-}
+use common::{Run, code, queue_url, text};
 
 fn run_args(url: &str, sink: &str, extra: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = ["queue", "run", "--queue-url", url, "--url", sink, "--until-empty"]
@@ -22,26 +18,28 @@ fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
 
+/// `squall queue add` into `url`, from a@ to b@, with `extra` flags.
+fn add_args(url: &str, extra: &[&str]) -> Vec<String> {
+    let mut v = args(&[
+        "queue",
+        "add",
+        "--queue-url",
+        url,
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.org",
+    ]);
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_with_add_send_queue_and_raw_then_run_delivers_each_once() {
     let dir = tempfile::tempdir().unwrap();
     let url = queue_url(&dir);
     let sink = Sink::start().await.unwrap();
-    let add = |extra: &[&str]| {
-        let mut v = args(&[
-            "queue",
-            "add",
-            "--queue-url",
-            &url,
-            "--from",
-            "a@example.org",
-            "--to",
-            "b@example.org",
-        ]);
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
-    let o = Run::new(add(&["--subject", "one", "--body", "first"]))
+    let o = Run::new(add_args(&url, &["--subject", "one", "--body", "first"]))
         .run()
         .await;
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
@@ -66,7 +64,9 @@ async fn queued_with_add_send_queue_and_raw_then_run_delivers_each_once() {
     assert_eq!(v["queued"], 2);
     let raw = dir.path().join("m.eml");
     std::fs::write(&raw, "From: a@example.org\r\nSubject: raw\r\n\r\nthird\r\n").unwrap();
-    let o = Run::new(add(&["--raw-file", raw.to_str().unwrap()])).run().await;
+    let o = Run::new(add_args(&url, &["--raw-file", raw.to_str().unwrap()]))
+        .run()
+        .await;
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     assert_eq!(sink.delivered(), 0, "queueing sends nothing");
 
@@ -123,20 +123,7 @@ async fn queued_with_add_send_queue_and_raw_then_run_delivers_each_once() {
 async fn cancel_retry_and_show_by_id() {
     let dir = tempfile::tempdir().unwrap();
     let url = queue_url(&dir);
-    let o = Run::new(args(&[
-        "queue",
-        "add",
-        "--queue-url",
-        &url,
-        "--from",
-        "a@example.org",
-        "--to",
-        "b@example.org",
-        "--body",
-        "x",
-    ]))
-    .run()
-    .await;
+    let o = Run::new(add_args(&url, &["--body", "x"])).run().await;
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let o = Run::new(args(&["queue", "cancel", "--queue-url", &url, "1"]))
         .run()
@@ -178,20 +165,7 @@ async fn an_unreachable_database_exits_75_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no/such/dir/q.db");
     let url = format!("sqlite:{}", missing.display());
-    let o = Run::new(args(&[
-        "queue",
-        "add",
-        "--queue-url",
-        &url,
-        "--from",
-        "a@example.org",
-        "--to",
-        "b@example.org",
-        "--body",
-        "x",
-    ]))
-    .run()
-    .await;
+    let o = Run::new(add_args(&url, &["--body", "x"])).run().await;
     assert_eq!(code(&o), 75, "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("cannot open the outbox database"),

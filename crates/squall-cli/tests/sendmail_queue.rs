@@ -4,13 +4,9 @@
 use squall_sink::Sink;
 
 mod common;
-use common::{Run, code, text};
+use common::{Run, code, queue_url, text};
 
 const MESSAGE: &str = "From: Cron Daemon <cron@example.org>\nTo: admin@example.org\nBcc: audit@example.org\nSubject: backup\n\nbackup done\n";
-
-fn queue_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite:{}", dir.path().join("q.db").display())
-}
 
 async fn run_queue(url: &str, sink: &str) -> std::process::Output {
     Run::new([

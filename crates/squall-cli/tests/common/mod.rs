@@ -184,3 +184,8 @@ pub fn peer(var: &str, skip: &str) -> Option<String> {
     }
     panic!("{var} is not set: this test needs the real peer servers, which scripts/test.sh starts");
 }
+
+/// A queue database in `dir`, as a `--queue-url`.
+pub fn queue_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite:{}", dir.path().join("q.db").display())
+}
