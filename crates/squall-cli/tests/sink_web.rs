@@ -67,6 +67,14 @@ fn start_sink(args: &[&str]) -> (Running, BufReader<std::process::ChildStdout>, 
 }
 
 /// One message over plain SMTP: each command, then its whole reply.
+/// The page's address from `squall sink --web`'s "mail page on http://ADDR/" line.
+fn page_addr(line: &str) -> String {
+    line.strip_prefix("mail page on http://")
+        .and_then(|l| l.split_once('/'))
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_else(|| panic!("not the page line: {line:?}"))
+}
+
 fn smtp(addr: &str, content: &str) {
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -117,11 +125,7 @@ fn the_page_and_api_show_what_arrives() {
     let smtp_addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
     line.clear();
     out.read_line(&mut line).unwrap();
-    let web = line
-        .strip_prefix("mail page on http://")
-        .and_then(|l| l.split_once('/'))
-        .map(|(a, _)| a.to_string())
-        .unwrap_or_else(|| panic!("{line:?}"));
+    let web = page_addr(&line);
 
     smtp(&smtp_addr, "Subject: <b>hi</b>\r\n\r\nbody");
     let wait = http_get(&web, "/api/v1/wait?subject=hi&timeout=10s");
@@ -174,11 +178,7 @@ fn messages_in_the_maildir_are_shown_again_after_a_restart() {
         "reloaded 1 messages from the Maildir, 1 skipped (see stderr)",
         "{lines:?}"
     );
-    let web = lines[1]
-        .strip_prefix("mail page on http://")
-        .and_then(|l| l.split_once('/'))
-        .map(|(a, _)| a.to_string())
-        .unwrap_or_else(|| panic!("{lines:?}"));
+    let web = page_addr(&lines[1]);
     let list = http_get(&web, "/api/v1/messages?subject=before");
     assert!(list.contains("\"total\":1"), "{list}");
     assert!(list.contains("\"envelope_known\":false"), "{list}");
@@ -195,11 +195,7 @@ fn web_release_forwards_a_captured_message_through_squall() {
     let (_catcher, mut out, smtp_addr) = start_sink(&["--quiet", "--web", "127.0.0.1:0", "--web-release"]);
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    let web = line
-        .strip_prefix("mail page on http://")
-        .and_then(|l| l.split_once('/'))
-        .map(|(a, _)| a.to_string())
-        .unwrap_or_else(|| panic!("{line:?}"));
+    let web = page_addr(&line);
     smtp(&smtp_addr, "Subject: release me\r\n\r\nbody");
     let wait = http_get(&web, "/api/v1/wait?subject=release&timeout=10s");
     assert!(wait.starts_with("HTTP/1.1 200"), "{wait}");
