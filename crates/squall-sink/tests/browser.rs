@@ -6,8 +6,10 @@
 //! unless `SQUALL_PEERS_REQUIRED=1` (as in `scripts/test.sh`).
 
 mod http;
+mod pki;
 mod webdriver;
 
+use pki::pki;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -276,20 +278,6 @@ async fn the_page_in_a_real_browser() {
     let facts = browser.text("#v-facts").await;
     assert!(facts.contains("yes · TLSv1.3 · TLS13_"), "{facts}");
     browser.quit().await;
-}
-
-/// A private CA and a certificate for localhost: (CA PEM, certificate PEM, key PEM).
-fn pki() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 /// A figure, not a check: the first load of the page with 10,000 messages kept, until its

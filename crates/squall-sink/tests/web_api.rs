@@ -2,7 +2,9 @@
 //! HTTP client asks.
 
 mod http;
+mod pki;
 
+use pki::pki;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -172,20 +174,6 @@ async fn one_message_raw_parts_html_and_eml() {
             .contains("https:")
     );
     assert_eq!(get(web, "/api/v1/messages/nope").await.status, 404);
-}
-
-/// A private CA and a certificate for localhost: (CA PEM, certificate PEM, key PEM).
-fn pki() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 #[tokio::test]
