@@ -24,6 +24,9 @@ pub(crate) struct Job {
     pub(crate) deadline: Option<Instant>,
     pub(crate) message_id: Option<String>,
     pub(crate) attempts: Vec<Attempt>,
+    /// Why the last attempt failed, while a retry is pending: the error to report if the
+    /// deadline passes before the retry gets a connection.
+    pub(crate) last_error: Option<Error>,
     /// Recipients that got the message in an earlier attempt.
     pub(crate) delivered: Vec<RecipientReply>,
     /// The latest refusal of each recipient that did not get it.
@@ -53,6 +56,7 @@ impl Job {
             deadline: deadline.and_then(|d| now.checked_add(d)),
             message_id,
             attempts: Vec::new(),
+            last_error: None,
             delivered: Vec::new(),
             refused: Vec::new(),
             final_reply: None,

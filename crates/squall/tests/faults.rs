@@ -460,10 +460,13 @@ async fn the_message_deadline_bounds_the_retries() {
     );
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
     assert!(e.to_string().contains("attempts were made"), "{e}");
-    assert_eq!(
-        fired(&s),
-        [e.attempts().len() as u64],
-        "one refused greeting per attempt"
+    // One refused greeting per attempt, and one more when the deadline overtook the retry
+    // while its connection was opening (that connection is then greeted for nothing).
+    let n = e.attempts().len() as u64;
+    let greeted = fired(&s)[0];
+    assert!(
+        greeted == n || greeted == n + 1,
+        "{greeted} greetings for {n} attempts"
     );
 }
 

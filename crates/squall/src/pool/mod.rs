@@ -217,15 +217,17 @@ impl Pool {
     }
 
     /// Fails the queued jobs whose deadline has passed, with `why` (what kept them from being
-    /// sent), else a plain deadline error.
+    /// sent), else with what failed their last attempt, else a plain deadline error.
     fn expire(&self, why: Option<&Error>) {
         if self.config.retry.deadline.is_none() {
             return;
         }
         let now = Instant::now();
-        for job in self.take_jobs(|j| j.deadline.is_some_and(|d| d <= now)) {
+        for mut job in self.take_jobs(|j| j.deadline.is_some_and(|d| d <= now)) {
+            let last = job.last_error.take();
             let error = why
                 .cloned()
+                .or(last)
                 .unwrap_or_else(|| Error::new(ErrorKind::Transient, Stage::Prepare, What::Deadline));
             let (job, result) = retry::give_up(job, error);
             self.finish(job, result);
@@ -326,3 +328,6 @@ impl Pool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -58,6 +58,7 @@ pub(crate) fn after_delivery(
         }
         remember_refusal(&mut job, r);
     }
+    job.last_error = None;
     job.tls = tls.cloned();
     job.size = d.size;
     job.queue_id = d.reply.queue_id().map(str::to_string);
@@ -93,6 +94,7 @@ pub(crate) fn after_failure(mut job: Job, error: Error, started: Started, policy
             .collect();
         if let Some(envelope) = only(&job.envelope, &keep) {
             job.envelope = envelope;
+            job.last_error = Some(error);
             return Next::Retry(job, delay);
         }
     }
