@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! default = "work"
+//! queue_url = "sqlite:/var/spool/squall/queue.db"   # the queue (default: under $XDG_STATE_HOME)
 //!
 //! [accounts.work]
 //! server = "mail.example.org"       # host, or host:port
@@ -62,6 +63,7 @@ impl fmt::Display for ConfigError {
 #[serde(deny_unknown_fields)]
 struct FileToml {
     default: Option<Spanned<String>>,
+    queue_url: Option<Spanned<String>>,
     #[serde(default)]
     accounts: BTreeMap<String, Spanned<AccountToml>>,
 }
@@ -122,6 +124,9 @@ pub(crate) struct Account {
 pub(crate) struct Accounts {
     pub(crate) path: PathBuf,
     default: Option<String>,
+    /// `queue_url = …`: the durable queue's database, when neither `--queue-url` nor
+    /// SQUALL_QUEUE_URL names one.
+    pub(crate) queue_url: Option<String>,
     accounts: BTreeMap<String, Account>,
 }
 
@@ -290,9 +295,20 @@ impl Accounts {
                 format!("there is no [accounts.{}]{}", d.get_ref(), known(&accounts)),
             ));
         }
+        let queue_url = match file.queue_url {
+            Some(u) if u.get_ref().trim().is_empty() => {
+                return Err(at(
+                    u.span(),
+                    Some("queue_url".into()),
+                    "must name a database (sqlite:PATH); remove the line for the default".into(),
+                ));
+            }
+            u => u.map(Spanned::into_inner),
+        };
         Ok(Self {
             path: path.to_path_buf(),
             default: file.default.map(Spanned::into_inner),
+            queue_url,
             accounts,
         })
     }

@@ -1,6 +1,6 @@
 //! How to reach and log in to the server: the flags `send` and `bulk` share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -216,6 +216,11 @@ impl ConnArgs {
             config,
             ..Self::default()
         }
+    }
+
+    /// The accounts file given with `--config`, if any.
+    pub(crate) fn config(&self) -> Option<&Path> {
+        self.config.as_deref()
     }
 
     /// The server: --server or --url, else --account, else SQUALL_URL, else the accounts file's

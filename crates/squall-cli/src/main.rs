@@ -93,6 +93,8 @@ The file ($XDG_CONFIG_HOME/squall/config.toml, else ~/.config/squall/config.toml
 or --config PATH) names servers and their logins:
 
   default = "work"
+  queue_url = "sqlite:/var/spool/squall/queue.db"   # optional: the durable queue
+                                       #   (after --queue-url and SQUALL_QUEUE_URL)
 
   [accounts.work]
   server = "mail.example.org"          # host, or host:port

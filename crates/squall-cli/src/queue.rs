@@ -5,13 +5,14 @@
 //! sends it (its --server, --url, --account or SQUALL_URL), so queueing works with no server
 //! reachable — the msmtpq use case.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use squall::{Body, Envelope};
 use squall_outbox::{MessageState, Outbox, OutboxError, QueueId, RunOptions, Stats, Status};
 
+use crate::accounts::Accounts;
 use crate::conn::ConnArgs;
 use crate::exit;
 
@@ -25,16 +26,65 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall queue show 12 ; squall queue retry 12 ; squall queue cancel 12
   squall queue purge --older-than 7d ; squall queue stats --json
 
-The queue is a SQLite file: --queue-url sqlite:PATH, else SQUALL_QUEUE_URL, else
-sqlite:$XDG_STATE_HOME/squall/queue.db (~/.local/state/squall/queue.db).";
+The queue is a SQLite file: --queue-url sqlite:PATH, else SQUALL_QUEUE_URL, else queue_url
+in the accounts file, else sqlite:$XDG_STATE_HOME/squall/queue.db (~/.local/state/squall/queue.db).";
 
 /// The database flag every queue command takes.
 #[derive(Args, Debug, Default, Clone)]
 pub(crate) struct QueueUrl {
-    /// The queue database: sqlite:PATH (default: SQUALL_QUEUE_URL, else
-    /// sqlite:$XDG_STATE_HOME/squall/queue.db).
+    /// The queue database: sqlite:PATH (default: SQUALL_QUEUE_URL, else the accounts file's
+    /// queue_url, else sqlite:$XDG_STATE_HOME/squall/queue.db).
     #[arg(long, value_name = "URL")]
     pub(crate) queue_url: Option<String>,
+    /// The accounts file to read `queue_url` from (a command's --config), else the default one.
+    #[arg(skip)]
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl QueueUrl {
+    /// With the accounts file `config` (a command's `--config`) instead of the default one.
+    pub(crate) fn with_config(mut self, config: Option<PathBuf>) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The URL: the flag, else SQUALL_QUEUE_URL, else the accounts file's `queue_url`, else
+    /// the file under the XDG state directory (made if missing). An accounts file that cannot
+    /// be read is an error (exit 78), not skipped: the queue it names would be silently missed.
+    fn resolve(&self) -> Result<String, String> {
+        if let Some(u) = &self.queue_url {
+            return Ok(u.clone());
+        }
+        if let Some(u) = std::env::var_os("SQUALL_QUEUE_URL").filter(|u| !u.is_empty()) {
+            return Ok(u.to_string_lossy().into_owned());
+        }
+        let accounts = Accounts::load(self.config.as_deref()).map_err(|e| e.to_string())?;
+        if let Some(u) = accounts.and_then(|a| a.queue_url) {
+            return Ok(u);
+        }
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = state.join("squall");
+        let _ = std::fs::create_dir_all(&dir);
+        Ok(format!("sqlite:{}", dir.join("queue.db").display()))
+    }
+
+    /// [`resolve`](Self::resolve), or the exit code once the error is told.
+    fn url(&self, json: bool) -> Result<String, u8> {
+        self.resolve().map_err(|e| {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": e, "transient": false, "exit": exit::CONFIG })
+                );
+            }
+            eprintln!("squall: {e}");
+            exit::CONFIG
+        })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,30 +191,8 @@ pub(crate) enum Content {
     Stdin,
 }
 
-/// The URL: the flag, else SQUALL_QUEUE_URL, else the file under the XDG state directory (made
-/// if missing).
-fn url(db: Option<&str>) -> Result<String, OutboxError> {
-    if let Some(u) = db {
-        return Ok(u.to_string());
-    }
-    if let Some(u) = std::env::var_os("SQUALL_QUEUE_URL").filter(|u| !u.is_empty()) {
-        return Ok(u.to_string_lossy().into_owned());
-    }
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    let dir = state.join("squall");
-    let _ = std::fs::create_dir_all(&dir);
-    Ok(format!("sqlite:{}", dir.join("queue.db").display()))
-}
-
-async fn open(db: Option<&str>, hold: bool) -> Result<Outbox, OutboxError> {
-    Outbox::builder(url(db)?)
-        .hold_possible_duplicates(hold)
-        .open()
-        .await
+async fn open(url: &str, hold: bool) -> Result<Outbox, OutboxError> {
+    Outbox::builder(url).hold_possible_duplicates(hold).open().await
 }
 
 /// The exit code for an outbox failure: 75 when trying again may work (the database locked,
@@ -206,14 +234,18 @@ pub(crate) enum Report {
 /// Queues a prepared message (`send --queue`, `queue add`, `sendmail --queue`): exit 0 only
 /// once the message and its content are committed.
 pub(crate) async fn add(
-    db: Option<&str>,
+    db: &QueueUrl,
     report: Report,
     envelope: Envelope,
     content: Content,
     message_id: Option<String>,
 ) -> u8 {
+    let url = match db.url(report == Report::Json) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
     let result = async {
-        let outbox = open(db, false).await?;
+        let outbox = open(&url, false).await?;
         let id = match content {
             Content::Body(b) => match b.as_bytes() {
                 Some(bytes) => outbox.enqueue_raw(envelope.clone(), bytes).await?,
@@ -300,7 +332,15 @@ async fn run_workers(args: RunArgs) -> u8 {
         Ok(c) => c,
         Err(x) => return crate::output::fail(args.json, "squall", x),
     };
-    let outbox = match open(args.db.queue_url.as_deref(), args.hold_duplicates).await {
+    let db = args
+        .db
+        .clone()
+        .with_config(args.conn.config().map(Path::to_path_buf));
+    let url = match db.url(args.json) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let outbox = match open(&url, args.hold_duplicates).await {
         Ok(o) => o,
         Err(e) => return fail(args.json, &e),
     };
@@ -379,13 +419,11 @@ async fn list(a: ListArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let r = async {
-        open(a.db.queue_url.as_deref(), false)
-            .await?
-            .list(state, a.limit)
-            .await
-    }
-    .await;
+    let url = match a.db.url(a.json) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let r = async { open(&url, false).await?.list(state, a.limit).await }.await;
     match r {
         Ok(rows) if a.json => {
             println!("{}", serde_json::to_string(&rows).unwrap_or_default());
@@ -402,13 +440,11 @@ async fn list(a: ListArgs) -> u8 {
 }
 
 async fn show(a: IdArgs) -> u8 {
-    let r = async {
-        open(a.db.queue_url.as_deref(), false)
-            .await?
-            .status(QueueId(a.id))
-            .await
-    }
-    .await;
+    let url = match a.db.url(a.json) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let r = async { open(&url, false).await?.status(QueueId(a.id)).await }.await;
     match r {
         Ok(Some(s)) if a.json => {
             println!("{}", serde_json::to_string(&s).unwrap_or_default());
@@ -444,7 +480,11 @@ type Change = fn(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), OutboxError>> + Send>>;
 
 async fn change(a: IdArgs, done: &str, f: Change) -> u8 {
-    let r = async { f(open(a.db.queue_url.as_deref(), false).await?, QueueId(a.id)).await }.await;
+    let url = match a.db.url(a.json) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let r = async { f(open(&url, false).await?, QueueId(a.id)).await }.await;
     match r {
         Ok(()) => {
             if a.json {
@@ -467,7 +507,11 @@ async fn purge(a: PurgeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let r = async { open(a.db.queue_url.as_deref(), false).await?.purge(age).await }.await;
+    let url = match a.db.url(a.json) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let r = async { open(&url, false).await?.purge(age).await }.await;
     match r {
         Ok(n) => {
             if a.json {
@@ -482,7 +526,11 @@ async fn purge(a: PurgeArgs) -> u8 {
 }
 
 async fn stats(a: StatsArgs) -> u8 {
-    let r = async { open(a.db.queue_url.as_deref(), false).await?.stats().await }.await;
+    let url = match a.db.url(a.json) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    let r = async { open(&url, false).await?.stats().await }.await;
     match r {
         Ok(s) if a.json => {
             println!("{}", serde_json::to_string(&s).unwrap_or_default());

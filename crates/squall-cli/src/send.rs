@@ -222,14 +222,11 @@ async fn queued(args: &SendArgs, prepared: Prepared) -> u8 {
     } else {
         crate::queue::Report::Text
     };
-    let code = crate::queue::add(
-        args.queue_db.queue_url.as_deref(),
-        report,
-        envelope,
-        content,
-        message_id,
-    )
-    .await;
+    let db = args
+        .queue_db
+        .clone()
+        .with_config(args.conn.config().map(Path::to_path_buf));
+    let code = crate::queue::add(&db, report, envelope, content, message_id).await;
     drop(spool);
     code
 }

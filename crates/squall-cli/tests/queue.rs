@@ -221,3 +221,56 @@ async fn the_database_comes_from_the_environment_or_the_xdg_state_directory() {
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     assert!(state.join("squall/queue.db").exists());
 }
+
+/// With no --queue-url, the queue is SQUALL_QUEUE_URL, else the accounts file's `queue_url`
+/// (the default file, or a command's --config), else the file under XDG_STATE_HOME.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_url_comes_from_the_environment_then_the_accounts_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_file = dir.path().join("from-file.db");
+    let toml = format!("queue_url = \"sqlite:{}\"\n", from_file.display());
+    let add = |extra: &[&str]| {
+        let mut v = args(&["queue", "add", "--from", "a@example.org", "--to", "b@example.org"]);
+        v.extend(args(extra));
+        v
+    };
+
+    let o = Run::new(add(&["--body", "one"])).accounts(&toml).run().await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("from-file.db"), "{}", text(&o.stdout));
+    let o = Run::new(args(&["queue", "stats", "--json"]))
+        .accounts(&toml)
+        .run()
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["queued"], 1, "{v}");
+
+    // The environment wins over the file.
+    let env_url = queue_url(&dir);
+    let o = Run::new(add(&["--body", "two"]))
+        .accounts(&toml)
+        .env("SQUALL_QUEUE_URL", &env_url)
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(!text(&o.stdout).contains("from-file.db"), "{}", text(&o.stdout));
+
+    // A file given with --config is read instead of the default one.
+    let other = dir.path().join("other.toml");
+    let other_db = dir.path().join("other.db");
+    std::fs::write(&other, format!("queue_url = \"sqlite:{}\"\n", other_db.display())).unwrap();
+    let o = Run::new(add(&["--body", "three", "--config", other.to_str().unwrap()]))
+        .accounts(&toml)
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("other.db"), "{}", text(&o.stdout));
+
+    // A broken file is an error naming it (exit 78), not a queue silently elsewhere.
+    let o = Run::new(args(&["queue", "stats"]))
+        .accounts("queue_url = \"\"\n")
+        .run()
+        .await;
+    assert_eq!(code(&o), 78, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("queue_url"), "{}", text(&o.stderr));
+}

@@ -85,8 +85,13 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Options, String> {
             match c {
                 'f' | 'r' => o.sender = Some(arg),
                 'F' => o.full_name = Some(arg),
-                // -oi ignores dots; -odi, -oem, -oee, … set queueing and error modes.
-                'o' => o.ignore_dots |= arg == "i",
+                // -oi ignores dots; -odq and -odQ queue (as --queue); -odi, -odb, -oem, -oee, …
+                // pick delivery and error modes that do not apply.
+                'o' => match arg.as_str() {
+                    "i" => o.ignore_dots = true,
+                    "dq" | "dQ" => o.queue = true,
+                    _ => {}
+                },
                 'b' if arg == "m" => {}
                 'b' => {
                     return Err(format!(
@@ -191,6 +196,10 @@ mod tests {
         assert!(o.queue && o.ignore_dots);
         assert_eq!(o.queue_url.as_deref(), Some("sqlite:/q.db"));
         assert_eq!(o.recipients, ["root"]);
+        // sendmail's queue-only delivery modes queue; the others deliver now
+        for (mode, queues) in [("-odq", true), ("-odQ", true), ("-odi", false), ("-odb", false)] {
+            assert_eq!(p(&[mode, "root"]).unwrap().queue, queues, "{mode}");
+        }
     }
 
     #[test]

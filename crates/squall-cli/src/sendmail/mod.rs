@@ -35,11 +35,11 @@ Options:
   -F NAME       the sender's name, for a From field added when the message has none
   -v            print the SMTP dialog to stderr
   --account NAME, --config PATH, --server HOST[:PORT]   choose the server (squall's own)
-  --queue       put the message in squall's durable queue instead of sending it now (also
+  --queue, -odq put the message in squall's durable queue instead of sending it now (also
                 `queue = true` in the account); `squall queue run` sends it later. Exit 0
                 once it is committed to disk, 75 when the queue cannot take it (nothing kept)
-  --queue-url URL   the queue: sqlite:PATH (default: SQUALL_QUEUE_URL, else
-                $XDG_STATE_HOME/squall/queue.db)
+  --queue-url URL   the queue: sqlite:PATH (default: SQUALL_QUEUE_URL, else the accounts
+                file's queue_url, else $XDG_STATE_HOME/squall/queue.db)
   Accepted and ignored: -odi -odb -oem -oep and other -o settings, -B TYPE, -h N, -L TAG,
   -N DSN, -R RET, -V ENVID, -X FILE, -C FILE, -A X, -m -n -U -G, -bm.
   Refused: -bp -bs -bd -bi -q and other modes: squall sendmail only sends (or queues).
@@ -171,7 +171,11 @@ async fn enqueue(
         Some(path) => Content::File(path),
         None => Content::Body(message.body),
     };
-    Ok(queue::add(opts.queue_url.as_deref(), Report::Silent, queued, content, None).await)
+    let db = queue::QueueUrl {
+        queue_url: opts.queue_url.clone(),
+        config: opts.config.clone(),
+    };
+    Ok(queue::add(&db, Report::Silent, queued, content, None).await)
 }
 
 /// Whom the message is from and for.

@@ -28,6 +28,7 @@ impl Run {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .env_remove("SQUALL_URL")
+            .env_remove("SQUALL_QUEUE_URL")
             .env("HOME", home.path())
             .env("XDG_CONFIG_HOME", home.path().join(".config"))
             .env("SQUALL_CAPTURE_DIR", home.path().join("captured"));
