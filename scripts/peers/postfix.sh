@@ -2,6 +2,7 @@
 # A real Postfix daemon on loopback, configured in its own directory (never /etc/postfix), as root.
 #   postfix.sh start MX_PORT SUBMISSION_PORT SMTPS_PORT   user test / password test (realm postfix.test)
 #   postfix.sh stop
+# With SQUALL_POSTFIX_RELAY_PORT=PORT it relays everything to 127.0.0.1:PORT instead.
 # Mail for any address lands in /tmp/squall-postfix.MX_PORT/mail/maildir/new/.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -35,6 +36,12 @@ start)
             -e "s|@MX_PORT@|$mx|g" -e "s|@SUBMISSION_PORT@|$sub|g" -e "s|@SMTPS_PORT@|$smtps|g" "$1" >"$2"
     }
     render "$here/postfix/main.cf.in" "$etc/main.cf"
+    # SQUALL_POSTFIX_RELAY_PORT=PORT (the queue benchmark): a local relay queue, passing every
+    # message on to 127.0.0.1:PORT instead of the Maildir.
+    if [ -n "${SQUALL_POSTFIX_RELAY_PORT:-}" ]; then
+        postconf -c "$etc" -e "relayhost = [127.0.0.1]:$SQUALL_POSTFIX_RELAY_PORT" \
+            "virtual_mailbox_domains =" "smtp_tls_security_level = none"
+    fi
     render "$here/postfix/master.cf.in" "$etc/master.cf"
     render "$here/postfix/smtpd.conf.in" "$etc/sasl/smtpd.conf"
     cp "$here/postfix/rcpt_access" "$etc/rcpt_access"

@@ -1,5 +1,7 @@
 //! Shared by the benchmark and its peer clients.
 
+pub mod peers;
+
 /// Message `i` of `count`, `size` bytes: a few headers and lines of text, like `squall bulk`
 /// generates, so every client sends the same shape of mail.
 pub fn generate_message(i: u64, count: u64, size: usize) -> Vec<u8> {

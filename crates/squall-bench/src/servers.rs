@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use squall_bench::peers::{free_port, is_root, repo_root, script, smtp_sink_count};
 use squall_sink::{Sink, SinkHandle};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,20 +42,6 @@ pub(crate) struct Server {
     port: u16,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn script(root: &Path, name: &str, args: &[String]) -> bool {
-    Command::new(root.join("scripts/peers").join(name))
-        .args(args)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Starts smtp-sink, the Postfix daemon (as root only) and squall-sink.
 pub(crate) async fn start_all(root: &Path) -> Vec<Server> {
     let mut servers = Vec::new();
@@ -75,11 +61,7 @@ pub(crate) async fn start_all(root: &Path) -> Vec<Server> {
         counter: Counter::SinkLog(root.join(format!("run/smtp-sink-{port}.log"))),
         port,
     });
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if is_root {
+    if is_root() {
         let (mx, sub, smtps) = (free_port(), free_port(), free_port());
         if script(
             root,
@@ -114,7 +96,7 @@ pub(crate) async fn start_all(root: &Path) -> Vec<Server> {
 }
 
 pub(crate) async fn stop_all(servers: Vec<Server>) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = repo_root();
     for s in servers {
         match s.kind {
             ServerKind::SmtpSink => {
@@ -132,15 +114,7 @@ impl Server {
     /// Messages the server has stored (accepted, for smtp-sink) so far.
     pub(crate) fn stored(&self) -> u64 {
         match &self.counter {
-            Counter::SinkLog(path) => {
-                let log = std::fs::read(path).unwrap_or_default();
-                let text = String::from_utf8_lossy(&log);
-                text.rsplit("mesg=")
-                    .next()
-                    .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0)
-            }
+            Counter::SinkLog(path) => smtp_sink_count(path),
             Counter::Maildir(dir) => std::fs::read_dir(dir).map(|d| d.count() as u64).unwrap_or(0),
             Counter::InProcess(sink) => sink.delivered(),
         }

@@ -53,7 +53,8 @@ pub struct ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Sends through `host` (a name or an IP address).
+    /// Sends through `host`: a name or an IP address, optionally with its port
+    /// (`mail.example.org:2525`, `[::1]:2525`; else [`port`](Self::port) or the default).
     pub fn new(host: impl Into<String>) -> Self {
         Self {
             host: host.into(),
@@ -86,6 +87,35 @@ impl ClientBuilder {
             Some(p) => b.port(p),
             None => b,
         })
+    }
+
+    /// `host:port` or `[v6]:port` given as the host (what people type): the port is taken from
+    /// it, unless `.port()` gave another, which is an error rather than a guess.
+    fn split_port(&mut self) -> Result<(), Error> {
+        if !self.host.contains(':') || self.host.parse::<std::net::Ipv6Addr>().is_ok() {
+            return Ok(());
+        }
+        let invalid = || {
+            Error::input(format!(
+                "invalid server {:?}: use HOST, HOST:PORT or [IPv6]:PORT",
+                self.host
+            ))
+        };
+        let (host, port) = crate::url::split_host_port(&self.host)
+            .filter(|(h, _)| !h.is_empty() && !h.contains(':') || h.parse::<std::net::Ipv6Addr>().is_ok())
+            .ok_or_else(invalid)?;
+        match (port, self.port) {
+            (Some(p), Some(q)) if p != q => {
+                return Err(Error::input(format!(
+                    "the server {:?} names port {p} and .port() gives {q}; keep one",
+                    self.host
+                )));
+            }
+            (Some(p), _) => self.port = Some(p),
+            (None, _) => {}
+        }
+        self.host = host;
+        Ok(())
     }
 
     fn fail(mut self, e: Error) -> Self {
@@ -353,10 +383,11 @@ impl ClientBuilder {
         self
     }
 
-    pub(crate) fn resolve(self) -> Result<Config, Error> {
+    pub(crate) fn resolve(mut self) -> Result<Config, Error> {
         if let Some(e) = self.error {
             return Err(e);
         }
+        self.split_port()?;
         if self.host.is_empty() || self.host.contains(['\r', '\n', '\0', ' ', '/']) {
             return Err(Error::input(format!("invalid server host {:?}", self.host)));
         }

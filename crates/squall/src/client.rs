@@ -103,7 +103,8 @@ fn with_body_options(envelope: Envelope, body: &Body) -> Envelope {
 }
 
 impl Client {
-    /// A builder for a client sending through `host`.
+    /// A builder for a client sending through `host` (`name`, `name:port`, an IP address, or
+    /// `[IPv6]:port`).
     pub fn builder(host: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(host)
     }

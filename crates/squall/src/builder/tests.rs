@@ -76,3 +76,29 @@ fn one_default_for_each_session_option() {
     );
     assert_eq!(c.session.get_timeouts(), SessionConfig::new().get_timeouts());
 }
+
+#[test]
+fn a_host_may_carry_its_port() {
+    let r = |b: ClientBuilder| b.resolve().map(|c| (c.host.clone(), c.port));
+    assert_eq!(
+        r(ClientBuilder::new("127.0.0.1:2525")).unwrap(),
+        ("127.0.0.1".into(), 2525)
+    );
+    assert_eq!(
+        r(ClientBuilder::new("mx.example.org:587")).unwrap(),
+        ("mx.example.org".into(), 587)
+    );
+    assert_eq!(r(ClientBuilder::new("[::1]:2525")).unwrap(), ("::1".into(), 2525));
+    assert_eq!(r(ClientBuilder::new("[::1]")).unwrap(), ("::1".into(), 25));
+    assert_eq!(r(ClientBuilder::new("::1")).unwrap(), ("::1".into(), 25));
+    assert_eq!(
+        r(ClientBuilder::new("mx:2525").port(2525)).unwrap(),
+        ("mx".into(), 2525)
+    );
+    let e = r(ClientBuilder::new("mx:2525").port(25)).unwrap_err();
+    assert!(e.to_string().contains("keep one"), "{e}");
+    for bad in ["mx:", "mx:smtp", ":25", "mx:99999", "[::1]x"] {
+        let e = r(ClientBuilder::new(bad)).unwrap_err();
+        assert!(e.to_string().contains("HOST:PORT"), "{bad}: {e}");
+    }
+}
