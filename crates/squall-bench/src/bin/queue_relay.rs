@@ -277,6 +277,7 @@ struct RssReport {
     queued: usize,
     enqueue_rate: f64,
     disk_per_message: f64,
+    wal_bytes: u64,
     peak_kib: u64,
     drained: u64,
 }
@@ -295,10 +296,8 @@ async fn runner_rss(a: &Args, dir: &Path, sink: &SmtpSink) -> Result<RssReport, 
     let enqueue_rate = a.rss_messages as f64 / t.elapsed().as_secs_f64();
     drop(outbox);
     let db = dir.join("rss.db");
-    let disk: u64 = ["db", "db-wal"]
-        .iter()
-        .map(|e| std::fs::metadata(db.with_extension(e)).map_or(0, |m| m.len()))
-        .sum();
+    let size = |e: &str| std::fs::metadata(db.with_extension(e)).map_or(0, |m| m.len());
+    let (disk, wal) = (size("db") + size("db-wal"), size("db-wal"));
     let before = sink.count();
     let mut child: Child = Command::new(&a.squall)
         .args([
@@ -343,6 +342,7 @@ async fn runner_rss(a: &Args, dir: &Path, sink: &SmtpSink) -> Result<RssReport, 
         queued: a.rss_messages,
         enqueue_rate,
         disk_per_message: disk as f64 / a.rss_messages as f64,
+        wal_bytes: wal,
         peak_kib: peak,
         drained,
     })
@@ -415,12 +415,13 @@ async fn main() {
         Ok(r) => {
             let mib = r.peak_kib as f64 / 1024.0;
             println!(
-                "  `squall queue run` on {} queued: peak RSS {mib:.1} MiB over {} s ({} sent meanwhile; target < 64 MiB: {}); {:.0} B on disk per queued message; filled at {:.0} msg/s",
+                "  `squall queue run` on {} queued: peak RSS {mib:.1} MiB over {} s ({} sent meanwhile; target < 64 MiB: {}); {:.0} B on disk per queued message ({:.1} MiB of it WAL); filled at {:.0} msg/s",
                 r.queued,
                 RSS_WINDOW.as_secs(),
                 r.drained,
                 if mib < 64.0 { "met" } else { "NOT met" },
                 r.disk_per_message,
+                r.wal_bytes as f64 / (1 << 20) as f64,
                 r.enqueue_rate
             );
         }
