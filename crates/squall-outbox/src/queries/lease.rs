@@ -25,6 +25,16 @@ pub(crate) struct Claimed {
     pub(crate) require_tls: bool,
 }
 
+/// The due messages, oldest first. Without `INDEXED BY` SQLite picks the (state, created) index
+/// for `state = 'queued'` and sorts every queued row for each lease: with a million queued, a
+/// lease took a third of a second and the drain fell to a tenth of its speed.
+pub(super) const DUE: &str = "SELECT id, lease_owner IS NOT NULL FROM messages INDEXED BY messages_due
+     WHERE state = 'queued' AND not_before <= ?1 ORDER BY not_before, id LIMIT ?2";
+
+/// The earliest `not_before` of a queued message (from the due index, as [`DUE`]).
+pub(super) const NEXT_DUE: &str =
+    "SELECT min(not_before) FROM messages INDEXED BY messages_due WHERE state = 'queued'";
+
 /// Leases up to `limit` due messages to `owner` until `until`. A message whose earlier lease ran
 /// out (its worker died or stalled) is flagged a possible duplicate, and held instead when
 /// `hold` says so.
@@ -40,10 +50,7 @@ pub(crate) fn claim(
     hold: bool,
 ) -> Result<(Vec<Claimed>, Vec<Event>), OutboxError> {
     let due: Vec<(i64, bool)> = c
-        .prepare_cached(
-            "SELECT id, lease_owner IS NOT NULL FROM messages WHERE state = 'queued' AND not_before <= ?1
-             ORDER BY not_before, id LIMIT ?2",
-        )?
+        .prepare_cached(DUE)?
         .query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let mut events = Vec::new();
@@ -143,9 +150,5 @@ pub(crate) fn has_due_or_leased(c: &Connection, now: i64) -> Result<bool, Outbox
 
 /// The earliest `not_before` of a queued message.
 pub(crate) fn next_due(c: &Connection) -> Result<Option<i64>, OutboxError> {
-    Ok(c.query_row(
-        "SELECT min(not_before) FROM messages WHERE state = 'queued'",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(c.query_row(NEXT_DUE, [], |r| r.get(0))?)
 }

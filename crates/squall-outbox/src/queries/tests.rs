@@ -64,3 +64,27 @@ async fn a_full_disk_is_named_and_leaves_the_queue_consistent() {
         .unwrap();
     assert_eq!((messages, recipients), (queued, 2 * queued));
 }
+
+/// The lease and next-due queries read the due index in order: no query whose cost grows with
+/// the number of queued messages runs per lease (a sort of every queued row did, once).
+#[test]
+fn leasing_reads_the_due_index_without_sorting_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.db");
+    let mut conn = Connection::open(&path).unwrap();
+    crate::schema::prepare(&mut conn, &path).unwrap();
+    for (name, sql, params) in [("due", lease::DUE, 2), ("next due", lease::NEXT_DUE, 0)] {
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(rusqlite::params_from_iter([0_i64, 10].iter().take(params)), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("; ");
+        assert!(plan.contains("messages_due"), "{name}: {plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{name}: {plan}");
+    }
+}
