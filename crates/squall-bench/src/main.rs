@@ -199,9 +199,13 @@ struct Result_ {
     error: Option<String>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+/// The median, 0 when there is none (a client that did not run).
+fn median(v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        squall_bench::median(v)
+    }
 }
 
 fn parse_args() -> Options {

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use squall_bench::generate_message;
+use squall_bench::{generate_message, median};
 use squall_outbox::{Outbox, RunOptions};
 use squall_sink::{Sink, SinkHandle};
 
@@ -144,11 +144,6 @@ async fn direct_rate(n: usize) -> f64 {
 
 fn file_size(p: &Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 #[tokio::main]

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use squall_bench::generate_message;
 use squall_bench::peers::{free_port, is_root, repo_root, script, smtp_sink_count};
+use squall_bench::{generate_message, median, rss_kib};
 use squall_outbox::{Outbox, RunOptions};
 
 const SIZE: usize = 1024;
@@ -260,19 +260,6 @@ async fn squall_run(dir: &Path, sink: &SmtpSink, n: usize) -> Result<(f64, f64),
     ))
 }
 
-/// The resident set of `pid` now and at its peak, in KiB (`VmRSS`, `VmHWM`).
-fn rss_kib(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
 struct RssReport {
     queued: usize,
     enqueue_rate: f64,
@@ -318,9 +305,7 @@ async fn runner_rss(a: &Args, dir: &Path, sink: &SmtpSink) -> Result<RssReport, 
     let mut peak = 0;
     let end = Instant::now() + RSS_WINDOW;
     while Instant::now() < end {
-        if let Some((_, hwm)) = rss_kib(pid) {
-            peak = peak.max(hwm);
-        }
+        peak = peak.max(rss_kib(pid).0);
         if child.try_wait().ok().flatten().is_some() {
             return Err("squall queue run ended early".into());
         }
@@ -346,11 +331,6 @@ async fn runner_rss(a: &Args, dir: &Path, sink: &SmtpSink) -> Result<RssReport, 
         peak_kib: peak,
         drained,
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 #[tokio::main]

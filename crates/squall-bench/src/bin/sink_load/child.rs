@@ -43,16 +43,7 @@ impl SinkChild {
 
     /// Peak and current RSS in KiB (VmHWM, VmRSS).
     pub(crate) fn rss_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmHWM:"), field("VmRSS:"))
+        squall_bench::rss_kib(self.pid())
     }
 
     /// CPU time used so far (user + system).
