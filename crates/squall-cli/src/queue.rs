@@ -243,12 +243,12 @@ pub(crate) async fn add(
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({ "queued": id, "message_id": message_id, "queue": outbox.path() })
+                    serde_json::json!({ "queued": id, "message_id": message_id, "queue": outbox.location() })
                 );
             } else {
                 println!(
                     "queued as {id} in {} (`squall queue run` sends it)",
-                    outbox.path().display()
+                    outbox.location()
                 );
             }
             exit::OK

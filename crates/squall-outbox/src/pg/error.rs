@@ -1,0 +1,72 @@
+//! PostgreSQL errors as [`OutboxError`]s: which ones may pass (a lost connection, a server
+//! shutting down or restarting, a deadlock) and which will not (permissions, a broken schema).
+
+use std::sync::Arc;
+
+use tokio_postgres::error::SqlState;
+
+use crate::error::OutboxError;
+
+/// A failed connection attempt: the server named, the attempt transient.
+pub(crate) fn connect_error(server: &str, e: tokio_postgres::Error) -> OutboxError {
+    match e.code() {
+        // The server answered and refused (no such database, role, or authentication failed):
+        // retrying the same settings will not help.
+        Some(code) if !transient_code(code) => OutboxError::Postgres {
+            server: server.to_string(),
+            source: Arc::new(e),
+            transient: false,
+            advice: "check the user, password and database name in the URL",
+        },
+        _ => OutboxError::Unreachable {
+            server: server.to_string(),
+            source: Arc::new(e),
+        },
+    }
+}
+
+/// A failed request, classified.
+pub(crate) fn pg_error(server: &str, e: tokio_postgres::Error) -> OutboxError {
+    let Some(code) = e.code() else {
+        // No SQL state: the connection was lost or broken (I/O), or a row did not convert.
+        if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
+            return OutboxError::Unreachable {
+                server: server.to_string(),
+                source: Arc::new(e),
+            };
+        }
+        return OutboxError::Postgres {
+            server: server.to_string(),
+            source: Arc::new(e),
+            transient: false,
+            advice: "the database holds something this squall does not expect; check its schema",
+        };
+    };
+    if *code == SqlState::DISK_FULL {
+        return OutboxError::DiskFull {
+            source: Arc::new(std::io::Error::other(format!("PostgreSQL at {server}: {e}"))),
+        };
+    }
+    let transient = transient_code(code);
+    OutboxError::Postgres {
+        server: server.to_string(),
+        source: Arc::new(e),
+        transient,
+        advice: if transient {
+            "Try again; it may pass (the server was busy, restarting or lost the connection)"
+        } else {
+            "Retrying will not help: check the database's permissions and that only squall writes its tables"
+        },
+    }
+}
+
+/// SQL states that may pass: connection exceptions (08), a server shutting down or starting
+/// (57P01-57P03), serialization failures and deadlocks (40), lack of resources (53), a lock
+/// not available (55P03), a cancelled statement (57014).
+fn transient_code(code: &SqlState) -> bool {
+    let c = code.code();
+    c.starts_with("08")
+        || c.starts_with("40")
+        || c.starts_with("53")
+        || matches!(c, "57P01" | "57P02" | "57P03" | "55P03" | "57014")
+}
