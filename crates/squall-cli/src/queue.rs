@@ -168,13 +168,15 @@ async fn open(db: Option<&str>, hold: bool) -> Result<Outbox, OutboxError> {
 }
 
 /// The exit code for an outbox failure: 75 when trying again may work (the database locked,
-/// unreachable, the disk full), 78 for a file that is not a queue, 64 for a bad id or URL.
+/// unreachable, the disk full), 78 for a file or database that is not a queue (or a PostgreSQL
+/// URL asking for TLS, not supported yet), 64 for a bad id or URL.
 fn code_for(e: &OutboxError) -> u8 {
     match e {
         OutboxError::NotFound(_) | OutboxError::WrongState { .. } => exit::USAGE,
         OutboxError::UnsupportedUrl { .. } => exit::USAGE,
         OutboxError::Input(_) => exit::DATAERR,
         OutboxError::Foreign { .. } | OutboxError::TooNew { .. } => exit::CONFIG,
+        OutboxError::TlsUnsupported { .. } => exit::CONFIG,
         _ if e.is_transient() => exit::TEMPFAIL,
         _ => exit::SOFTWARE,
     }
