@@ -6,7 +6,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_postgres::Transaction;
 
 use super::pool::Pool;
-use super::{CHANNEL, NOW_MS};
+use super::{CHANNEL, NOW_MS, now_ms};
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind, QueueId};
 use crate::queries::{NewMessage, apply_profile};
@@ -51,6 +51,9 @@ pub(crate) async fn insert(
     let complete = first.len() < CHUNK;
     if complete {
         apply_profile(&mut m, &scanner.clone().finish());
+    }
+    if complete {
+        return insert_whole(pool, &m, &first, lifetime_ms).await;
     }
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await.map_err(err)?;
@@ -117,15 +120,7 @@ pub(crate) async fn insert(
         .await
         .map_err(err)?;
     }
-    let (addresses, notifies, orcpts): (Vec<String>, Vec<Option<String>>, Vec<Option<String>>) = {
-        let mut a = (Vec::new(), Vec::new(), Vec::new());
-        for (addr, notify, orcpt) in &m.recipients {
-            a.0.push(addr.clone());
-            a.1.push(notify.clone());
-            a.2.push(orcpt.clone());
-        }
-        a
-    };
+    let (addresses, notifies, orcpts) = recipient_columns(&m);
     tx.execute(
         "INSERT INTO recipients (message, idx, address, notify, orcpt, state)
          SELECT $1, i - 1, a, n, o, 'pending' FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS r(a, n, o, i)",
@@ -157,6 +152,105 @@ pub(crate) async fn insert(
             detail,
         }),
     ))
+}
+
+/// The whole message in one statement (one round trip once prepared, its own transaction):
+/// the common case of content that fits in one chunk.
+const INSERT_WHOLE: &str = concat!(
+    "WITH m AS (
+        INSERT INTO messages (idem_key, state, sender, message_id, size, body_type, smtputf8,
+            prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires)
+        SELECT $1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, t, coalesce($12, t), t + $13
+        FROM (SELECT ",
+    now_ms!(),
+    " AS t) now
+        ON CONFLICT (idem_key) DO NOTHING RETURNING id, created),
+     c AS (INSERT INTO chunks (message, seq, data) SELECT id, 0, $14::bytea FROM m WHERE octet_length($14::bytea) > 0),
+     r AS (INSERT INTO recipients (message, idx, address, notify, orcpt, state)
+           SELECT m.id, u.i - 1, u.a, u.n, u.o, 'pending'
+           FROM m, unnest($15::text[], $16::text[], $17::text[]) WITH ORDINALITY AS u(a, n, o, i)),
+     e AS (INSERT INTO events (message, at, kind, detail) SELECT id, created, 'queued', $18 FROM m RETURNING seq)
+     SELECT m.id, m.created, e.seq FROM m, e, LATERAL pg_notify('squall_outbox', '') AS n"
+);
+
+async fn insert_whole(
+    pool: &Pool,
+    m: &NewMessage,
+    content: &[u8],
+    lifetime_ms: i64,
+) -> Result<(QueueId, Option<Event>), OutboxError> {
+    let err = |e| pool.error(e);
+    let mut conn = pool.get().await?;
+    let statement = conn.prepare_cached(INSERT_WHOLE).await.map_err(err)?;
+    let (addresses, notifies, orcpts) = recipient_columns(m);
+    let detail = format!("{} recipient(s), {} bytes", m.recipients.len(), m.size);
+    let row = conn
+        .query_opt(
+            &statement,
+            &[
+                &m.idempotency_key,
+                &m.sender,
+                &m.message_id,
+                &i64::try_from(m.size).unwrap_or(i64::MAX),
+                &m.body_type,
+                &m.smtputf8,
+                &m.prefer_8bitmime,
+                &m.prefer_binarymime,
+                &m.ret,
+                &m.envid,
+                &m.require_tls,
+                &m.not_before,
+                &lifetime_ms,
+                &content,
+                &addresses,
+                &notifies,
+                &orcpts,
+                &detail,
+            ],
+        )
+        .await
+        .map_err(err)?;
+    let Some(row) = row else {
+        // The key is taken (the insert waited for the transaction holding it to commit).
+        let id: i64 = conn
+            .query_opt(
+                "SELECT id FROM messages WHERE idem_key = $1",
+                &[&m.idempotency_key],
+            )
+            .await
+            .map_err(err)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(err)?
+            .ok_or_else(|| {
+                OutboxError::Input(
+                    "the idempotency key's message was purged while queueing; queue again".into(),
+                )
+            })?;
+        return Ok((QueueId(id), None));
+    };
+    let id: i64 = row.try_get(0).map_err(err)?;
+    Ok((
+        QueueId(id),
+        Some(Event {
+            seq: row.try_get(2).map_err(err)?,
+            id: QueueId(id),
+            at_ms: row.try_get(1).map_err(err)?,
+            kind: EventKind::Queued,
+            detail,
+        }),
+    ))
+}
+
+/// The recipients as three columns, for `unnest`.
+fn recipient_columns(m: &NewMessage) -> (Vec<String>, Vec<Option<String>>, Vec<Option<String>>) {
+    let mut a = (Vec::new(), Vec::new(), Vec::new());
+    for (addr, notify, orcpt) in &m.recipients {
+        a.0.push(addr.clone());
+        a.1.push(notify.clone());
+        a.2.push(orcpt.clone());
+    }
+    a
 }
 
 /// Stores `first` and the rest of `body` as chunks `0, 1, …` of message `id`.

@@ -32,8 +32,16 @@ pub(crate) use read::{events_since, list, stats, status};
 use crate::error::OutboxError;
 
 /// The database's clock in Unix milliseconds (`now()` is the transaction's start, so a
-/// transaction sees one time throughout).
-pub(crate) const NOW_MS: &str = "(extract(epoch from now()) * 1000)::bigint";
+/// transaction sees one time throughout), as a literal for `concat!`.
+macro_rules! now_ms {
+    () => {
+        "(extract(epoch from now()) * 1000)::bigint"
+    };
+}
+pub(crate) use now_ms;
+
+/// [`now_ms!`] as a constant, for `format!`.
+pub(crate) const NOW_MS: &str = now_ms!();
 
 /// The notification channel enqueue and retry signal on.
 pub(crate) const CHANNEL: &str = "squall_outbox";

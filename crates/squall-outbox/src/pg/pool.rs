@@ -6,10 +6,11 @@
 //! request gets a new one (the worker retries transient errors with backoff, so a restart
 //! costs a few seconds, not the run).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use super::error::{connect_error, pg_error};
 use crate::error::OutboxError;
@@ -26,13 +27,19 @@ pub(crate) struct Pool {
 struct Inner {
     config: Config,
     server: String,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Pooled>>,
     permits: Arc<Semaphore>,
+}
+
+/// A connection and the statements prepared on it (by [`Conn::prepare_cached`]).
+struct Pooled {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
 }
 
 /// A connection taken from the pool; it goes back when dropped, unless it was closed.
 pub(crate) struct Conn {
-    client: Option<Client>,
+    pooled: Option<Pooled>,
     pool: Arc<Inner>,
     _permit: OwnedSemaphorePermit,
 }
@@ -60,15 +67,18 @@ impl Pool {
             .map_err(|_| OutboxError::Closed)?;
         let idle = {
             let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
-            idle.retain(|c| !c.is_closed());
+            idle.retain(|c| !c.client.is_closed());
             idle.pop()
         };
-        let client = match idle {
+        let pooled = match idle {
             Some(c) => c,
-            None => connect(&self.inner.config, &self.inner.server).await?,
+            None => Pooled {
+                client: connect(&self.inner.config, &self.inner.server).await?,
+                statements: HashMap::new(),
+            },
         };
         Ok(Conn {
-            client: Some(client),
+            pooled: Some(pooled),
             pool: self.inner.clone(),
             _permit: permit,
         })
@@ -94,27 +104,50 @@ pub(crate) async fn connect(config: &Config, server: &str) -> Result<Client, Out
     Ok(client)
 }
 
+impl Conn {
+    fn pooled(&mut self) -> &mut Pooled {
+        self.pooled
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+
+    /// `sql` prepared on this connection, once: a statement run often (an enqueue) then costs
+    /// one round trip instead of two.
+    pub(crate) async fn prepare_cached(
+        &mut self,
+        sql: &'static str,
+    ) -> Result<Statement, tokio_postgres::Error> {
+        let pooled = self.pooled();
+        if let Some(s) = pooled.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = pooled.client.prepare(sql).await?;
+        pooled.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
 impl std::ops::Deref for Conn {
     type Target = Client;
     fn deref(&self) -> &Client {
-        self.client
+        &self
+            .pooled
             .as_ref()
             .unwrap_or_else(|| unreachable!("taken only on drop"))
+            .client
     }
 }
 
 impl std::ops::DerefMut for Conn {
     fn deref_mut(&mut self) -> &mut Client {
-        self.client
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("taken only on drop"))
+        &mut self.pooled().client
     }
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if let Some(c) = self.client.take()
-            && !c.is_closed()
+        if let Some(c) = self.pooled.take()
+            && !c.client.is_closed()
         {
             self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
         }
