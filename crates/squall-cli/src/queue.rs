@@ -26,13 +26,15 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall queue purge --older-than 7d ; squall queue stats --json
 
 The queue is a SQLite file: --queue-url sqlite:PATH, else SQUALL_QUEUE_URL, else
-sqlite:$XDG_STATE_HOME/squall/queue.db (~/.local/state/squall/queue.db).";
+sqlite:$XDG_STATE_HOME/squall/queue.db (~/.local/state/squall/queue.db); or a PostgreSQL
+database that many machines share: --queue-url postgres://USER@HOST:PORT/DATABASE (no TLS
+yet: a URL with sslmode=require is refused).";
 
 /// The database flag every queue command takes.
 #[derive(Args, Debug, Default, Clone)]
 pub(crate) struct QueueUrl {
-    /// The queue database: sqlite:PATH (default: SQUALL_QUEUE_URL, else
-    /// sqlite:$XDG_STATE_HOME/squall/queue.db).
+    /// The queue database: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (default:
+    /// SQUALL_QUEUE_URL, else sqlite:$XDG_STATE_HOME/squall/queue.db).
     #[arg(long, value_name = "URL")]
     pub(crate) queue_url: Option<String>,
 }
