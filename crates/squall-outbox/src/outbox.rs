@@ -69,8 +69,9 @@ impl OutboxBuilder {
         self
     }
 
-    /// Content up to this size is kept in the database row; larger content in a file of the
-    /// spool directory (default 64 KiB).
+    /// SQLite: content up to this size is kept in the database row; larger content in a file
+    /// of the spool directory (default 64 KiB). PostgreSQL keeps all content in the database
+    /// (a queue shared by many machines cannot use one machine's files) and ignores this.
     pub fn inline_limit(mut self, bytes: usize) -> Self {
         self.inline_limit = bytes;
         self
@@ -239,6 +240,11 @@ impl Outbox {
 
     /// Events after `seq` (0 for all), oldest first, at most `limit`: the durable log an
     /// application reads on from the last `seq` it handled, across restarts.
+    ///
+    /// On PostgreSQL, numbers come from a sequence shared by concurrent transactions, so an
+    /// event can become visible after one with a higher number was read; an application that
+    /// must see every event reads on from a little before the last `seq` it handled and skips
+    /// the ones it has.
     pub async fn events_since(&self, seq: i64, limit: usize) -> Result<Vec<Event>, OutboxError> {
         self.inner.backend.events_since(seq, limit).await
     }

@@ -1,7 +1,8 @@
 //! PostgreSQL restarted under a running `Outbox::run`: the workers see transient errors, the
-//! connections (and the LISTEN connection) are re-made with backoff, and nothing is lost: every
-//! message ends `sent`, the sink holds each Message-ID, and a Message-ID stored twice belongs
-//! to a message flagged `possible_duplicate`.
+//! connections are re-made with backoff, and nothing is lost: every message ends `sent`, the
+//! sink holds each Message-ID, and a Message-ID stored twice belongs to a message flagged
+//! `possible_duplicate`. Then the LISTEN connection is shown back: mail queued by another
+//! outbox wakes an idle worker at once.
 //!
 //! Alone in its test binary: restarting the cluster would break the tests running beside it.
 //! `SQUALL_TEST_POSTGRES_RESTART` is the command that restarts the cluster
@@ -110,6 +111,52 @@ async fn a_postgres_restart_under_running_workers_loses_nothing() {
             "{mid} stored {copies} times, not flagged"
         );
     }
+    // The LISTEN connection was lost in the restart too: once it is back, mail queued by
+    // another process wakes an idle worker of this outbox long before its 30 s poll.
+    let woken = {
+        let sink2 = Sink::start().await.unwrap();
+        let client = squall::Client::builder_from_url(&sink2.url())
+            .unwrap()
+            .no_retry()
+            .build()
+            .unwrap();
+        let options = RunOptions {
+            poll: Duration::from_secs(30),
+            ..RunOptions::default()
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runner = {
+            let o = outbox.clone();
+            tokio::spawn(async move {
+                o.run(client, options, async move { stopped.await.unwrap_or(()) })
+                    .await
+            })
+        };
+        // The listener's backoff is at most 5 s; give it that to be back.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let other = Outbox::open(&db.url()).await.unwrap();
+        let t = Instant::now();
+        other
+            .enqueue(
+                &squall::Message::builder()
+                    .from("app@example.org")
+                    .to("a@example.net")
+                    .text("after the restart")
+                    .build()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        sink2.wait_for_count(1, Duration::from_secs(10)).await.unwrap();
+        let woken = t.elapsed();
+        stop.send(()).unwrap();
+        runner.await.unwrap().unwrap();
+        woken
+    };
+    assert!(
+        woken < Duration::from_secs(3),
+        "woken after {woken:?}: LISTEN not re-established"
+    );
     let dups = stored.values().filter(|n| **n > 1).count();
     eprintln!(
         "{} attempts; {dups} Message-IDs stored twice; {} flagged possible_duplicate",
