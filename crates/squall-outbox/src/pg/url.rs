@@ -13,40 +13,39 @@ pub(crate) fn is_postgres(url: &str) -> bool {
 
 /// `url` with its password replaced by `***`, in the user part (`user:secret@`) and in a
 /// `password=` parameter: safe to put in an error message or a log.
+///
+/// The user part ends at the *last* `@`, so a password with a raw `/`, `?` or `@` in it is
+/// still hidden (at worst more than the password is hidden, never less).
 pub(crate) fn redact(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return redact_params(url);
     };
-    let mut out = match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let authority = match authority.rsplit_once('@') {
-                Some((user, host)) => match user.split_once(':') {
-                    Some((name, _)) => format!("{name}:***@{host}"),
-                    None => format!("{user}@{host}"),
-                },
-                None => authority.to_string(),
-            };
-            format!("{scheme}://{authority}{path}")
+    let rest = match rest.rfind('@') {
+        Some(at) => {
+            let user = &rest[..at];
+            match user.split_once(':') {
+                Some((name, _)) => format!("{name}:***@{}", &rest[at + 1..]),
+                None => rest.to_string(),
+            }
         }
-        None => head.to_string(),
+        None => rest.to_string(),
     };
-    if let Some(q) = query {
-        let params: Vec<String> = q
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => p.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    out
+    redact_params(&format!("{scheme}://{rest}"))
+}
+
+/// `password=` parameters of `url` as `password=***`.
+fn redact_params(url: &str) -> String {
+    let Some((head, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => p.to_string(),
+        })
+        .collect();
+    format!("{head}?{}", params.join("&"))
 }
 
 /// The connection settings of `url`, refusing an `sslmode` that needs TLS.
@@ -103,10 +102,18 @@ mod tests {
             ),
             ("postgres://db/q", "postgres://db/q"),
             ("postgres://a:b:c@d@h/x", "postgres://a:***@h/x"),
+            ("postgres://app:s3cret/x?y@db/q", "postgres://app:***@db/q"),
+            (
+                "postgres://app:s3cret@db/q?sslmode=disable",
+                "postgres://app:***@db/q?sslmode=disable",
+            ),
+            ("not a url password=s3cret", "not a url password=s3cret"),
         ];
         for (url, want) in cases {
             assert_eq!(redact(url), want);
-            assert!(!redact(url).contains("s3cret"));
+            if url.contains("://") {
+                assert!(!redact(url).contains("s3cret"), "{url}");
+            }
         }
     }
 
