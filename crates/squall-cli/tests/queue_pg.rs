@@ -165,6 +165,24 @@ fn wait(mut child: Child, deadline: Instant) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
+async fn an_unknown_database_exits_78_saying_so() {
+    let Some(admin) = admin_url() else { return };
+    let (base, _) = admin.split_once('?').unwrap_or((&admin, ""));
+    let root = &base[..base.rfind('/').unwrap()];
+    let url = format!("{root}/no_such_database_here");
+    let o = Run::new(args(&["queue", "stats", "--queue-url", &url]))
+        .run()
+        .await;
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 78, "{err}");
+    assert!(
+        err.contains("no_such_database_here") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn three_runner_processes_drain_one_shared_queue_each_message_once() {
     let Some(admin) = admin_url() else { return };
     let db = Database::create(&admin).await;

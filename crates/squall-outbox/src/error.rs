@@ -35,21 +35,25 @@ pub enum OutboxError {
     },
     /// The PostgreSQL server cannot be reached (refused, timed out, or the connection was lost).
     #[error(
-        "cannot reach the outbox's PostgreSQL at {server}: {source}; check that the server runs and \
+        "cannot reach the outbox's PostgreSQL at {server}: {detail}; check that the server runs and \
          accepts connections from here; trying again may help"
     )]
     Unreachable {
         /// Host, port and database (never the password).
         server: String,
+        /// What the connection attempt or the lost connection said.
+        detail: String,
         /// Why.
         #[source]
         source: Arc<tokio_postgres::Error>,
     },
     /// PostgreSQL refused or failed a request.
-    #[error("outbox PostgreSQL error at {server}: {source}; the request was not applied. {advice}")]
+    #[error("outbox PostgreSQL error at {server}: {detail}; the request was not applied. {advice}")]
     Postgres {
         /// Host, port and database (never the password).
         server: String,
+        /// The server's message and SQL state (or the client's error).
+        detail: String,
         /// The error.
         #[source]
         source: Arc<tokio_postgres::Error>,

@@ -14,12 +14,14 @@ pub(crate) fn connect_error(server: &str, e: tokio_postgres::Error) -> OutboxErr
         // retrying the same settings will not help.
         Some(code) if !transient_code(code) => OutboxError::Postgres {
             server: server.to_string(),
+            detail: detail(&e),
             source: Arc::new(e),
             transient: false,
-            advice: "check the user, password and database name in the URL",
+            advice: "Check the user, password and database name in the URL",
         },
         _ => OutboxError::Unreachable {
             server: server.to_string(),
+            detail: detail(&e),
             source: Arc::new(e),
         },
     }
@@ -32,14 +34,16 @@ pub(crate) fn pg_error(server: &str, e: tokio_postgres::Error) -> OutboxError {
         if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
             return OutboxError::Unreachable {
                 server: server.to_string(),
+                detail: detail(&e),
                 source: Arc::new(e),
             };
         }
         return OutboxError::Postgres {
             server: server.to_string(),
+            detail: detail(&e),
             source: Arc::new(e),
             transient: false,
-            advice: "the database holds something this squall does not expect; check its schema",
+            advice: "The database holds something this squall does not expect; check its schema",
         };
     };
     if *code == SqlState::DISK_FULL {
@@ -50,6 +54,7 @@ pub(crate) fn pg_error(server: &str, e: tokio_postgres::Error) -> OutboxError {
     let transient = transient_code(code);
     OutboxError::Postgres {
         server: server.to_string(),
+        detail: detail(&e),
         source: Arc::new(e),
         transient,
         advice: if transient {
@@ -57,6 +62,25 @@ pub(crate) fn pg_error(server: &str, e: tokio_postgres::Error) -> OutboxError {
         } else {
             "Retrying will not help: check the database's permissions and that only squall writes its tables"
         },
+    }
+}
+
+/// What the error says, for people: the server's message and SQL state when the server
+/// answered (tokio-postgres's own text is only "db error"), else the client's error.
+fn detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQL state {})", db.message(), db.code().code()),
+        None => {
+            // tokio-postgres says "error connecting to server"; the why is in its sources.
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            for _ in 0..8 {
+                let Some(s) = source else { break };
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        }
     }
 }
 
