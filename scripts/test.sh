@@ -173,8 +173,9 @@ echo "dnsmasq (MX test zones) on $SQUALL_PEER_DNSMASQ"
 # The outbox tests create a database per test through this admin URL and drop it after; the
 # restart test runs SQUALL_TEST_POSTGRES_RESTART (a fast restart of this cluster) mid-run.
 pg_port=$(free_port)
-scripts/peers/postgres.sh start "$pg_port"
+# Registered before it starts, so that a start failing halfway is cleaned up too.
 started+=("postgres:-")
+scripts/peers/postgres.sh start "$pg_port"
 export SQUALL_TEST_POSTGRES_URL="$(cat "$RUN/postgres.url")"
 export SQUALL_TEST_POSTGRES_RESTART="$PWD/scripts/peers/postgres.sh restart"
 # --- issue 12 (end) ---
