@@ -48,13 +48,12 @@ pub(crate) async fn insert(
     let err = |e| pool.error(e);
     let mut scanner = Scanner::new();
     let first = read_chunk(&mut body, &mut scanner).await?;
-    let complete = first.len() < CHUNK;
-    if complete {
-        apply_profile(&mut m, &scanner.clone().finish());
-    }
-    if complete {
+    if first.len() < CHUNK {
+        apply_profile(&mut m, &scanner.finish());
         return insert_whole(pool, &m, &first, lifetime_ms).await;
     }
+    // Larger content: the message row first (its id names the chunks), then chunk after chunk,
+    // then what the whole content turned out to be, in one transaction.
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await.map_err(err)?;
     let inserted = tx
@@ -104,22 +103,20 @@ pub(crate) async fn insert(
     };
     let id: i64 = row.try_get(0).map_err(err)?;
     let created: i64 = row.try_get(1).map_err(err)?;
-    write_content(&tx, pool, id, first, &mut body, &mut scanner, complete).await?;
-    if !complete {
-        apply_profile(&mut m, &scanner.finish());
-        tx.execute(
-            "UPDATE messages SET size = $2, body_type = $3, smtputf8 = $4, prefer_binarymime = $5 WHERE id = $1",
-            &[
-                &id,
-                &i64::try_from(m.size).unwrap_or(i64::MAX),
-                &m.body_type,
-                &m.smtputf8,
-                &m.prefer_binarymime,
-            ],
-        )
-        .await
-        .map_err(err)?;
-    }
+    write_content(&tx, pool, id, first, &mut body, &mut scanner).await?;
+    apply_profile(&mut m, &scanner.finish());
+    tx.execute(
+        "UPDATE messages SET size = $2, body_type = $3, smtputf8 = $4, prefer_binarymime = $5 WHERE id = $1",
+        &[
+            &id,
+            &i64::try_from(m.size).unwrap_or(i64::MAX),
+            &m.body_type,
+            &m.smtputf8,
+            &m.prefer_binarymime,
+        ],
+    )
+    .await
+    .map_err(err)?;
     let (addresses, notifies, orcpts) = recipient_columns(&m);
     tx.execute(
         "INSERT INTO recipients (message, idx, address, notify, orcpt, state)
@@ -261,7 +258,6 @@ async fn write_content(
     first: Vec<u8>,
     body: &mut (impl AsyncRead + Unpin),
     scanner: &mut Scanner,
-    complete: bool,
 ) -> Result<(), OutboxError> {
     let err = |e| pool.error(e);
     let insert = tx
@@ -277,7 +273,7 @@ async fn write_content(
                 OutboxError::Input("the content is larger than 512 TiB; it cannot be queued".into())
             })?;
         }
-        if complete || chunk.len() < CHUNK {
+        if chunk.len() < CHUNK {
             return Ok(());
         }
         chunk = read_chunk(body, scanner).await?;
