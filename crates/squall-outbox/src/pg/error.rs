@@ -94,3 +94,33 @@ fn transient_code(code: &SqlState) -> bool {
         || c.starts_with("53")
         || matches!(c, "57P01" | "57P02" | "57P03" | "55P03" | "57014")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_may_pass_is_told_from_what_will_not() {
+        for code in [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::CONNECTION_FAILURE,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::LOCK_NOT_AVAILABLE,
+        ] {
+            assert!(transient_code(&code), "{code:?}");
+        }
+        for code in [
+            SqlState::UNDEFINED_TABLE,
+            SqlState::INSUFFICIENT_PRIVILEGE,
+            SqlState::INVALID_PASSWORD,
+            SqlState::UNDEFINED_DATABASE,
+            SqlState::UNIQUE_VIOLATION,
+        ] {
+            assert!(!transient_code(&code), "{code:?}");
+        }
+    }
+}
