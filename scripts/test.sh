@@ -169,6 +169,17 @@ export SQUALL_PEER_DNSMASQ="127.0.0.1:$dns_port"
 echo "dnsmasq (MX test zones) on $SQUALL_PEER_DNSMASQ"
 # --- end issue 15 ---
 
+# --- issue 12: a private PostgreSQL cluster for the outbox's PostgreSQL backend (begin) ---
+# The outbox tests create a database per test through this admin URL and drop it after; the
+# restart test runs SQUALL_TEST_POSTGRES_RESTART (a fast restart of this cluster) mid-run.
+pg_port=$(free_port)
+# Registered before it starts, so that a start failing halfway is cleaned up too.
+started+=("postgres:-")
+scripts/peers/postgres.sh start "$pg_port"
+export SQUALL_TEST_POSTGRES_URL="$(cat "$RUN/postgres.url")"
+export SQUALL_TEST_POSTGRES_RESTART="$PWD/scripts/peers/postgres.sh restart"
+# --- issue 12 (end) ---
+
 export SQUALL_PEERS_REQUIRED=1
 export SQUALL_DKIM_VERIFY="$RUN/venv/bin/python $PWD/scripts/peers/dkim_verify.py"
 export SQUALL_PEER_SMTP_SINK="127.0.0.1:$sink_port" SQUALL_PEER_SMTP_SINK_DIR="$sink_dump"

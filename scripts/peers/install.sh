@@ -2,7 +2,7 @@
 # Installs the real SMTP servers the interop tests run against, when missing:
 #   Postfix (smtp-sink and the daemon), Cyrus SASL tools, OpenSSL, git send-email (for the
 #   sendmail drop-in test), uidmap (an unprivileged Postfix), Dovecot's LMTP server, Dante
-#   (SOCKS5) and dnsmasq from Debian, aiosmtpd from PyPI into run/venv (pinned in
+#   (SOCKS5), dnsmasq and PostgreSQL (the outbox's shared backend) from Debian, aiosmtpd from PyPI into run/venv (pinned in
 #   requirements-aiosmtpd.txt), and dkimpy, which checks DKIM signatures (requirements-dkim.txt).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -24,6 +24,8 @@ command -v danted >/dev/null 2>&1 || [ -x /usr/sbin/danted ] || packages+=(dante
 # dnsmasq as the DNS server of the direct-delivery (MX) tests.
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || packages+=(dnsmasq-base)
 # --- end issue 15 ---
+# --- issue 12: PostgreSQL for the outbox's PostgreSQL backend (a private cluster, postgres.sh). ---
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     packages+=(python3-venv)
 fi

@@ -300,7 +300,8 @@ impl Accounts {
                 return Err(at(
                     u.span(),
                     Some("queue_url".into()),
-                    "must name a database (sqlite:PATH); remove the line for the default".into(),
+                    "must name a database (sqlite:PATH or postgres://…); remove the line for the default"
+                        .into(),
                 ));
             }
             u => u.map(Spanned::into_inner),

@@ -27,13 +27,16 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall queue purge --older-than 7d ; squall queue stats --json
 
 The queue is a SQLite file: --queue-url sqlite:PATH, else SQUALL_QUEUE_URL, else queue_url
-in the accounts file, else sqlite:$XDG_STATE_HOME/squall/queue.db (~/.local/state/squall/queue.db).";
+in the accounts file, else sqlite:$XDG_STATE_HOME/squall/queue.db (~/.local/state/squall/queue.db);
+or a PostgreSQL database that many machines share: --queue-url postgres://USER@HOST:PORT/DATABASE
+(no TLS yet: a URL with sslmode=require is refused).";
 
 /// The database flag every queue command takes.
 #[derive(Args, Debug, Default, Clone)]
 pub(crate) struct QueueUrl {
-    /// The queue database: sqlite:PATH (default: SQUALL_QUEUE_URL, else the accounts file's
-    /// queue_url, else sqlite:$XDG_STATE_HOME/squall/queue.db).
+    /// The queue database: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (default:
+    /// SQUALL_QUEUE_URL, else the accounts file's queue_url, else
+    /// sqlite:$XDG_STATE_HOME/squall/queue.db).
     #[arg(long, value_name = "URL")]
     pub(crate) queue_url: Option<String>,
     /// The accounts file to read `queue_url` from (a command's --config), else the default one.
@@ -196,13 +199,18 @@ async fn open(url: &str, hold: bool) -> Result<Outbox, OutboxError> {
 }
 
 /// The exit code for an outbox failure: 75 when trying again may work (the database locked,
-/// unreachable, the disk full), 78 for a file that is not a queue, 64 for a bad id or URL.
+/// unreachable, the disk full), 78 for a file or database that is not a queue (or a PostgreSQL
+/// URL asking for TLS, not supported yet, or a PostgreSQL refusal such as an unknown database),
+/// 64 for a bad id or URL.
 fn code_for(e: &OutboxError) -> u8 {
     match e {
         OutboxError::NotFound(_) | OutboxError::WrongState { .. } => exit::USAGE,
         OutboxError::UnsupportedUrl { .. } => exit::USAGE,
         OutboxError::Input(_) => exit::DATAERR,
         OutboxError::Foreign { .. } | OutboxError::TooNew { .. } => exit::CONFIG,
+        // A PostgreSQL refusal that retrying will not cure: no such database or role, wrong
+        // password, no permission.
+        OutboxError::TlsUnsupported { .. } | OutboxError::Postgres { transient: false, .. } => exit::CONFIG,
         _ if e.is_transient() => exit::TEMPFAIL,
         _ => exit::SOFTWARE,
     }
@@ -275,12 +283,12 @@ pub(crate) async fn add(
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({ "queued": id, "message_id": message_id, "queue": outbox.path() })
+                    serde_json::json!({ "queued": id, "message_id": message_id, "queue": outbox.location() })
                 );
             } else {
                 println!(
                     "queued as {id} in {} (`squall queue run` sends it)",
-                    outbox.path().display()
+                    outbox.location()
                 );
             }
             exit::OK

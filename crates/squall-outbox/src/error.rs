@@ -14,10 +14,54 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum OutboxError {
     /// The URL names no backend this build has.
-    #[error("unsupported outbox URL {url:?}: use sqlite:PATH (PostgreSQL is not built yet); fix the URL")]
+    #[error(
+        "unsupported outbox URL {url:?}: use sqlite:PATH or postgres://USER@HOST:PORT/DATABASE; fix the URL"
+    )]
     UnsupportedUrl {
-        /// The URL as given.
+        /// The URL as given (a password replaced by `***`).
         url: String,
+    },
+    /// The PostgreSQL URL asks for TLS, which this build cannot do yet: refused rather than
+    /// connecting in clear.
+    #[error(
+        "the outbox URL {url} asks for TLS (sslmode={mode}), but TLS to PostgreSQL is not supported yet; \
+         connect over loopback or a private network with sslmode=disable (or prefer), or through a TLS tunnel"
+    )]
+    TlsUnsupported {
+        /// The URL (a password replaced by `***`).
+        url: String,
+        /// The sslmode asked for.
+        mode: String,
+    },
+    /// The PostgreSQL server cannot be reached (refused, timed out, or the connection was lost).
+    #[error(
+        "cannot reach the outbox's PostgreSQL at {server}: {detail}; check that the server runs and \
+         accepts connections from here; trying again may help"
+    )]
+    Unreachable {
+        /// Host, port and database (never the password).
+        server: String,
+        /// What the connection attempt or the lost connection said.
+        detail: String,
+        /// Why.
+        #[source]
+        source: Arc<tokio_postgres::Error>,
+    },
+    /// PostgreSQL refused or failed a request.
+    #[error("outbox PostgreSQL error at {server}: {detail}; the request was not applied. {advice}")]
+    Postgres {
+        /// Host, port and database (never the password).
+        server: String,
+        /// The server's message and SQL state (or the client's error).
+        detail: String,
+        /// The error.
+        #[source]
+        source: Arc<tokio_postgres::Error>,
+        /// Whether the same request may succeed later (a lost connection, a deadlock, a server
+        /// shutting down), as opposed to a refusal (permissions, a broken schema).
+        transient: bool,
+        /// What to do.
+        advice: &'static str,
     },
     /// The database file cannot be opened or created.
     #[error(
@@ -32,21 +76,22 @@ pub enum OutboxError {
     },
     /// The file is not an outbox (another program's database, or not SQLite at all).
     #[error(
-        "{path} is not a squall outbox ({why}); nothing was changed. Point --queue-url at another file, or move this one away"
+        "{location} is not a squall outbox ({why}); nothing was changed. Point --queue-url at another \
+         file or database, or move this one away"
     )]
     Foreign {
-        /// The file.
-        path: PathBuf,
+        /// The file, or the PostgreSQL database (host, port, name; never the password).
+        location: String,
         /// What gave it away.
         why: String,
     },
     /// The database was written by a newer squall, whose schema this version does not know.
     #[error(
-        "{path} has outbox schema version {found}, newer than this squall's {supported}; upgrade squall (retrying will not help)"
+        "{location} has outbox schema version {found}, newer than this squall's {supported}; upgrade squall (retrying will not help)"
     )]
     TooNew {
-        /// The file.
-        path: PathBuf,
+        /// The file, or the PostgreSQL database (host, port, name; never the password).
+        location: String,
         /// The version in the file.
         found: i64,
         /// The newest version this build knows.
@@ -113,6 +158,8 @@ impl OutboxError {
                 | Self::Database { .. }
                 | Self::Open { .. }
                 | Self::Spool { .. }
+                | Self::Unreachable { .. }
+                | Self::Postgres { transient: true, .. }
         )
     }
 

@@ -14,11 +14,25 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Two engines
+//!
+//! - `sqlite:PATH`: one machine. One thread owns the connection; large content goes to spool
+//!   files beside the database.
+//! - `postgres://USER@HOST:PORT/DATABASE`: a queue many machines share. Content is stored in
+//!   the database in chunks of at most 256 KiB; workers claim with `FOR UPDATE SKIP LOCKED`;
+//!   `LISTEN`/`NOTIFY` wakes the workers of every process when mail is queued; times are the
+//!   database's clock; a lost connection is re-made with backoff. No TLS yet: a URL asking for
+//!   it (`sslmode=require`, `verify-ca`, `verify-full`) is refused.
+//!
+//! The API and its behaviour are the same on both; the test suite runs on both.
+//!
 //! # How it keeps its promises
 //!
-//! - **Durable acknowledgement.** One thread owns the SQLite connection (WAL,
+//! - **Durable acknowledgement.** SQLite: one thread owns the connection (WAL,
 //!   `synchronous=FULL`) and runs every waiting request in one transaction: concurrent
 //!   producers share one fsync (group commit), and each is answered only after the commit.
+//!   PostgreSQL: each request commits its own transaction; concurrent commits share a WAL
+//!   flush (PostgreSQL's own group commit).
 //! - **Per-recipient state.** A partial delivery records who accepted and who was refused;
 //!   a retry carries only the recipients still pending or deferred.
 //! - **Leases.** A worker leases a batch (its window) and renews the leases while it works. If
@@ -31,9 +45,11 @@
 //! - **Outcomes.** [`Outbox::status`], [`Outbox::stats`], and a durable event log
 //!   ([`Outbox::events_since`], live with [`Outbox::subscribe`]).
 
+mod backend;
 mod error;
 mod model;
 mod outbox;
+mod pg;
 mod queries;
 mod schedule;
 mod schema;

@@ -1,6 +1,6 @@
 //! [`Outbox`]: opening the queue, putting messages in, and asking about them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,30 +9,30 @@ use squall_proto::params::BodyType;
 use tokio::io::AsyncRead;
 use tokio::sync::{broadcast, watch};
 
+use crate::backend::Backend;
 use crate::error::OutboxError;
-use crate::model::{Event, MessageState, QueueId, Stats, Status, ms, now_ms};
-use crate::queries::{self, NewMessage};
+use crate::model::{Event, MessageState, QueueId, Stats, Status, ms};
+use crate::queries::NewMessage;
 use crate::schedule::Schedule;
-use crate::spool::{self, Stored};
-use crate::store::Store;
+use crate::spool::Stored;
 
-/// A durable queue of messages in a SQLite file.
+/// A durable queue of messages in a SQLite file or a PostgreSQL database.
 ///
-/// Nothing is acknowledged before it is committed (WAL, `synchronous=FULL`); concurrent calls
-/// share commits. Workers ([`Outbox::run`]) lease messages, send them with a [`squall::Client`]
-/// and record each recipient's outcome. Cloning is cheap and shares the database thread.
+/// Nothing is acknowledged before it is committed (SQLite: WAL, `synchronous=FULL`;
+/// PostgreSQL: a commit); concurrent calls share commits. Workers ([`Outbox::run`]) lease
+/// messages, send them with a [`squall::Client`] and record each recipient's outcome. Cloning is
+/// cheap and shares the database thread (SQLite) or connections (PostgreSQL).
 #[derive(Clone)]
 pub struct Outbox {
     pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
-    pub(crate) store: Store,
-    pub(crate) spool: PathBuf,
-    pub(crate) path: PathBuf,
+    pub(crate) backend: Backend,
     pub(crate) config: OutboxBuilder,
-    /// Bumped after each commit that queued something: workers wake on it.
-    pub(crate) wake: watch::Sender<u64>,
+    /// Bumped after each commit that queued something (on PostgreSQL also when another process
+    /// did): workers wake on it.
+    pub(crate) wake: Arc<watch::Sender<u64>>,
     pub(crate) events: broadcast::Sender<Event>,
 }
 
@@ -69,58 +69,37 @@ impl OutboxBuilder {
         self
     }
 
-    /// Content up to this size is kept in the database row; larger content in a file of the
-    /// spool directory (default 64 KiB).
+    /// SQLite: content up to this size is kept in the database row; larger content in a file
+    /// of the spool directory (default 64 KiB). PostgreSQL keeps all content in the database
+    /// (a queue shared by many machines cannot use one machine's files) and ignores this.
     pub fn inline_limit(mut self, bytes: usize) -> Self {
         self.inline_limit = bytes;
         self
     }
 
     /// Opens (or creates) the outbox.
+    ///
+    /// # Errors
+    /// A URL of no known engine or asking for TLS to PostgreSQL, a database that cannot be
+    /// reached or opened (transient), one that belongs to another program
+    /// ([`OutboxError::Foreign`]) or to a newer squall ([`OutboxError::TooNew`]).
     pub async fn open(self) -> Result<Outbox, OutboxError> {
-        let path = sqlite_path(&self.url)?;
-        let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || {
-            let mut conn = rusqlite::Connection::open(&p).map_err(|e| OutboxError::Open {
-                path: p.clone(),
-                source: Arc::new(e),
-            })?;
-            crate::schema::prepare(&mut conn, &p)?;
-            Ok::<_, OutboxError>(conn)
-        })
-        .await
-        .map_err(|_| OutboxError::Closed)??;
-        let spool = spool::dir_for(&path);
-        std::fs::create_dir_all(&spool).map_err(|e| OutboxError::spool(&spool, e))?;
-        let store = Store::start(conn);
-        let dir = spool.clone();
-        let referenced = store.call(queries::spool_files).await?;
-        let _ = tokio::task::spawn_blocking(move || spool::sweep(&dir, &referenced)).await;
+        let wake = Arc::new(watch::channel(0).0);
+        let backend = Backend::open(&self.url, wake.clone()).await?;
         Ok(Outbox {
             inner: Arc::new(Inner {
-                store,
-                spool,
-                path,
+                backend,
                 config: self,
-                wake: watch::channel(0).0,
+                wake,
                 events: broadcast::channel(4096).0,
             }),
         })
     }
 }
 
-/// The file a `sqlite:` URL names (`sqlite:PATH`, `sqlite://PATH`).
-fn sqlite_path(url: &str) -> Result<PathBuf, OutboxError> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| OutboxError::UnsupportedUrl { url: url.to_string() })?;
-    Ok(PathBuf::from(rest))
-}
-
 impl Outbox {
-    /// Settings for the outbox at `url` (`sqlite:PATH`).
+    /// Settings for the outbox at `url`: `sqlite:PATH`, or `postgres://USER@HOST:PORT/DATABASE`
+    /// (also `postgresql://`; without TLS for now, so a URL asking for it is refused).
     pub fn builder(url: impl Into<String>) -> OutboxBuilder {
         OutboxBuilder {
             url: url.into(),
@@ -135,9 +114,15 @@ impl Outbox {
         Self::builder(url).open().await
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// The database file of a SQLite outbox; `None` for PostgreSQL, which has none.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.backend.path()
+    }
+
+    /// Where the queue is, to show people: the SQLite file, or the PostgreSQL URL with its
+    /// password replaced by `***`.
+    pub fn location(&self) -> String {
+        self.inner.backend.location()
     }
 
     /// Queues `message` for its To, Cc and Bcc recipients; returns once it is durable.
@@ -193,15 +178,8 @@ impl Outbox {
         message_id: Option<String>,
         options: &EnqueueOptions,
     ) -> Result<QueueId, OutboxError> {
-        let content = spool::take_in(body, self.inner.config.inline_limit, &self.inner.spool).await?;
         let o = envelope.options();
-        let p = content.profile;
-        let body_type = if p.eight_bit || o.body != BodyType::SevenBit {
-            1
-        } else {
-            0
-        };
-        let now = now_ms();
+        // What the envelope declares; the backend adds what the content turns out to hold.
         let new = NewMessage {
             sender: envelope.from().to_string(),
             recipients: envelope
@@ -216,72 +194,59 @@ impl Outbox {
                 })
                 .collect(),
             message_id,
-            stored: content.stored.clone(),
-            size: p.size,
-            body_type,
-            smtputf8: o.smtputf8 || p.utf8_headers,
+            stored: Stored::Inline(Vec::new()),
+            size: 0,
+            body_type: i64::from(o.body != BodyType::SevenBit),
+            smtputf8: o.smtputf8,
             prefer_8bitmime: o.prefer_8bitmime,
-            prefer_binarymime: o.prefer_binarymime || p.binary,
+            prefer_binarymime: o.prefer_binarymime,
             ret: o.ret.map(|r| match r {
                 squall::Ret::Full => "FULL".to_string(),
                 squall::Ret::Headers => "HDRS".to_string(),
             }),
             envid: o.envid.as_ref().map(|e| e.as_str().to_string()),
             require_tls: o.require_tls,
-            not_before: options.not_before.map_or(now, system_ms),
+            not_before: options.not_before.map(system_ms),
             idempotency_key: options.idempotency_key.clone(),
         };
         let lifetime = ms(self.inner.config.schedule.lifetime);
-        let r = self
+        let inline_limit = self.inner.config.inline_limit;
+        let (id, event) = self
             .inner
-            .store
-            .call(move |c| queries::insert(c, &new, now, lifetime))
-            .await;
-        match r {
-            Ok((id, event)) => {
-                if let Some(e) = event {
-                    self.inner.wake.send_modify(|n| *n += 1);
-                    let _ = self.inner.events.send(e);
-                } else if let Stored::File(name) = &content.stored {
-                    // A repeated idempotency key: the first message's content is the one kept.
-                    let _ = tokio::fs::remove_file(self.inner.spool.join(name)).await;
-                }
-                Ok(id)
-            }
-            Err(e) => {
-                if let Stored::File(name) = &content.stored {
-                    let _ = tokio::fs::remove_file(self.inner.spool.join(name)).await;
-                }
-                Err(e)
-            }
+            .backend
+            .enqueue(new, body, inline_limit, lifetime)
+            .await?;
+        if let Some(e) = event {
+            self.inner.wake.send_modify(|n| *n = n.wrapping_add(1));
+            let _ = self.inner.events.send(e);
         }
+        Ok(id)
     }
 
     /// A message's status, `None` for an unknown id.
     pub async fn status(&self, id: QueueId) -> Result<Option<Status>, OutboxError> {
-        self.inner.store.call(move |c| queries::status(c, id.0)).await
+        self.inner.backend.status(id.0).await
     }
 
     /// Messages in `state` (every state with `None`), oldest first, at most `limit`.
     pub async fn list(&self, state: Option<MessageState>, limit: usize) -> Result<Vec<Status>, OutboxError> {
-        self.inner
-            .store
-            .call(move |c| queries::list(c, state, limit))
-            .await
+        self.inner.backend.list(state, limit).await
     }
 
     /// Counts by state and the age of the oldest waiting message.
     pub async fn stats(&self) -> Result<Stats, OutboxError> {
-        self.inner.store.call(|c| queries::stats(c, now_ms())).await
+        self.inner.backend.stats().await
     }
 
     /// Events after `seq` (0 for all), oldest first, at most `limit`: the durable log an
     /// application reads on from the last `seq` it handled, across restarts.
+    ///
+    /// On PostgreSQL, numbers come from a sequence shared by concurrent transactions, so an
+    /// event can become visible after one with a higher number was read; an application that
+    /// must see every event reads on from a little before the last `seq` it handled and skips
+    /// the ones it has.
     pub async fn events_since(&self, seq: i64, limit: usize) -> Result<Vec<Event>, OutboxError> {
-        self.inner
-            .store
-            .call(move |c| queries::events_since(c, seq, limit))
-            .await
+        self.inner.backend.events_since(seq, limit).await
     }
 
     /// Events of this process as they are committed (a live view; after a restart or a lag,
@@ -293,36 +258,23 @@ impl Outbox {
     /// Makes a held, queued or expired message due now.
     pub async fn retry(&self, id: QueueId) -> Result<(), OutboxError> {
         let lifetime = ms(self.inner.config.schedule.lifetime);
-        let e = self
-            .inner
-            .store
-            .call(move |c| queries::retry(c, id.0, now_ms(), lifetime))
-            .await?;
-        self.inner.wake.send_modify(|n| *n += 1);
+        let e = self.inner.backend.retry(id.0, lifetime).await?;
+        self.inner.wake.send_modify(|n| *n = n.wrapping_add(1));
         let _ = self.inner.events.send(e);
         Ok(())
     }
 
     /// Cancels a waiting message.
     pub async fn cancel(&self, id: QueueId) -> Result<(), OutboxError> {
-        let e = self
-            .inner
-            .store
-            .call(move |c| queries::cancel(c, id.0, now_ms()))
-            .await?;
+        let e = self.inner.backend.cancel(id.0).await?;
         let _ = self.inner.events.send(e);
         Ok(())
     }
 
-    /// Deletes messages that finished more than `age` ago, with their events and spool
-    /// files; returns how many.
+    /// Deletes messages that finished more than `age` ago, with their events and content;
+    /// returns how many.
     pub async fn purge(&self, age: Duration) -> Result<u64, OutboxError> {
-        let before = now_ms().saturating_sub(ms(age));
-        let (n, files) = self.inner.store.call(move |c| queries::purge(c, before)).await?;
-        for f in files {
-            let _ = tokio::fs::remove_file(self.inner.spool.join(f)).await;
-        }
-        Ok(n)
+        self.inner.backend.purge(age).await
     }
 }
 

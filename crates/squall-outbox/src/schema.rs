@@ -75,7 +75,7 @@ pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
 /// sync), and migrates it to [`VERSION`]. A foreign or newer file is refused untouched.
 pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), OutboxError> {
     let foreign = |why: String| OutboxError::Foreign {
-        path: path.to_path_buf(),
+        location: path.display().to_string(),
         why,
     };
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -97,7 +97,7 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), OutboxEr
     }
     if version > VERSION {
         return Err(OutboxError::TooNew {
-            path: path.to_path_buf(),
+            location: path.display().to_string(),
             found: version,
             supported: VERSION,
         });

@@ -23,6 +23,8 @@ pub(crate) enum Stored {
     Inline(Vec<u8>),
     /// In a file of the spool directory, by name.
     File(String),
+    /// In the database's `chunks` table (PostgreSQL), this many rows: streamed while sent.
+    Chunks(i64),
 }
 
 /// Content taken in: where it is and what it contains.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
-use squall::{Body, Envelope, MailOptions, Mailbox, Notify, OriginalRecipient, Recipient, ReversePath};
+use squall::{Envelope, MailOptions, Mailbox, Notify, OriginalRecipient, Recipient, ReversePath};
 use squall_proto::params::{BodyType, EnvelopeId, Ret};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -13,8 +13,7 @@ use tokio::task::JoinSet;
 use crate::error::OutboxError;
 use crate::model::{RecipientState, ms, now_ms};
 use crate::outbox::Outbox;
-use crate::queries::{self, Claimed, Outcome};
-use crate::spool::Stored;
+use crate::queries::{Claimed, Outcome};
 
 /// How [`Outbox::run`] works.
 #[derive(Clone, Debug)]
@@ -141,19 +140,10 @@ impl Worker {
                     wake.borrow_and_update();
                 }
                 let done = std::mem::take(&mut outcomes);
-                let owner = self.owner.clone();
                 let (claimed, events) = patient(&self.stop, || {
-                    let (owner, done) = (owner.clone(), done.clone());
-                    inner.store.call(move |c| {
-                        let now = now_ms();
-                        let mut events = queries::record(c, &owner, &done, now, &schedule)?;
-                        if limit == 0 {
-                            return Ok((Vec::new(), events));
-                        }
-                        let (claimed, more) = queries::claim(c, &owner, now, now + lease_ms, limit, hold)?;
-                        events.extend(more);
-                        Ok((claimed, events))
-                    })
+                    inner
+                        .backend
+                        .record_and_claim(&self.owner, done.clone(), lease_ms, limit, hold, schedule)
                 })
                 .await?;
                 for e in events {
@@ -166,29 +156,21 @@ impl Worker {
                     leased.insert(m.id);
                     attempts += 1;
                     let client = self.client.clone();
-                    let spool = inner.spool.clone();
-                    in_flight.spawn(async move { attempt(&client, m, &spool).await });
+                    let outbox = self.outbox.clone();
+                    in_flight.spawn(async move { attempt(&client, m, &outbox).await });
                 }
             }
             if in_flight.is_empty() {
                 if stopping {
                     return Ok(attempts);
                 }
-                let now = now_ms();
                 if self.options.until_empty
-                    && !inner
-                        .store
-                        .call(move |c| queries::has_due_or_leased(c, now))
-                        .await?
+                    && !patient(&self.stop, || inner.backend.has_due_or_leased()).await?
                 {
                     return Ok(attempts);
                 }
-                let next = inner.store.call(queries::next_due).await?;
-                let wait = next
-                    .map_or(self.options.poll, |t| {
-                        Duration::from_millis(u64::try_from(t - now).unwrap_or(0))
-                    })
-                    .min(self.options.poll);
+                let next = patient(&self.stop, || inner.backend.next_due_in()).await?;
+                let wait = next.unwrap_or(self.options.poll).min(self.options.poll);
                 tokio::select! {
                     _ = wake.changed() => {}
                     _ = self.stop.changed() => {}
@@ -208,12 +190,7 @@ impl Worker {
                 }
                 _ = renew.tick() => {
                     let ids: Vec<i64> = leased.iter().copied().collect();
-                    let owner = self.owner.clone();
-                    patient(&self.stop, || {
-                        let (owner, ids) = (owner.clone(), ids.clone());
-                        inner.store.call(move |c| queries::renew(c, &owner, &ids, now_ms() + lease_ms))
-                    })
-                    .await?;
+                    patient(&self.stop, || inner.backend.renew(&self.owner, ids.clone(), lease_ms)).await?;
                 }
                 _ = wake.changed(), if free > 0 => maybe_more = true,
                 _ = self.stop.changed() => {}
@@ -224,7 +201,8 @@ impl Worker {
 }
 
 /// How long a worker keeps retrying a database that fails for a reason that may pass (locked
-/// by another process, disk full) before its run ends with the error.
+/// by another process, disk full, a PostgreSQL server restarting) before its run ends with the
+/// error.
 const PATIENCE: Duration = Duration::from_secs(120);
 
 /// `call()`, tried again with backoff (100 ms doubling to 5 s) while it fails transiently, for
@@ -251,7 +229,7 @@ where
 }
 
 /// One attempt at `m`, as an outcome per recipient.
-async fn attempt(client: &squall::Client, m: Claimed, spool: &std::path::Path) -> Outcome {
+async fn attempt(client: &squall::Client, m: Claimed, outbox: &Outbox) -> Outcome {
     let id = m.id;
     let all_deferred = |m: &Claimed, why: String| Outcome {
         id: m.id,
@@ -278,12 +256,9 @@ async fn attempt(client: &squall::Client, m: Claimed, spool: &std::path::Path) -
             };
         }
     };
-    let body = match &m.stored {
-        Stored::Inline(b) => Body::from(b.clone()),
-        Stored::File(name) => match Body::file(spool.join(name)).await {
-            Ok(b) => b,
-            Err(e) => return all_deferred(&m, format!("reading spool file {name}: {e}")),
-        },
+    let body = match outbox.inner.backend.body(&m).await {
+        Ok(b) => b,
+        Err(why) => return all_deferred(&m, why),
     };
     let result = client.send_envelope(envelope, body).await;
     let index = |mb: &Mailbox| {

@@ -38,8 +38,9 @@ Options:
   --queue, -odq put the message in squall's durable queue instead of sending it now (also
                 `queue = true` in the account); `squall queue run` sends it later. Exit 0
                 once it is committed to disk, 75 when the queue cannot take it (nothing kept)
-  --queue-url URL   the queue: sqlite:PATH (default: SQUALL_QUEUE_URL, else the accounts
-                file's queue_url, else $XDG_STATE_HOME/squall/queue.db)
+  --queue-url URL   the queue: sqlite:PATH or postgres://USER@HOST:PORT/DB (default:
+                SQUALL_QUEUE_URL, else the accounts file's queue_url, else
+                $XDG_STATE_HOME/squall/queue.db)
   Accepted and ignored: -odi -odb -oem -oep and other -o settings, -B TYPE, -h N, -L TAG,
   -N DSN, -R RET, -V ENVID, -X FILE, -C FILE, -A X, -m -n -U -G, -bm.
   Refused: -bp -bs -bd -bi -q and other modes: squall sendmail only sends (or queues).

@@ -22,8 +22,20 @@ pub(crate) struct NewMessage {
     pub(crate) ret: Option<String>,
     pub(crate) envid: Option<String>,
     pub(crate) require_tls: bool,
-    pub(crate) not_before: i64,
+    /// Not sent before (Unix milliseconds); `None`: due as soon as it is queued.
+    pub(crate) not_before: Option<i64>,
     pub(crate) idempotency_key: Option<String>,
+}
+
+/// Adds what the content says to what the envelope declared: its size, whether it is 8-bit
+/// or binary, whether its header fields need SMTPUTF8.
+pub(crate) fn apply_profile(m: &mut NewMessage, p: &squall_proto::data::Profile) {
+    m.size = p.size;
+    if p.eight_bit && m.body_type == 0 {
+        m.body_type = 1;
+    }
+    m.smtputf8 |= p.utf8_headers;
+    m.prefer_binarymime |= p.binary;
 }
 
 /// Inserts `m`, or finds the message queued earlier with the same idempotency key. The second
@@ -43,7 +55,7 @@ pub(crate) fn insert(
         }
     }
     let path = match &m.stored {
-        Stored::Inline(_) => None,
+        Stored::Inline(_) | Stored::Chunks(_) => None,
         Stored::File(p) => Some(p.as_str()),
     };
     c.prepare_cached(
@@ -65,7 +77,7 @@ pub(crate) fn insert(
         m.envid,
         m.require_tls,
         now,
-        m.not_before,
+        m.not_before.unwrap_or(now),
         now.saturating_add(lifetime_ms),
     ])?;
     let id = c.last_insert_rowid();

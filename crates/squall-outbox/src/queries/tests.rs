@@ -24,7 +24,7 @@ fn new_message(n: usize) -> NewMessage {
         ret: None,
         envid: None,
         require_tls: false,
-        not_before: 0,
+        not_before: Some(0),
         idempotency_key: None,
     }
 }
