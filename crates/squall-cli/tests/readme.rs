@@ -21,6 +21,9 @@ mod promises;
 const README: &str = include_str!("../../../README.md");
 const PASSWORD: &str = "app-password";
 
+const PG: &str =
+    "needs a PostgreSQL server: crates/squall-cli/tests/queue_pg.rs drains one queue with three runners";
+
 /// Examples not run here, and why.
 const SKIPPED: &[(&str, &str)] = &[
     (
@@ -31,6 +34,9 @@ const SKIPPED: &[(&str, &str)] = &[
         "squall send --proxy",
         "needs a SOCKS5 proxy: crates/squall/tests/interop_socks.rs goes through Dante",
     ),
+    ("squall queue add --queue-url postgres:", PG),
+    ("squall queue run --queue-url postgres:", PG),
+    ("squall queue stats --queue-url postgres:", PG),
     ("scripts/test.sh", "this is the suite that runs this test"),
     (
         "scripts/fuzz.sh",
