@@ -51,6 +51,7 @@ mod model;
 mod outbox;
 mod pg;
 mod queries;
+mod routes;
 mod schedule;
 mod schema;
 mod spool;

@@ -172,6 +172,9 @@ pub struct Status {
     pub last_error: Option<String>,
     /// The idempotency key it was queued with.
     pub idempotency_key: Option<String>,
+    /// The route it was queued with ([`EnqueueOptions::route`](crate::EnqueueOptions::route)):
+    /// which client the runner sends it through.
+    pub route: Option<String>,
 }
 
 /// What happened to a message: one row of the durable event log, numbered in order.

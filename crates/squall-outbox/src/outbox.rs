@@ -53,6 +53,10 @@ pub struct EnqueueOptions {
     pub idempotency_key: Option<String>,
     /// Not sent before this time.
     pub not_before: Option<SystemTime>,
+    /// An application-defined label, e.g. the account name, that the runner uses to choose the
+    /// client ([`Outbox::run_routed`]): mail queued through one account must leave through that
+    /// account's relay and login. `None`: the runner's default.
+    pub route: Option<String>,
 }
 
 impl OutboxBuilder {
@@ -208,6 +212,7 @@ impl Outbox {
             require_tls: o.require_tls,
             not_before: options.not_before.map(system_ms),
             idempotency_key: options.idempotency_key.clone(),
+            route: options.route.clone(),
         };
         let lifetime = ms(self.inner.config.schedule.lifetime);
         let inline_limit = self.inner.config.inline_limit;

@@ -13,7 +13,8 @@ use crate::error::OutboxError;
 pub(crate) const APPLICATION_ID: i64 = 0x5371_4f62;
 
 /// Migration `n` (from 0) takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     idem_key TEXT UNIQUE,
@@ -66,7 +67,13 @@ CREATE TABLE events (
     detail TEXT NOT NULL
 );
 CREATE INDEX events_message ON events (message);
-"];
+",
+    // 2: the route (an application label, e.g. the account name) the runner picks a client by;
+    // NULL for messages queued before it existed or without one.
+    r"
+ALTER TABLE messages ADD COLUMN route TEXT;
+",
+];
 
 /// The schema version this build writes.
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -174,5 +181,36 @@ mod tests {
         let e = open(&junk).unwrap_err();
         assert!(matches!(e, OutboxError::Foreign { .. }), "{e}");
         assert_eq!(std::fs::read(&junk).unwrap(), vec![b'x'; 4096]);
+    }
+
+    /// A version-1 file (written before routes existed) migrates in place: its messages stay,
+    /// with no route.
+    #[test]
+    fn a_version_1_file_migrates_in_place_and_keeps_its_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.db");
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
+        ))
+        .unwrap();
+        c.execute(
+            "INSERT INTO messages (state, sender, size, body_type, smtputf8, prefer_8bitmime,
+                prefer_binarymime, require_tls, created, not_before, expires)
+             VALUES ('queued', 'a@example.org', 3, 0, 0, 0, 0, 0, 1, 1, 2)",
+            [],
+        )
+        .unwrap();
+        drop(c);
+        let c = open(&p).unwrap();
+        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, VERSION);
+        let (sender, route): (String, Option<String>) = c
+            .query_row("SELECT sender, route FROM messages", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((sender.as_str(), route), ("a@example.org", None));
     }
 }

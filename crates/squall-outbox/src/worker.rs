@@ -1,8 +1,10 @@
-//! [`Outbox::run`]: workers that lease due messages, send them with a [`squall::Client`], renew
-//! their leases while they work, and record each recipient's outcome.
+//! [`Outbox::run`] and [`Outbox::run_routed`]: workers that lease due messages, send them with
+//! a [`squall::Client`] (one for all, or one per route), renew their leases while they work,
+//! and record each recipient's outcome.
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use squall::{Envelope, MailOptions, Mailbox, Notify, OriginalRecipient, Recipient, ReversePath};
@@ -14,6 +16,7 @@ use crate::error::OutboxError;
 use crate::model::{RecipientState, ms, now_ms};
 use crate::outbox::Outbox;
 use crate::queries::{Claimed, Outcome};
+use crate::routes::Routes;
 
 /// How [`Outbox::run`] works.
 #[derive(Clone, Debug)]
@@ -53,13 +56,33 @@ pub struct RunReport {
 
 impl Outbox {
     /// Runs workers until `stop` resolves (then finishes what is in flight) or, with
-    /// `until_empty`, until nothing is left to do now.
+    /// `until_empty`, until nothing is left to do now. Every message goes through `client`,
+    /// whatever its route.
     pub async fn run(
         &self,
         client: squall::Client,
         options: RunOptions,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<RunReport, OutboxError> {
+        self.run_routed(move |_| Ok(client.clone()), options, stop).await
+    }
+
+    /// [`run`](Self::run), sending each message through the client `router` gives for its
+    /// route ([`EnqueueOptions::route`](crate::EnqueueOptions::route); `None` for a message
+    /// queued without one), so that mail queued through one account leaves through that
+    /// account's server.
+    ///
+    /// `router` is called once per distinct route in a run and its answer kept for the run. A
+    /// route it refuses (`Err(why)`) fails that message's attempt transiently with `why` as the
+    /// error: the message is deferred by the schedule (and `why` shows in its status), so that
+    /// fixing the configuration and running again sends it.
+    pub async fn run_routed(
+        &self,
+        router: impl Fn(Option<&str>) -> Result<squall::Client, String> + Send + Sync + 'static,
+        options: RunOptions,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<RunReport, OutboxError> {
+        let routes = Arc::new(Routes::new(Box::new(router)));
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopper = tokio::spawn(async move {
             stop.await;
@@ -70,7 +93,7 @@ impl Outbox {
         for n in 0..options.workers.max(1) {
             let w = Worker {
                 outbox: self.clone(),
-                client: client.clone(),
+                routes: routes.clone(),
                 options: options.clone(),
                 owner: format!("{tag}-{n}"),
                 stop: stop_rx.clone(),
@@ -103,7 +126,7 @@ fn host() -> String {
 
 struct Worker {
     outbox: Outbox,
-    client: squall::Client,
+    routes: Arc<Routes>,
     options: RunOptions,
     owner: String,
     stop: watch::Receiver<bool>,
@@ -155,9 +178,9 @@ impl Worker {
                 for m in claimed {
                     leased.insert(m.id);
                     attempts += 1;
-                    let client = self.client.clone();
+                    let routes = self.routes.clone();
                     let outbox = self.outbox.clone();
-                    in_flight.spawn(async move { attempt(&client, m, &outbox).await });
+                    in_flight.spawn(async move { attempt(&routes, m, &outbox).await });
                 }
             }
             if in_flight.is_empty() {
@@ -229,7 +252,7 @@ where
 }
 
 /// One attempt at `m`, as an outcome per recipient.
-async fn attempt(client: &squall::Client, m: Claimed, outbox: &Outbox) -> Outcome {
+async fn attempt(routes: &Routes, m: Claimed, outbox: &Outbox) -> Outcome {
     let id = m.id;
     let all_deferred = |m: &Claimed, why: String| Outcome {
         id: m.id,
@@ -255,6 +278,10 @@ async fn attempt(client: &squall::Client, m: Claimed, outbox: &Outbox) -> Outcom
                 ambiguous: false,
             };
         }
+    };
+    let client = match routes.client(m.route.as_deref()) {
+        Ok(c) => c,
+        Err(why) => return all_deferred(&m, why),
     };
     let body = match outbox.inner.backend.body(&m).await {
         Ok(b) => b,

@@ -468,6 +468,111 @@ async fn a_message_cancelled_in_flight_records_what_the_server_accepted(db: Db) 
     assert_eq!(sink.delivered(), 1);
 }
 
+/// Queues `n` messages to `to` with `route`.
+async fn queue_routed(
+    outbox: &Outbox,
+    n: usize,
+    to: &str,
+    route: Option<&str>,
+) -> Vec<squall_outbox::QueueId> {
+    let options = EnqueueOptions {
+        route: route.map(str::to_string),
+        ..EnqueueOptions::default()
+    };
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(outbox.enqueue_with(&message(i, &[to]), &options).await.unwrap());
+    }
+    ids
+}
+
+async fn each_route_goes_through_its_own_client(db: Db) {
+    let outbox = Outbox::open(&db.url()).await.unwrap();
+    let (sink_a, sink_b) = (Sink::start().await.unwrap(), Sink::start().await.unwrap());
+    let a = queue_routed(&outbox, 3, "a@example.net", Some("a")).await;
+    let b = queue_routed(&outbox, 2, "b@example.net", Some("b")).await;
+    assert_eq!(
+        outbox.status(a[0]).await.unwrap().unwrap().route.as_deref(),
+        Some("a")
+    );
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (url_a, url_b, log) = (sink_a.url(), sink_b.url(), asked.clone());
+    let router = move |route: Option<&str>| {
+        log.lock().unwrap().push(route.map(str::to_string));
+        let url = match route {
+            Some("a") => &url_a,
+            Some("b") => &url_b,
+            other => return Err(format!("no route {other:?}")),
+        };
+        Ok(squall::Client::builder_from_url(url)
+            .unwrap()
+            .no_retry()
+            .build()
+            .unwrap())
+    };
+    let report = outbox
+        .run_routed(router, until_empty(), std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(report.attempts, 5);
+    let rcpts = |sink: &SinkHandle| {
+        sink.messages()
+            .iter()
+            .map(|m| m.rcpt_to.join(","))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rcpts(&sink_a), ["a@example.net"; 3]);
+    assert_eq!(rcpts(&sink_b), ["b@example.net"; 2]);
+    for id in a.iter().chain(&b) {
+        assert_eq!(
+            outbox.status(*id).await.unwrap().unwrap().state,
+            MessageState::Sent
+        );
+    }
+    let mut asked = asked.lock().unwrap().clone();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [Some("a".to_string()), Some("b".to_string())],
+        "once per route"
+    );
+}
+
+async fn a_route_the_router_refuses_is_deferred_with_its_reason(db: Db) {
+    let outbox = Outbox::open(&db.url()).await.unwrap();
+    let sink = Sink::start().await.unwrap();
+    let known = queue_routed(&outbox, 1, "a@example.net", None).await[0];
+    let unknown = queue_routed(&outbox, 1, "b@example.net", Some("gone")).await[0];
+    let url = sink.url();
+    let router = move |route: Option<&str>| match route {
+        None => Ok(squall::Client::builder_from_url(&url)
+            .unwrap()
+            .no_retry()
+            .build()
+            .unwrap()),
+        Some(r) => Err(format!("account {r} is not in the accounts file")),
+    };
+    // The unknown one is deferred by the default schedule (minutes): until_empty returns.
+    outbox
+        .run_routed(router, until_empty(), std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(sink.delivered(), 1);
+    assert_eq!(
+        outbox.status(known).await.unwrap().unwrap().state,
+        MessageState::Sent
+    );
+    let s = outbox.status(unknown).await.unwrap().unwrap();
+    assert_eq!(s.state, MessageState::Queued);
+    assert_eq!(s.attempts, 1);
+    assert_eq!(s.route.as_deref(), Some("gone"));
+    let why = "account gone is not in the accounts file";
+    assert_eq!(s.last_error.as_deref(), Some(why));
+    assert_eq!(s.recipients[0].state, RecipientState::Deferred);
+    assert_eq!(s.recipients[0].reply.as_deref(), Some(why));
+    assert!(s.not_before_ms > s.created_ms, "deferred by the schedule");
+}
+
 on_both_engines!(
     queued_messages_are_delivered_once_and_reported,
     a_message_survives_closing_and_reopening_the_outbox,
@@ -479,4 +584,6 @@ on_both_engines!(
     not_before_holds_a_message_back,
     a_running_worker_wakes_on_enqueue_without_polling_delay,
     a_message_cancelled_in_flight_records_what_the_server_accepted,
+    each_route_goes_through_its_own_client,
+    a_route_the_router_refuses_is_deferred_with_its_reason,
 );

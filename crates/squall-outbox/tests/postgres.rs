@@ -97,7 +97,8 @@ async fn a_database_of_a_newer_squall_is_refused() {
         e.to_string().contains("upgrade squall") && !e.is_transient(),
         "{e}"
     );
-    admin_sql(&db.url(), "UPDATE squall_outbox_meta SET version = 1");
+    // Back to the version this build writes (2: routes).
+    admin_sql(&db.url(), "UPDATE squall_outbox_meta SET version = 2");
     let o = Outbox::open(&db.url()).await.unwrap();
     assert_eq!(o.status(id).await.unwrap().unwrap().state, MessageState::Queued);
 }
@@ -119,7 +120,8 @@ async fn concurrent_first_opens_migrate_once() {
     }
     assert_eq!(
         number(&db.url(), "SELECT version FROM squall_outbox_meta").await,
-        1
+        2,
+        "the version this build writes"
     );
     assert_eq!(
         number(&db.url(), "SELECT count(*) FROM squall_outbox_meta").await,
@@ -232,4 +234,41 @@ async fn workers_of_several_outboxes_share_the_queue_without_duplicates() {
     assert!(attempts.iter().all(|a| *a > 0), "{attempts:?}");
     assert_eq!(sink.delivered(), 300);
     assert_eq!(producer.stats().await.unwrap().sent, 300);
+}
+
+/// A version-1 database (before routes) migrates in place when a newer squall opens it: its
+/// messages stay, with no route, and are sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
+async fn a_version_1_database_migrates_in_place_and_keeps_its_messages() {
+    let Some(db) = Db::postgres() else { return };
+    let outbox = Outbox::open(&db.url()).await.unwrap();
+    let id = outbox.enqueue(&message(1)).await.unwrap();
+    drop(outbox);
+    // Back to version 1: the schema as it was before migration 2 added the route column.
+    admin_sql(
+        &db.url(),
+        "ALTER TABLE messages DROP COLUMN route; UPDATE squall_outbox_meta SET version = 1",
+    );
+    assert_eq!(
+        number(&db.url(), "SELECT version FROM squall_outbox_meta").await,
+        1
+    );
+    let outbox = Outbox::open(&db.url()).await.unwrap();
+    assert_eq!(
+        number(&db.url(), "SELECT version FROM squall_outbox_meta").await,
+        2
+    );
+    let s = outbox.status(id).await.unwrap().unwrap();
+    assert_eq!((s.state, s.route), (MessageState::Queued, None));
+    let sink = Sink::start().await.unwrap();
+    let until_empty = RunOptions {
+        until_empty: true,
+        ..RunOptions::default()
+    };
+    outbox
+        .run(client(&sink), until_empty, std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(sink.delivered(), 1);
 }

@@ -60,8 +60,8 @@ pub(crate) async fn insert(
         .query_opt(
             &format!(
                 "INSERT INTO messages (idem_key, state, sender, message_id, size, body_type, smtputf8,
-                    prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires)
-                 SELECT $1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, t, coalesce($12, t), t + $13
+                    prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires, route)
+                 SELECT $1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, t, coalesce($12, t), t + $13, $14
                  FROM (SELECT {NOW_MS} AS t) now
                  ON CONFLICT (idem_key) DO NOTHING RETURNING id, created"
             ),
@@ -79,6 +79,7 @@ pub(crate) async fn insert(
                 &m.require_tls,
                 &m.not_before,
                 &lifetime_ms,
+                &m.route,
             ],
         )
         .await
@@ -156,8 +157,8 @@ pub(crate) async fn insert(
 const INSERT_WHOLE: &str = concat!(
     "WITH m AS (
         INSERT INTO messages (idem_key, state, sender, message_id, size, body_type, smtputf8,
-            prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires)
-        SELECT $1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, t, coalesce($12, t), t + $13
+            prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires, route)
+        SELECT $1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, t, coalesce($12, t), t + $13, $19
         FROM (SELECT ",
     now_ms!(),
     " AS t) now
@@ -203,6 +204,7 @@ async fn insert_whole(
                 &notifies,
                 &orcpts,
                 &detail,
+                &m.route,
             ],
         )
         .await

@@ -144,7 +144,8 @@ async fn load(tx: &Transaction<'_>, pool: &Pool, ids: &[i64]) -> Result<Vec<Clai
         .query(
             "SELECT m.id, m.sender, m.size, m.body_type, m.smtputf8, m.prefer_8bitmime, m.prefer_binarymime,
                     m.ret, m.envid, m.require_tls, c.n,
-                    CASE WHEN c.n = 1 AND c.bytes <= $2 THEN (SELECT data FROM chunks WHERE message = m.id AND seq = 0) END
+                    CASE WHEN c.n = 1 AND c.bytes <= $2 THEN (SELECT data FROM chunks WHERE message = m.id AND seq = 0) END,
+                    m.route
              FROM messages m,
                   LATERAL (SELECT count(*) AS n, coalesce(sum(octet_length(data)), 0) AS bytes
                            FROM chunks WHERE message = m.id) c
@@ -175,6 +176,7 @@ async fn load(tx: &Transaction<'_>, pool: &Pool, ids: &[i64]) -> Result<Vec<Clai
             ret: r.try_get(7).map_err(err)?,
             envid: r.try_get(8).map_err(err)?,
             require_tls: r.try_get(9).map_err(err)?,
+            route: r.try_get(12).map_err(err)?,
         });
     }
     let rcpts = tx

@@ -9,7 +9,7 @@ use crate::error::OutboxError;
 use crate::model::{Event, EventKind, MessageState, QueueId, RecipientState, RecipientStatus, Stats, Status};
 
 const STATUS_COLUMNS: &str = "id, state, sender, message_id, size, created, not_before, expires, attempts,
-    possible_duplicate, last_error, idem_key";
+    possible_duplicate, last_error, idem_key, route";
 
 fn status_row(r: &Row) -> Result<Status, tokio_postgres::Error> {
     let state: String = r.try_get(1)?;
@@ -27,6 +27,7 @@ fn status_row(r: &Row) -> Result<Status, tokio_postgres::Error> {
         possible_duplicate: r.try_get(9)?,
         last_error: r.try_get(10)?,
         idempotency_key: r.try_get(11)?,
+        route: r.try_get(12)?,
     })
 }
 

@@ -24,7 +24,8 @@ const LOCK_KEY: i64 = 0x5371_4f62;
 /// (at most [`CHUNK`](super::enqueue::CHUNK) bytes a row): a queue shared by many machines
 /// cannot keep it in one machine's files, and rows of bounded size stream in and out with
 /// bounded memory.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE messages (
     id bigserial PRIMARY KEY,
     idem_key text UNIQUE,
@@ -75,7 +76,13 @@ CREATE TABLE events (
     detail text NOT NULL
 );
 CREATE INDEX events_message ON events (message);
-"];
+",
+    // 2: the route (an application label, e.g. the account name) the runner picks a client by;
+    // NULL for messages queued before it existed or without one.
+    r"
+ALTER TABLE messages ADD COLUMN route text;
+",
+];
 
 /// The schema version this build writes.
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -25,6 +25,8 @@ pub(crate) struct NewMessage {
     /// Not sent before (Unix milliseconds); `None`: due as soon as it is queued.
     pub(crate) not_before: Option<i64>,
     pub(crate) idempotency_key: Option<String>,
+    /// The application's label the runner picks a client by (e.g. the account name).
+    pub(crate) route: Option<String>,
 }
 
 /// Adds what the content says to what the envelope declared: its size, whether it is 8-bit
@@ -60,8 +62,8 @@ pub(crate) fn insert(
     };
     c.prepare_cached(
         "INSERT INTO messages (idem_key, state, sender, message_id, body_path, size, body_type, smtputf8,
-            prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires)
-         VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires, route)
+         VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         m.idempotency_key,
@@ -79,6 +81,7 @@ pub(crate) fn insert(
         now,
         m.not_before.unwrap_or(now),
         now.saturating_add(lifetime_ms),
+        m.route,
     ])?;
     let id = c.last_insert_rowid();
     if let Stored::Inline(b) = &m.stored {

@@ -23,6 +23,8 @@ pub(crate) struct Claimed {
     pub(crate) ret: Option<String>,
     pub(crate) envid: Option<String>,
     pub(crate) require_tls: bool,
+    /// The route it was queued with: the runner picks the client by it.
+    pub(crate) route: Option<String>,
 }
 
 /// The due messages, oldest first. Without `INDEXED BY` SQLite picks the (state, created) index
@@ -93,7 +95,7 @@ fn load(c: &Connection, id: i64) -> Result<Claimed, OutboxError> {
     let mut m = c
         .prepare_cached(
             "SELECT sender, (SELECT body FROM bodies WHERE message = id), body_path, size, body_type, smtputf8,
-                prefer_8bitmime, prefer_binarymime, ret, envid, require_tls FROM messages WHERE id = ?1",
+                prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, route FROM messages WHERE id = ?1",
         )?
         .query_row([id], |r| {
             let body: Option<Vec<u8>> = r.get(1)?;
@@ -115,6 +117,7 @@ fn load(c: &Connection, id: i64) -> Result<Claimed, OutboxError> {
                 ret: r.get(8)?,
                 envid: r.get(9)?,
                 require_tls: r.get(10)?,
+                route: r.get(11)?,
             })
         })?;
     m.recipients = c

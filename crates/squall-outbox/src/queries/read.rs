@@ -6,7 +6,7 @@ use crate::error::OutboxError;
 use crate::model::{Event, EventKind, MessageState, QueueId, RecipientState, RecipientStatus, Stats, Status};
 
 const STATUS_COLUMNS: &str = "id, state, sender, message_id, size, created, not_before, expires, attempts,
-    possible_duplicate, last_error, idem_key";
+    possible_duplicate, last_error, idem_key, route";
 
 fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Status> {
     let state: String = r.get(1)?;
@@ -24,6 +24,7 @@ fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Status> {
         possible_duplicate: r.get(9)?,
         last_error: r.get(10)?,
         idempotency_key: r.get(11)?,
+        route: r.get(12)?,
     })
 }
 

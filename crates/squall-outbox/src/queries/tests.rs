@@ -26,6 +26,7 @@ fn new_message(n: usize) -> NewMessage {
         require_tls: false,
         not_before: Some(0),
         idempotency_key: None,
+        route: None,
     }
 }
 
