@@ -166,6 +166,9 @@ pub(crate) struct Target {
     pub(crate) builder: ClientBuilder,
     /// The account's `from`, if the server came from an account.
     pub(crate) from: Option<String>,
+    /// The account's name, if the server came from an account: a queued message's route, so
+    /// that `squall queue run` sends it through the same account.
+    pub(crate) account: Option<String>,
 }
 
 /// Where the server comes from: flags or SQUALL_URL, or an account.
@@ -185,6 +188,15 @@ impl Choice {
         }
     }
 
+    /// The account's name, if the server comes from an account: the route a message queued
+    /// through it records.
+    pub(crate) fn route(&self) -> Option<&str> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Account(a) => Some(&a.name),
+        }
+    }
+
     /// True for an account with `queue = true`.
     pub(crate) fn queues(&self) -> bool {
         matches!(self, Self::Account(a) if a.queue)
@@ -196,12 +208,14 @@ impl Choice {
             Self::Plain(builder) => Ok(Target {
                 builder: *builder,
                 from: None,
+                account: None,
             }),
             Self::Account(account) => Ok(Target {
                 builder: account
                     .builder()
                     .map_err(|e| (exit::CONFIG, Error::from_input(e)))?,
                 from: account.from.clone(),
+                account: Some(account.name.clone()),
             }),
         }
     }
@@ -216,6 +230,16 @@ impl ConnArgs {
             config,
             ..Self::default()
         }
+    }
+
+    /// Whether the user named the server (--server, --url, --account or SQUALL_URL) rather
+    /// than leaving it to the accounts file's default: `queue run` then sends every message
+    /// through it, whatever account queued it.
+    pub(crate) fn names_server(&self) -> bool {
+        self.server.is_some()
+            || self.url.is_some()
+            || self.account.is_some()
+            || std::env::var_os("SQUALL_URL").is_some_and(|u| !u.is_empty())
     }
 
     /// The accounts file given with `--config`, if any.

@@ -1,16 +1,19 @@
 //! `squall queue …`, `squall send --queue` and `squall sendmail --queue`: the durable outbox from
 //! the shell.
 //!
-//! A queued message keeps its envelope and content; the server is chosen when `squall queue run`
-//! sends it (its --server, --url, --account or SQUALL_URL), so queueing works with no server
-//! reachable — the msmtpq use case.
+//! A queued message keeps its envelope, its content and the account it was queued through (its
+//! route); `squall queue run` sends it through that account, or through the server it is told
+//! (--server, --url, --account or SQUALL_URL), so queueing works with no server reachable — the
+//! msmtpq use case — and mail of two accounts leaves through two relays.
+
+mod route;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use squall::{Body, Envelope};
-use squall_outbox::{MessageState, Outbox, OutboxError, QueueId, RunOptions, Stats, Status};
+use squall_outbox::{EnqueueOptions, MessageState, Outbox, OutboxError, QueueId, RunOptions, Stats, Status};
 
 use crate::accounts::Accounts;
 use crate::conn::ConnArgs;
@@ -20,8 +23,9 @@ pub(crate) const EXAMPLES: &str = "Examples:
   squall queue add --from a@example.org --to b@example.org --subject hi --body 'queued'
   squall send --queue --from a@example.org --to b@example.org --body 'same as queue add'
   squall sendmail --queue -t < message.eml        # or queue = true in the account (msmtpq)
-  squall queue run --server mail.example.org:587 --until-empty
-  squall queue run --account work --workers 4          # until Ctrl-C
+  squall queue run --until-empty           # each message through the account that queued it
+  squall queue run --server mail.example.org:587 --until-empty   # everything through this server
+  squall queue run --account work --workers 4          # everything through work, until Ctrl-C
   squall queue list --state queued --json
   squall queue show 12 ; squall queue retry 12 ; squall queue cancel 12
   squall queue purge --older-than 7d ; squall queue stats --json
@@ -95,6 +99,11 @@ pub(crate) enum QueueCommand {
     /// Queue a message (the same flags as `send`); `queue run` sends it.
     Add(Box<crate::send::SendArgs>),
     /// Send queued messages: until Ctrl-C, or with --until-empty until nothing is due.
+    ///
+    /// Each message goes through the account of the accounts file it was queued through
+    /// (`send --account NAME --queue`, `sendmail --queue`, `queue = true`), messages queued
+    /// without one through the default account. With --server, --url, --account or SQUALL_URL,
+    /// everything goes through that server instead, whatever account queued it.
     Run(Box<RunArgs>),
     /// List queued (and finished) messages.
     List(ListArgs),
@@ -247,31 +256,42 @@ pub(crate) async fn add(
     envelope: Envelope,
     content: Content,
     message_id: Option<String>,
+    route: Option<String>,
 ) -> u8 {
     let url = match db.url(report == Report::Json) {
         Ok(u) => u,
         Err(code) => return code,
     };
+    let options = EnqueueOptions {
+        route,
+        ..EnqueueOptions::default()
+    };
     let result = async {
         let outbox = open(&url, false).await?;
         let id = match content {
             Content::Body(b) => match b.as_bytes() {
-                Some(bytes) => outbox.enqueue_raw(envelope.clone(), bytes).await?,
+                Some(bytes) => outbox.enqueue_raw_with(envelope.clone(), bytes, &options).await?,
                 None => {
                     let bytes = b
                         .read_to_vec()
                         .await
                         .map_err(|e| OutboxError::Input(format!("reading the message: {e}")))?;
-                    outbox.enqueue_raw(envelope.clone(), &bytes[..]).await?
+                    outbox
+                        .enqueue_raw_with(envelope.clone(), &bytes[..], &options)
+                        .await?
                 }
             },
             Content::File(p) => {
                 let f = tokio::fs::File::open(&p)
                     .await
                     .map_err(|e| OutboxError::Input(format!("cannot read {}: {e}", p.display())))?;
-                outbox.enqueue_raw(envelope.clone(), f).await?
+                outbox.enqueue_raw_with(envelope.clone(), f, &options).await?
             }
-            Content::Stdin => outbox.enqueue_raw(envelope.clone(), tokio::io::stdin()).await?,
+            Content::Stdin => {
+                outbox
+                    .enqueue_raw_with(envelope.clone(), tokio::io::stdin(), &options)
+                    .await?
+            }
         };
         Ok::<_, OutboxError>((id, outbox))
     }
@@ -321,29 +341,21 @@ pub(crate) async fn run(cmd: QueueCommand) -> u8 {
 }
 
 async fn run_workers(args: RunArgs) -> u8 {
-    let target = match args.conn.target() {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            eprintln!(
-                "squall: queue run needs a server to send through: --server, --url, --account, or SQUALL_URL"
-            );
-            return exit::USAGE;
-        }
-        Err((code, e)) => return crate::output::fail(args.json, "squall", (code, e)),
-    };
     let workers = args.workers.max(1);
-    let client = match args
-        .conn
-        .apply(target.builder)
-        .and_then(|b| b.max_connections(workers).build().map_err(|e| (exit::CONFIG, e)))
-    {
-        Ok(c) => c,
-        Err(x) => return crate::output::fail(args.json, "squall", x),
-    };
     let db = args
         .db
         .clone()
         .with_config(args.conn.config().map(Path::to_path_buf));
+    let sender = match route::Sender::choose(args.conn, workers) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            eprintln!(
+                "squall: queue run needs a server to send through: an accounts file, or --server,                  --url, --account, or SQUALL_URL"
+            );
+            return exit::USAGE;
+        }
+        Err(x) => return crate::output::fail(args.json, "squall", x),
+    };
     let url = match db.url(args.json) {
         Ok(u) => u,
         Err(code) => return code,
@@ -368,8 +380,14 @@ async fn run_workers(args: RunArgs) -> u8 {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
     };
-    let result = outbox.run(client.clone(), options, stop).await;
-    client.shutdown().await;
+    let result = match &sender {
+        route::Sender::One(client) => outbox.run(client.clone(), options, stop).await,
+        route::Sender::ByAccount(router) => {
+            let router = router.clone();
+            outbox.run_routed(move |r| router.client(r), options, stop).await
+        }
+    };
+    sender.shutdown().await;
     match result {
         Ok(report) => {
             let stats = outbox.stats().await.unwrap_or_default();
@@ -408,8 +426,9 @@ fn line(s: &Status) -> String {
     } else {
         ""
     };
+    let via = s.route.as_deref().map_or(String::new(), |r| format!("  via {r}"));
     format!(
-        "{:>6}  {:<9}  {} attempt(s)  {} -> {}{dup}",
+        "{:>6}  {:<9}  {} attempt(s)  {} -> {}{dup}{via}",
         s.id,
         s.state,
         s.attempts,
@@ -464,6 +483,10 @@ async fn show(a: IdArgs) -> u8 {
                 println!("  message-id: <{m}>");
             }
             println!("  size: {} bytes", s.size);
+            println!(
+                "  account: {}",
+                s.route.as_deref().unwrap_or("- (queued without one)")
+            );
             for r in &s.recipients {
                 println!(
                     "  {} {}: {}",

@@ -154,7 +154,8 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
         return dry_run(args, prepared).await;
     }
     if args.queue {
-        return Ok(queued(args, prepared).await);
+        let route = target.as_ref().and_then(|t| t.account.clone());
+        return Ok(queued(args, prepared, route).await);
     }
     if args.direct {
         return direct::send(args, prepared).await;
@@ -202,8 +203,9 @@ async fn send(args: &SendArgs) -> Result<u8, (u8, Error)> {
     Ok(exit::for_receipt(&receipt))
 }
 
-/// `--queue`: into the durable queue, the content streamed from where it is.
-async fn queued(args: &SendArgs, prepared: Prepared) -> u8 {
+/// `--queue`: into the durable queue, the content streamed from where it is; `route` is the
+/// account the server came from, which `queue run` sends it through.
+async fn queued(args: &SendArgs, prepared: Prepared, route: Option<String>) -> u8 {
     use crate::queue::Content;
     let Prepared {
         envelope,
@@ -226,7 +228,7 @@ async fn queued(args: &SendArgs, prepared: Prepared) -> u8 {
         .queue_db
         .clone()
         .with_config(args.conn.config().map(Path::to_path_buf));
-    let code = crate::queue::add(&db, report, envelope, content, message_id).await;
+    let code = crate::queue::add(&db, report, envelope, content, message_id, route).await;
     drop(spool);
     code
 }

@@ -80,8 +80,8 @@ pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
     // and be handed over again. The commit takes milliseconds, at most the 5 s busy timeout.
     let result = match result {
         Ok(Done::Queue(held)) => {
-            let (envelope, message) = *held;
-            enqueue(&opts, envelope, message).await
+            let (envelope, message, route) = *held;
+            enqueue(&opts, envelope, message, route).await
         }
         Ok(Done::Sent(code)) => Ok(code),
         Err(e) => Err(e),
@@ -99,8 +99,8 @@ pub(crate) async fn run(prog: &str, argv: Vec<OsString>) -> u8 {
 enum Done {
     /// Sent (or refused): the exit code.
     Sent(u8),
-    /// Read and held, for the durable queue.
-    Queue(Box<(Envelope, spool::Spooled)>),
+    /// Read and held, for the durable queue, with the account it goes out through (its route).
+    Queue(Box<(Envelope, spool::Spooled, Option<String>)>),
 }
 
 async fn send(opts: &args::Options) -> Result<Done, (u8, Error)> {
@@ -129,7 +129,8 @@ async fn send(opts: &args::Options) -> Result<Done, (u8, Error)> {
     let prefix = header.to_send(&envelope.header_from, envelope.full_name.as_deref());
     let message = stdin.spool(&prefix).await?;
     if queue {
-        return Ok(Done::Queue(Box::new((envelope, message))));
+        let route = choice.as_ref().and_then(Choice::route).map(str::to_string);
+        return Ok(Done::Queue(Box::new((envelope, message, route))));
     }
 
     let target = choice.expect("checked above").into_target()?;
@@ -150,10 +151,12 @@ async fn send(opts: &args::Options) -> Result<Done, (u8, Error)> {
 
 /// `--queue` or an account's `queue = true`: the message into the durable queue, streamed from
 /// where it waits; 0 only once it is committed, 75 when the database cannot take it now.
+/// `route` is the account it was queued through: `squall queue run` sends it through that one.
 async fn enqueue(
     opts: &args::Options,
     envelope: Envelope,
     message: spool::Spooled,
+    route: Option<String>,
 ) -> Result<u8, (u8, Error)> {
     let mut recipients = Vec::with_capacity(envelope.recipients.len());
     for r in &envelope.recipients {
@@ -176,7 +179,7 @@ async fn enqueue(
         queue_url: opts.queue_url.clone(),
         config: opts.config.clone(),
     };
-    Ok(queue::add(&db, Report::Silent, queued, content, None).await)
+    Ok(queue::add(&db, Report::Silent, queued, content, None, route).await)
 }
 
 /// Whom the message is from and for.
