@@ -87,7 +87,13 @@ impl Backend {
         lifetime_ms: i64,
     ) -> Result<(QueueId, Option<Event>), OutboxError> {
         let s = match self {
-            Self::Postgres(p) => return pg::insert(&p.pool, m, body, lifetime_ms).await,
+            Self::Postgres(p) => {
+                let queued = pg::insert(&p.pool, m, body, lifetime_ms).await;
+                if matches!(queued, Ok((_, Some(_)))) {
+                    p.notifier.ping();
+                }
+                return queued;
+            }
             Self::Sqlite(s) => s,
         };
         let content = spool::take_in(body, inline_limit, &s.spool).await?;

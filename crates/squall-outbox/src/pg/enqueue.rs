@@ -1,12 +1,12 @@
-//! Putting a message in: its row, its content streamed into `chunks`, its recipients, its first
-//! event and a NOTIFY, all in one transaction (the NOTIFY is delivered when it commits).
+//! Putting a message in: its row, its content streamed into `chunks`, its recipients and its
+//! first event, all in one transaction (other processes are told after it, see `notify`).
 
 use squall_proto::data::Scanner;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_postgres::Transaction;
 
 use super::pool::Pool;
-use super::{CHANNEL, NOW_MS, now_ms};
+use super::{NOW_MS, now_ms};
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind, QueueId};
 use crate::queries::{NewMessage, apply_profile};
@@ -136,9 +136,6 @@ pub(crate) async fn insert(
         .map_err(err)?
         .try_get(0)
         .map_err(err)?;
-    tx.execute("SELECT pg_notify($1, '')", &[&CHANNEL])
-        .await
-        .map_err(err)?;
     tx.commit().await.map_err(err)?;
     Ok((
         QueueId(id),
@@ -168,7 +165,7 @@ const INSERT_WHOLE: &str = concat!(
            SELECT m.id, u.i - 1, u.a, u.n, u.o, 'pending'
            FROM m, unnest($15::text[], $16::text[], $17::text[]) WITH ORDINALITY AS u(a, n, o, i)),
      e AS (INSERT INTO events (message, at, kind, detail) SELECT id, created, 'queued', $18 FROM m RETURNING seq)
-     SELECT m.id, m.created, e.seq FROM m, e, LATERAL pg_notify('squall_outbox', '') AS n"
+     SELECT m.id, m.created, e.seq FROM m, e"
 );
 
 async fn insert_whole(

@@ -1,6 +1,6 @@
 //! The LISTEN connection: wakes this process's idle workers as soon as any process commits new
-//! or retried mail (enqueue and retry `pg_notify` in their transaction, so the notification is
-//! delivered on commit, and only then).
+//! or retried mail (retry notifies in its transaction; enqueue right after its commit, see
+//! `notify`).
 //!
 //! The connection is re-established with backoff (100 ms doubling to 5 s) when it is lost, for
 //! as long as the outbox is open; after each (re)connection the workers are woken once, since

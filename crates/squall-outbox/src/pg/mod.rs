@@ -1,7 +1,8 @@
 //! The PostgreSQL backend: a queue many machines share.
 //!
 //! Each request runs in its own transaction on a pooled connection ([`pool`]); PostgreSQL's
-//! own group commit lets concurrent commits share a WAL flush. Workers claim due messages with
+//! own group commit lets concurrent commits share a WAL flush, and a NOTIFY after them ([`notify`])
+//! tells other processes. Workers claim due messages with
 //! `FOR UPDATE SKIP LOCKED` ([`lease`]); content is stored in the database in bounded chunks
 //! ([`enqueue`], [`body`]); a LISTEN connection wakes idle workers when any process queues mail
 //! ([`listen`]). Every time is the database's clock, so machines whose clocks differ agree.
@@ -12,6 +13,7 @@ mod enqueue;
 mod error;
 mod lease;
 mod listen;
+mod notify;
 mod pool;
 mod read;
 mod schema;
@@ -51,6 +53,8 @@ pub(crate) struct Pg {
     pub(crate) pool: Pool,
     /// The URL without its password.
     pub(crate) url: String,
+    /// Tells other processes about mail this one queued.
+    pub(crate) notifier: notify::Notifier,
     listener: JoinHandle<()>,
 }
 
@@ -74,6 +78,7 @@ impl Pg {
         Ok(Self {
             url: url::redact(url),
             listener: listen::spawn(config, wake),
+            notifier: notify::Notifier::spawn(pool.clone()),
             pool,
         })
     }
