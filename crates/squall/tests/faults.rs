@@ -36,10 +36,13 @@ const ACTIONS: [&str; 8] = [
 /// The number of cases: a literal, so that a change to the loops cannot quietly drop some.
 const CASES: usize = 208;
 
-/// Each wait for a reply is capped at this; a stalled case costs about that much per attempt.
-/// Replies come from a sink in this process, so only a stall (or a bug) comes near it, even on
-/// a loaded 2-core machine.
+/// The wait for the reply a `stall` case withholds (and every wait in the other tests); a
+/// stalled case costs about that much per attempt.
 const TIMEOUT: Duration = Duration::from_secs(4);
+/// Every other wait for a reply, which no case means to wait out: replies come from a sink in
+/// this process, but six cases at once, each with TLS handshakes in a debug build, on a loaded
+/// 2-core machine kept a greeting, and an AUTH reply, waiting past [`TIMEOUT`].
+const PATIENT: Duration = Duration::from_secs(30);
 /// TCP connect and TLS handshake: CPU-bound in a debug build and never the point of a case, so
 /// a bound that only a hang reaches.
 const HANDSHAKE: Duration = Duration::from_secs(60);
@@ -137,14 +140,15 @@ impl Fixture {
     }
 }
 
-fn client(s: &SinkHandle, ca: &Path, retries: bool) -> Client {
+/// A client for the case's sink, with [`reply_timeouts`].
+fn client(s: &SinkHandle, ca: &Path, retries: bool, timeouts: Timeouts) -> Client {
     let b = Client::builder("127.0.0.1")
         .port(s.addr().port())
         .tls(Tls::StartTls)
         .ca_file(ca)
         .credentials("joe", "pw")
         .ehlo("client.example")
-        .timeouts(reply_timeouts())
+        .timeouts(timeouts)
         .connect_timeout(HANDSHAKE)
         .max_connections(1)
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(100));
@@ -152,10 +156,25 @@ fn client(s: &SinkHandle, ca: &Path, retries: bool) -> Client {
     b.build().unwrap()
 }
 
-/// [`TIMEOUT`] for every reply, [`HANDSHAKE`] for the TLS handshake.
-fn reply_timeouts() -> Timeouts {
-    let mut t = Timeouts::default().capped(TIMEOUT);
+/// [`TIMEOUT`] for the reply that a stall at `stalled` withholds, [`PATIENT`] for the others,
+/// [`HANDSHAKE`] for the TLS handshake.
+fn reply_timeouts(stalled: Option<&str>) -> Timeouts {
+    let mut t = Timeouts::default().capped(PATIENT);
     t.tls_handshake = HANDSHAKE;
+    if let Some(stage) = stalled {
+        let wait = match stage {
+            "connect" | "greeting" => &mut t.greeting,
+            "ehlo" | "starttls" | "auth" => &mut t.command,
+            "mail" => &mut t.mail,
+            "rcpt" => &mut t.rcpt,
+            "data" => &mut t.data,
+            "bdat" => &mut t.data_block,
+            "data-end" => &mut t.data_end,
+            "quit" => &mut t.quit,
+            _ => panic!("no reply timeout for the stage {stage}"),
+        };
+        *wait = TIMEOUT;
+    }
     t
 }
 
@@ -198,7 +217,8 @@ async fn case(
             if chunking { b } else { b.disable("CHUNKING") }
         })
         .await;
-    let c = client(&s, &fx.ca, retries);
+    let stalled = (action == "stall").then_some(stage);
+    let c = client(&s, &fx.ca, retries, reply_timeouts(stalled));
     let started = Instant::now();
     let first = c
         .send("a@example.org", ["b@example.net"], body("first", stage))
