@@ -233,13 +233,14 @@ pub(crate) async fn run(args: SinkArgs) -> u8 {
             return exit::UNAVAILABLE;
         }
     };
+    let stop = stop_signal();
     println!("listening on {}", sink.addr());
     if let Some(web) = sink.web_addr() {
         println!("mail page on http://{web}/ (API under /api/v1)");
     }
     report_reload(sink.reload(), args.quiet);
     let _ = std::io::stdout().flush();
-    wait_for_signal().await;
+    stop.await;
     sink.stop();
     if !args.quiet {
         // A fault that never fired tested nothing: say how often each one did.
@@ -291,24 +292,36 @@ fn report_reload(r: &squall_sink::Reload, quiet: bool) {
     }
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+/// Listens for SIGINT and SIGTERM from this call on; the future ends at the first. Called
+/// before the "listening on" line: a supervisor (or a test) that signals as soon as it reads
+/// that line stops the sink cleanly, instead of killing it before it listened for signals.
+#[cfg(unix)]
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let int = signal(SignalKind::interrupt()).ok();
+    let term = signal(SignalKind::terminate()).ok();
+    let next = |s: Option<Signal>| async move {
+        match s {
+            Some(mut s) => {
+                s.recv().await;
             }
-        };
+            None => std::future::pending().await,
+        }
+    };
+    async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            () = next(int) => {}
+            () = next(term) => {}
         }
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Ctrl-C, from when the future is first polled.
+#[cfg(not(unix))]
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// The web password from `file:PATH` (first line) or `env:NAME`.

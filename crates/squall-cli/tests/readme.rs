@@ -158,7 +158,14 @@ impl Servers {
         );
         if cmd.starts_with("squall sink") {
             cmd = cmd.replace("--listen 127.0.0.1:2525", "");
-            return format!("timeout --preserve-status -s INT 2 {cmd} --listen 127.0.0.1:0");
+            // Stopped with SIGINT once it says it listens (within 60 s), not after a fixed
+            // time: a loaded machine once took more than 2 s to get there. Its status is the
+            // sink's own.
+            return format!(
+                "{cmd} --listen 127.0.0.1:0 > sink.out & pid=$!; i=0; \
+                 until grep -q 'listening on' sink.out || ! kill -0 $pid || [ $i -ge 1200 ]; do sleep 0.05; i=$((i+1)); done; \
+                 kill -INT $pid; wait $pid; status=$?; cat sink.out; rm -f sink.out; exit $status"
+            );
         }
         cmd = cmd.replace("--generate 100000", "--generate 300");
         let words: Vec<&str> = cmd.split(' ').collect();

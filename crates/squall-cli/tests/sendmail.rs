@@ -616,7 +616,7 @@ async fn an_ignored_signal_stays_ignored() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"To: b@example.org\n\nstill here\n").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    signals_settled(child.id());
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -630,4 +630,40 @@ async fn an_ignored_signal_stays_ignored() {
         .unwrap();
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     assert_eq!(s.messages().len(), 1);
+}
+
+/// Waits until the process `pid` is `squall` and has chosen what to do with SIGINT, SIGTERM and
+/// SIGHUP (each caught or ignored, as Linux's /proc tells), instead of sleeping for a guess: on
+/// a loaded machine a signal sent after a fixed sleep could reach the shell before its `trap`,
+/// or squall before it looked. Without /proc, sleeps 300 ms.
+fn signals_settled(pid: u32) {
+    use std::time::{Duration, Instant};
+    if !std::path::Path::new("/proc/self/status").exists() {
+        std::thread::sleep(Duration::from_millis(300));
+        return;
+    }
+    let squall = std::fs::canonicalize(env!("CARGO_BIN_EXE_squall")).unwrap();
+    let mask = |status: &str, field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    // SIGHUP, SIGINT and SIGTERM (signal n is bit n-1).
+    let watched: u64 = (1 << 0) | (1 << 1) | (1 << 14);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let settled = mask(&status, "SigCgt:") | mask(&status, "SigIgn:");
+        if exe.as_ref() == Some(&squall) && settled & watched == watched {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} ({exe:?}) has not set up its signals after 30 s: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -37,8 +37,9 @@ async fn a_black_holed_first_address_costs_a_stagger_not_the_timeout() {
         .unwrap();
     let started = Instant::now();
     c.send("a@example.org", ["b@example.net"], "x").await.unwrap();
+    // The stagger is 250 ms, the timeout 20 s: room for a loaded machine between them.
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );

@@ -36,10 +36,13 @@ const ACTIONS: [&str; 8] = [
 /// The number of cases: a literal, so that a change to the loops cannot quietly drop some.
 const CASES: usize = 208;
 
-/// Each wait for a reply is capped at this; a stalled case costs about that much per attempt.
-/// Replies come from a sink in this process, so only a stall (or a bug) comes near it, even on
-/// a loaded 2-core machine.
+/// The wait for the reply a `stall` case withholds (and every wait in the other tests); a
+/// stalled case costs about that much per attempt.
 const TIMEOUT: Duration = Duration::from_secs(4);
+/// Every other wait for a reply, which no case means to wait out: replies come from a sink in
+/// this process, but six cases at once, each with TLS handshakes in a debug build, on a loaded
+/// 2-core machine kept a greeting, and an AUTH reply, waiting past [`TIMEOUT`].
+const PATIENT: Duration = Duration::from_secs(30);
 /// TCP connect and TLS handshake: CPU-bound in a debug build and never the point of a case, so
 /// a bound that only a hang reaches.
 const HANDSHAKE: Duration = Duration::from_secs(60);
@@ -137,14 +140,15 @@ impl Fixture {
     }
 }
 
-fn client(s: &SinkHandle, ca: &Path, retries: bool) -> Client {
+/// A client for the case's sink, with [`reply_timeouts`].
+fn client(s: &SinkHandle, ca: &Path, retries: bool, timeouts: Timeouts) -> Client {
     let b = Client::builder("127.0.0.1")
         .port(s.addr().port())
         .tls(Tls::StartTls)
         .ca_file(ca)
         .credentials("joe", "pw")
         .ehlo("client.example")
-        .timeouts(reply_timeouts())
+        .timeouts(timeouts)
         .connect_timeout(HANDSHAKE)
         .max_connections(1)
         .retry_backoff(Duration::from_millis(20), Duration::from_millis(100));
@@ -152,10 +156,25 @@ fn client(s: &SinkHandle, ca: &Path, retries: bool) -> Client {
     b.build().unwrap()
 }
 
-/// [`TIMEOUT`] for every reply, [`HANDSHAKE`] for the TLS handshake.
-fn reply_timeouts() -> Timeouts {
-    let mut t = Timeouts::default().capped(TIMEOUT);
+/// [`TIMEOUT`] for the reply that a stall at `stalled` withholds, [`PATIENT`] for the others,
+/// [`HANDSHAKE`] for the TLS handshake.
+fn reply_timeouts(stalled: Option<&str>) -> Timeouts {
+    let mut t = Timeouts::default().capped(PATIENT);
     t.tls_handshake = HANDSHAKE;
+    if let Some(stage) = stalled {
+        let wait = match stage {
+            "connect" | "greeting" => &mut t.greeting,
+            "ehlo" | "starttls" | "auth" => &mut t.command,
+            "mail" => &mut t.mail,
+            "rcpt" => &mut t.rcpt,
+            "data" => &mut t.data,
+            "bdat" => &mut t.data_block,
+            "data-end" => &mut t.data_end,
+            "quit" => &mut t.quit,
+            _ => panic!("no reply timeout for the stage {stage}"),
+        };
+        *wait = TIMEOUT;
+    }
     t
 }
 
@@ -198,7 +217,8 @@ async fn case(
             if chunking { b } else { b.disable("CHUNKING") }
         })
         .await;
-    let c = client(&s, &fx.ca, retries);
+    let stalled = (action == "stall").then_some(stage);
+    let c = client(&s, &fx.ca, retries, reply_timeouts(stalled));
     let started = Instant::now();
     let first = c
         .send("a@example.org", ["b@example.net"], body("first", stage))
@@ -441,11 +461,16 @@ async fn a_421_mid_batch_requeues_what_was_not_finished() {
 /// With a deadline, retries stop when the next one could not start in time.
 #[tokio::test]
 async fn the_message_deadline_bounds_the_retries() {
+    // Room for a few attempts even when each is slow (a loaded machine: CI once saw the first
+    // take most of a 700 ms deadline, leaving no time for a second); the retries alone would
+    // take minutes, so the deadline is what ends them.
+    const RETRIES: u32 = 1000;
+    let deadline = Duration::from_secs(2);
     let s = plain_sink(&["greeting=451 4.3.2 busy"], true).await;
     let c = plain_builder(s.addr().port())
-        .retries(20)
+        .retries(RETRIES)
         .retry_backoff(Duration::from_millis(100), Duration::from_millis(200))
-        .message_deadline(Duration::from_millis(700))
+        .message_deadline(deadline)
         .build()
         .unwrap();
     let started = Instant::now();
@@ -454,11 +479,12 @@ async fn the_message_deadline_bounds_the_retries() {
     assert_eq!(e.kind(), ErrorKind::Transient);
     assert!(e.reply().is_some_and(|r| r.code().value() == 451), "{e:?}");
     assert!(
-        (2..20).contains(&e.attempts().len()),
-        "{} attempts",
+        (2..RETRIES as usize).contains(&e.attempts().len()),
+        "{} attempts in {elapsed:?}",
         e.attempts().len()
     );
-    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    // The deadline, and at most the attempt under way when it passed.
+    assert!(elapsed < deadline + Duration::from_secs(8), "{elapsed:?}");
     assert!(e.to_string().contains("attempts were made"), "{e}");
     // One refused greeting per attempt, and one more when the deadline overtook the retry
     // while its connection was opening (that connection is then greeted for nothing).
@@ -474,13 +500,15 @@ async fn the_message_deadline_bounds_the_retries() {
 /// and replaced: the next message is not failed and needs no retry.
 #[tokio::test]
 async fn a_connection_closed_by_the_server_while_idle_is_replaced() {
+    // The sink's limit is on every wait for a command, so it also cuts off a client that is
+    // merely slow to send its next one (a loaded machine: 100 ms was once too short for that).
     let s = Sink::builder()
-        .idle_timeout(Duration::from_millis(100))
+        .idle_timeout(Duration::from_secs(1))
         .start()
         .await
         .unwrap();
     let c = plain_builder(s.addr().port())
-        .idle_timeout(Duration::from_secs(30))
+        .idle_timeout(Duration::from_secs(60))
         .no_retry()
         .build()
         .unwrap();
@@ -488,8 +516,12 @@ async fn a_connection_closed_by_the_server_while_idle_is_replaced() {
         let r = c
             .send("a@example.org", ["b@example.net"], body(&format!("m{i}"), ""))
             .await;
-        assert_eq!(r.map(|r| r.attempts.len()).ok(), Some(1), "message {i}");
-        // The sink closes the idle connection after 100 ms; the client must notice.
+        assert_eq!(
+            r.as_ref().map(|r| r.attempts.len()).ok(),
+            Some(1),
+            "message {i}: {r:?}"
+        );
+        // The sink closes the idle connection after 1 s; the client must notice.
         common::wait_until("the client to see the idle connection closed", || {
             c.stats().connections == 0
         })
@@ -583,16 +615,19 @@ async fn the_deadline_bounds_connection_retries() {
         .local_addr()
         .unwrap()
         .port();
+    // As above: retries that alone would take minutes, so that a bound with room for a loaded
+    // machine still tells the deadline's end from theirs.
+    let deadline = Duration::from_millis(700);
     let c = plain_builder(port)
-        .retries(20)
+        .retries(1000)
         .retry_backoff(Duration::from_millis(100), Duration::from_millis(200))
-        .message_deadline(Duration::from_millis(700))
+        .message_deadline(deadline)
         .build()
         .unwrap();
     let started = Instant::now();
     let e = c.send("a@example.org", ["b@example.net"], "x").await.unwrap_err();
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
+        started.elapsed() < deadline + Duration::from_secs(8),
         "{:?}",
         started.elapsed()
     );

@@ -9,8 +9,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-/// No test waits longer than this for one reply.
-pub const WAIT: Duration = Duration::from_secs(10);
+/// No test waits longer than this for one reply: a bound that only a hang reaches, also on a
+/// loaded machine (where a sink in debug build takes seconds over megabytes of content).
+pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct Smtp {
     r: BufReader<OwnedReadHalf>,
@@ -54,23 +55,37 @@ impl Smtp {
 
     /// One whole reply, its lines joined by `\n`; `None` at end of stream.
     pub async fn try_reply(&mut self) -> Option<String> {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(WAIT, self.r.read_line(&mut line))
-                .await
-                .expect("a reply in time")
-                .ok()?;
-            if n == 0 {
-                return None;
+        read_reply(&mut self.r).await
+    }
+
+    /// Sends `bytes` every `every` until the sink answers (or `max` has passed, or a send
+    /// fails): the reply, and how long after the first send it came. The time is taken as the
+    /// reply arrives, not after the sends stop.
+    pub async fn drip_until_reply(
+        &mut self,
+        bytes: &[u8],
+        every: Duration,
+        max: Duration,
+    ) -> (String, Duration) {
+        let started = tokio::time::Instant::now();
+        let w = &mut self.w;
+        let drip = async {
+            while started.elapsed() < max {
+                if w.write_all(bytes).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(every).await;
             }
-            assert!(line.ends_with("\r\n"), "reply line without CRLF: {line:?}");
-            let line = line.trim_end().to_string();
-            let last = line.as_bytes().get(3) != Some(&b'-');
-            lines.push(line);
-            if last {
-                return Some(lines.join("\n"));
-            }
+            std::future::pending::<()>().await
+        };
+        let r = &mut self.r;
+        let reply = async {
+            let reply = read_reply(r).await.expect("a reply, not the end of the stream");
+            (reply, started.elapsed())
+        };
+        tokio::select! {
+            got = reply => got,
+            () = drip => unreachable!("the drip never ends"),
         }
     }
 
@@ -106,6 +121,28 @@ impl Smtp {
         })
         .await
         .is_ok()
+    }
+}
+
+/// One whole reply from `r`, its lines joined by `\n`; `None` at end of stream.
+async fn read_reply(r: &mut BufReader<OwnedReadHalf>) -> Option<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = tokio::time::timeout(WAIT, r.read_line(&mut line))
+            .await
+            .expect("a reply in time")
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        assert!(line.ends_with("\r\n"), "reply line without CRLF: {line:?}");
+        let line = line.trim_end().to_string();
+        let last = line.as_bytes().get(3) != Some(&b'-');
+        lines.push(line);
+        if last {
+            return Some(lines.join("\n"));
+        }
     }
 }
 
