@@ -76,8 +76,11 @@ async fn sigkilled_runners_lose_nothing_and_duplicate_only_flagged_messages() {
             &url,
             "--url",
             &sink.url(),
+            // Short, so a killed runner's messages come back soon; not so short that a loaded
+            // machine lets a live runner's own lease run out between renewals (that would flag
+            // messages no kill left behind).
             "--lease",
-            "0.5",
+            "2",
         ])
         .args(["--window", &WINDOW.to_string()])
         .env("HOME", dir.path())
