@@ -188,11 +188,16 @@ async fn the_page_in_a_real_browser() {
     browser.click("#v-attachments a").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let file = loop {
+        // Chromium writes to a hidden `.org.chromium.Chromium.*` file, then a `.crdownload`
+        // one, and renames it to the real name when it is complete.
         let done: Vec<_> = std::fs::read_dir(&downloads)
             .unwrap()
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| !p.to_string_lossy().ends_with(".crdownload"))
+            .filter(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                !name.starts_with('.') && !name.ends_with(".crdownload")
+            })
             .collect();
         if let Some(p) = done.first() {
             break p.clone();
