@@ -61,6 +61,20 @@ pub(crate) fn config(url: &str) -> Result<Config, OutboxError> {
             });
         }
     }
+    // A raw `@` in the password makes the parser take the rest of it for the host, which would
+    // then appear in errors ("cannot reach … at ss@host"): refuse it and say how to write it.
+    let before_query = &url[..url.find('?').unwrap_or(url.len())];
+    if before_query
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.matches('@').count() > 1)
+    {
+        return Err(OutboxError::UnsupportedUrl {
+            url: format!(
+                "{} (an @ in the user name or password: write it as %40)",
+                redact(url)
+            ),
+        });
+    }
     let mut config: Config = url.parse().map_err(|e| OutboxError::UnsupportedUrl {
         url: format!("{} ({e})", redact(url)),
     })?;
@@ -139,5 +153,13 @@ mod tests {
         assert_eq!(server(&c), "10.0.0.7:6543/queue");
         let e = config("postgres://u:pw@h:notaport/db").unwrap_err();
         assert!(!e.to_string().contains("pw"), "{e}");
+        // A raw @ in the password: refused, and no piece of the password shown as a host.
+        let e = config("postgres://u:p@ss@127.0.0.1:1/db").unwrap_err();
+        assert!(matches!(e, OutboxError::UnsupportedUrl { .. }), "{e}");
+        assert!(
+            e.to_string().contains("%40") && !e.to_string().contains("ss@"),
+            "{e}"
+        );
+        assert!(config("postgres://u:p%40ss@127.0.0.1:1/db").is_ok());
     }
 }
