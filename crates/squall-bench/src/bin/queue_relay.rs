@@ -333,6 +333,24 @@ async fn runner_rss(a: &Args, dir: &Path, sink: &SmtpSink) -> Result<RssReport, 
     })
 }
 
+/// Ctrl-C or SIGTERM (a `timeout` around the run) ends the process without running `Drop`:
+/// stop the servers it started first, so no Postfix daemon or smtp-sink is left behind.
+fn stop_servers_on_signal(sink_port: u16, postfix: bool) {
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => None } } => {}
+        }
+        let root = repo_root();
+        if postfix {
+            script(&root, "postfix.sh", &["stop".into()]);
+        }
+        script(&root, "smtp-sink.sh", &["stop".into(), sink_port.to_string()]);
+        std::process::exit(130);
+    });
+}
+
 #[tokio::main]
 async fn main() {
     let a = args();
@@ -342,6 +360,7 @@ async fn main() {
         .expect("a temporary directory in --dir");
     let sink = SmtpSink::start();
     let postfix = PostfixRelay::start(sink.port);
+    stop_servers_on_signal(sink.port, postfix.is_some());
     let (mut pf_accept, mut pf_e2e, mut sq_enqueue, mut sq_e2e) = (vec![], vec![], vec![], vec![]);
     for run in 1..=a.runs {
         if let Some(p) = &postfix {
