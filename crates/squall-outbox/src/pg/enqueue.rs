@@ -4,12 +4,54 @@
 use squall_proto::data::Scanner;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_postgres::Transaction;
+use tokio_postgres::types::ToSql;
 
 use super::pool::Pool;
 use super::{NOW_MS, now_ms};
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind, QueueId};
 use crate::queries::{NewMessage, apply_profile};
+
+/// The message row, as both ways of enqueueing insert it: `$1`–`$14` are [`message_params`]; a
+/// taken idempotency key inserts nothing and returns no row.
+macro_rules! insert_message {
+    () => {
+        concat!(
+            "INSERT INTO messages (idem_key, state, sender, message_id, size, body_type, smtputf8,
+                prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires, route)
+             SELECT $1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, t, coalesce($12, t), t + $13, $14
+             FROM (SELECT ",
+            now_ms!(),
+            " AS t) now
+             ON CONFLICT (idem_key) DO NOTHING RETURNING id, created"
+        )
+    };
+}
+
+/// [`insert_message!`] alone: content too large for one statement follows in chunks.
+const INSERT_MESSAGE: &str = insert_message!();
+
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// `$1`–`$14` of [`insert_message!`]: the message's columns, its size and its lifetime.
+fn message_params<'a>(m: &'a NewMessage, size: &'a i64, lifetime_ms: &'a i64) -> Vec<Param<'a>> {
+    vec![
+        &m.idempotency_key,
+        &m.sender,
+        &m.message_id,
+        size,
+        &m.body_type,
+        &m.smtputf8,
+        &m.prefer_8bitmime,
+        &m.prefer_binarymime,
+        &m.ret,
+        &m.envid,
+        &m.require_tls,
+        &m.not_before,
+        lifetime_ms,
+        &m.route,
+    ]
+}
 
 /// The most content one `chunks` row holds: memory per message in and out stays below about
 /// twice this, whatever the message's size.
@@ -56,32 +98,9 @@ pub(crate) async fn insert(
     // then what the whole content turned out to be, in one transaction.
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await.map_err(err)?;
+    let size = i64::try_from(m.size).unwrap_or(i64::MAX);
     let inserted = tx
-        .query_opt(
-            &format!(
-                "INSERT INTO messages (idem_key, state, sender, message_id, size, body_type, smtputf8,
-                    prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires, route)
-                 SELECT $1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, t, coalesce($12, t), t + $13, $14
-                 FROM (SELECT {NOW_MS} AS t) now
-                 ON CONFLICT (idem_key) DO NOTHING RETURNING id, created"
-            ),
-            &[
-                &m.idempotency_key,
-                &m.sender,
-                &m.message_id,
-                &i64::try_from(m.size).unwrap_or(i64::MAX),
-                &m.body_type,
-                &m.smtputf8,
-                &m.prefer_8bitmime,
-                &m.prefer_binarymime,
-                &m.ret,
-                &m.envid,
-                &m.require_tls,
-                &m.not_before,
-                &lifetime_ms,
-                &m.route,
-            ],
-        )
+        .query_opt(INSERT_MESSAGE, &message_params(&m, &size, &lifetime_ms))
         .await
         .map_err(err)?;
     let Some(row) = inserted else {
@@ -152,19 +171,14 @@ pub(crate) async fn insert(
 /// The whole message in one statement (one round trip once prepared, its own transaction):
 /// the common case of content that fits in one chunk.
 const INSERT_WHOLE: &str = concat!(
-    "WITH m AS (
-        INSERT INTO messages (idem_key, state, sender, message_id, size, body_type, smtputf8,
-            prefer_8bitmime, prefer_binarymime, ret, envid, require_tls, created, not_before, expires, route)
-        SELECT $1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, t, coalesce($12, t), t + $13, $19
-        FROM (SELECT ",
-    now_ms!(),
-    " AS t) now
-        ON CONFLICT (idem_key) DO NOTHING RETURNING id, created),
-     c AS (INSERT INTO chunks (message, seq, data) SELECT id, 0, $14::bytea FROM m WHERE octet_length($14::bytea) > 0),
+    "WITH m AS (",
+    insert_message!(),
+    "),
+     c AS (INSERT INTO chunks (message, seq, data) SELECT id, 0, $15::bytea FROM m WHERE octet_length($15::bytea) > 0),
      r AS (INSERT INTO recipients (message, idx, address, notify, orcpt, state)
            SELECT m.id, u.i - 1, u.a, u.n, u.o, 'pending'
-           FROM m, unnest($15::text[], $16::text[], $17::text[]) WITH ORDINALITY AS u(a, n, o, i)),
-     e AS (INSERT INTO events (message, at, kind, detail) SELECT id, created, 'queued', $18 FROM m RETURNING seq)
+           FROM m, unnest($16::text[], $17::text[], $18::text[]) WITH ORDINALITY AS u(a, n, o, i)),
+     e AS (INSERT INTO events (message, at, kind, detail) SELECT id, created, 'queued', $19 FROM m RETURNING seq)
      SELECT m.id, m.created, e.seq FROM m, e"
 );
 
@@ -179,33 +193,10 @@ async fn insert_whole(
     let statement = conn.prepare_cached(INSERT_WHOLE).await.map_err(err)?;
     let (addresses, notifies, orcpts) = recipient_columns(m);
     let detail = format!("{} recipient(s), {} bytes", m.recipients.len(), m.size);
-    let row = conn
-        .query_opt(
-            &statement,
-            &[
-                &m.idempotency_key,
-                &m.sender,
-                &m.message_id,
-                &i64::try_from(m.size).unwrap_or(i64::MAX),
-                &m.body_type,
-                &m.smtputf8,
-                &m.prefer_8bitmime,
-                &m.prefer_binarymime,
-                &m.ret,
-                &m.envid,
-                &m.require_tls,
-                &m.not_before,
-                &lifetime_ms,
-                &content,
-                &addresses,
-                &notifies,
-                &orcpts,
-                &detail,
-                &m.route,
-            ],
-        )
-        .await
-        .map_err(err)?;
+    let size = i64::try_from(m.size).unwrap_or(i64::MAX);
+    let mut params = message_params(m, &size, &lifetime_ms);
+    params.extend([&content as Param<'_>, &addresses, &notifies, &orcpts, &detail]);
+    let row = conn.query_opt(&statement, &params).await.map_err(err)?;
     let Some(row) = row else {
         // The key is taken (the insert waited for the transaction holding it to commit).
         let id: i64 = conn
