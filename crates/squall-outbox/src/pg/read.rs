@@ -7,9 +7,7 @@ use super::NOW_MS;
 use super::pool::{Conn, Pool};
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind, MessageState, QueueId, RecipientState, RecipientStatus, Stats, Status};
-
-const STATUS_COLUMNS: &str = "id, state, sender, message_id, size, created, not_before, expires, attempts,
-    possible_duplicate, last_error, idem_key, route";
+use crate::queries::STATUS_COLUMNS;
 
 fn status_row(r: &Row) -> Result<Status, tokio_postgres::Error> {
     let state: String = r.try_get(1)?;

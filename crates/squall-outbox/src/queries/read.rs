@@ -5,7 +5,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind, MessageState, QueueId, RecipientState, RecipientStatus, Stats, Status};
 
-const STATUS_COLUMNS: &str = "id, state, sender, message_id, size, created, not_before, expires, attempts,
+/// The columns a [`Status`] is read from, by position, on both engines.
+pub(crate) const STATUS_COLUMNS: &str =
+    "id, state, sender, message_id, size, created, not_before, expires, attempts,
     possible_duplicate, last_error, idem_key, route";
 
 fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Status> {
