@@ -104,19 +104,51 @@ async fn queue_four(config: &Path, url: &str, other: &SinkHandle) {
     .await;
 }
 
+/// A queue holding [`queue_four`]'s messages, an accounts file with accounts `a` and `b` (no
+/// default) on sinks of their own, and a third sink for `--server`.
+struct Queued {
+    _dir: tempfile::TempDir,
+    url: String,
+    config: std::path::PathBuf,
+    a: SinkHandle,
+    b: SinkHandle,
+    other: SinkHandle,
+}
+
+impl Queued {
+    async fn four() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = queue_url(&dir);
+        let (a, b, other) = (
+            Sink::start().await.unwrap(),
+            Sink::start().await.unwrap(),
+            Sink::start().await.unwrap(),
+        );
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, account("a", &a) + &account("b", &b)).unwrap();
+        queue_four(&config, &url, &other).await;
+        Self {
+            _dir: dir,
+            url,
+            config,
+            a,
+            b,
+            other,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_message_goes_through_the_account_that_queued_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = queue_url(&dir);
-    let (a, b, other) = (
-        Sink::start().await.unwrap(),
-        Sink::start().await.unwrap(),
-        Sink::start().await.unwrap(),
-    );
-    let config = dir.path().join("config.toml");
     // Two accounts and no default: a message queued without an account has nowhere to go.
-    std::fs::write(&config, account("a", &a) + &account("b", &b)).unwrap();
-    queue_four(&config, &url, &other).await;
+    let Queued {
+        _dir,
+        url,
+        config,
+        a,
+        b,
+        other,
+    } = Queued::four().await;
     let routes: Vec<_> = rows(&url).await.iter().map(|r| r["route"].clone()).collect();
     assert_eq!(
         routes,
@@ -146,16 +178,14 @@ async fn each_message_goes_through_the_account_that_queued_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_named_on_the_command_line_takes_everything() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = queue_url(&dir);
-    let (a, b, other) = (
-        Sink::start().await.unwrap(),
-        Sink::start().await.unwrap(),
-        Sink::start().await.unwrap(),
-    );
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, account("a", &a) + &account("b", &b)).unwrap();
-    queue_four(&config, &url, &other).await;
+    let Queued {
+        _dir,
+        url,
+        config,
+        a,
+        b,
+        other,
+    } = Queued::four().await;
     queue_run(
         &config,
         &url,
@@ -168,16 +198,14 @@ async fn a_server_named_on_the_command_line_takes_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_whose_account_was_removed_is_deferred_and_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = queue_url(&dir);
-    let (a, b, other) = (
-        Sink::start().await.unwrap(),
-        Sink::start().await.unwrap(),
-        Sink::start().await.unwrap(),
-    );
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, account("a", &a) + &account("b", &b)).unwrap();
-    queue_four(&config, &url, &other).await;
+    let Queued {
+        _dir,
+        url,
+        config,
+        a,
+        b,
+        other,
+    } = Queued::four().await;
     // b is gone; a is now the default, which takes the message queued without an account.
     std::fs::write(&config, format!("default = \"a\"\n{}", account("a", &a))).unwrap();
     queue_run(&config, &url, &[]).await;
