@@ -56,6 +56,13 @@ cargo clippy -p squall --no-default-features --features aws-lc-rs,webpki-roots,d
 step "docs build without warnings; every publishable crate packages"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p squall-proto -p squall -p squall-sink \
     --features squall/dkim,squall/tracing,squall/serde
+# `cargo package` checks each crate against the others through a temporary registry in
+# target/package. Cargo unpacks that registry under $CARGO_HOME/registry/src/-HASH, keyed by its
+# path, and never unpacks a version it has there again: a clone at a path used before (CI's is
+# always the same) would build against an old copy of this workspace's crates. Drop those copies.
+for crate in $(sed -n '/^\[package\]/,/^\[/ s/^name = "\(.*\)"$/\1/p' crates/*/Cargo.toml); do
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$crate"-[0-9]*
+done
 cargo package --workspace --exclude squall-bench --exclude squall-example-signup --locked --quiet --allow-dirty
 
 # --- issue 16: the fuzz targets run (begin) ---
