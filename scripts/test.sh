@@ -56,14 +56,20 @@ cargo clippy -p squall --no-default-features --features aws-lc-rs,webpki-roots,d
 step "docs build without warnings; every publishable crate packages"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p squall-proto -p squall -p squall-sink \
     --features squall/dkim,squall/tracing,squall/serde
-# `cargo package` checks each crate against the others through a temporary registry in
-# target/package. Cargo unpacks that registry under $CARGO_HOME/registry/src/-HASH, keyed by its
-# path, and never unpacks a version it has there again: a clone at a path used before (CI's is
-# always the same) would build against an old copy of this workspace's crates. Drop those copies.
-for crate in $(sed -n '/^\[package\]/,/^\[/ s/^name = "\(.*\)"$/\1/p' crates/*/Cargo.toml); do
+# `cargo package` checks each crate against the others through a temporary registry. Cargo
+# unpacks that registry under $CARGO_HOME/registry/src/-HASH (keyed by its path) and treats what
+# it built from it as immutable, so a version it has seen is never unpacked or built again: a
+# clone at a path used before (CI's always is), or a second run here, would check against an old
+# copy of this workspace's crates. Drop those copies, and build the check in its own target dir.
+package_target=target/package-check
+crates=$(sed -n '/^\[package\]/,/^\[/ s/^name = "\(.*\)"$/\1/p' crates/*/Cargo.toml)
+for crate in $crates; do
     rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$crate"-[0-9]*
 done
-cargo package --workspace --exclude squall-bench --exclude squall-example-signup --locked --quiet --allow-dirty
+# shellcheck disable=SC2046 # one -p per crate
+cargo clean --quiet --target-dir "$package_target" $(printf -- '-p %s ' $crates)
+cargo package --workspace --exclude squall-bench --exclude squall-example-signup --locked --quiet --allow-dirty \
+    --target-dir "$package_target"
 
 # --- issue 16: the fuzz targets run (begin) ---
 # Each target replays its committed seeds (fuzz/seeds/TARGET), then is fuzzed for
