@@ -48,13 +48,20 @@ pub(crate) fn record(
         for (idx, st, reply) in &o.recipients {
             set.execute(params![o.id, idx, st.as_str(), reply])?;
         }
-        c.prepare_cached(
-            "UPDATE messages SET lease_owner = NULL, lease_until = NULL, last_error = ?2,
-                possible_duplicate = possible_duplicate OR ?3 WHERE id = ?1",
-        )?
-        .execute(params![o.id, o.error, o.ambiguous])?;
+        // Every case below ends with one UPDATE of the message: the lease released, the error
+        // kept, and the next state (unchanged for a message cancelled in flight).
+        let release = |state: &str, finished: Option<i64>, not_before: Option<i64>| {
+            c.prepare_cached(
+                "UPDATE messages SET lease_owner = NULL, lease_until = NULL, last_error = ?2,
+                    possible_duplicate = possible_duplicate OR ?3, state = ?4,
+                    finished = coalesce(?5, finished), not_before = coalesce(?6, not_before)
+                 WHERE id = ?1",
+            )?
+            .execute(params![o.id, o.error, o.ambiguous, state, finished, not_before])
+        };
         if state != "queued" {
             // Cancelled while in flight: accepted recipients are recorded, nothing else changes.
+            release(&state, None, None)?;
             continue;
         }
         let counts = recipient_counts(c, o.id)?;
@@ -65,27 +72,24 @@ pub(crate) fn record(
             } else {
                 (MessageState::Sent, EventKind::Sent)
             };
-            finish(c, o.id, st, now)?;
+            release(st.as_str(), Some(now), None)?;
             events.push(event(c, o.id, now, kind, &summary)?);
             continue;
         }
         let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
         let next = now.saturating_add(crate::model::ms(schedule.backoff(attempts)));
         if next > expires {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE recipients SET state = 'expired' WHERE message = ?1 AND state IN ('pending', 'deferred')",
-                [o.id],
-            )?;
-            finish(c, o.id, MessageState::Expired, now)?;
+            )?
+            .execute([o.id])?;
+            release(MessageState::Expired.as_str(), Some(now), None)?;
             let why = o.error.as_deref().unwrap_or("recipients deferred");
             let report = format!("given up after {attempts} attempt(s): {summary}; last: {why}");
             events.push(event(c, o.id, now, EventKind::Expired, &report)?);
             continue;
         }
-        c.execute(
-            "UPDATE messages SET not_before = ?2 WHERE id = ?1",
-            params![o.id, next],
-        )?;
+        release(MessageState::Queued.as_str(), None, Some(next))?;
         let why = o.error.as_deref().unwrap_or("some recipients deferred");
         events.push(event(
             c,
@@ -96,14 +100,6 @@ pub(crate) fn record(
         )?)
     }
     Ok(events)
-}
-
-fn finish(c: &Connection, id: i64, state: MessageState, now: i64) -> Result<(), OutboxError> {
-    c.execute(
-        "UPDATE messages SET state = ?2, finished = ?3, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
-        params![id, state.as_str(), now],
-    )?;
-    Ok(())
 }
 
 struct Counts {
