@@ -90,6 +90,7 @@ impl Outbox {
         });
         let mut set = JoinSet::new();
         let tag = format!("{}-{}-{:x}", host(), std::process::id(), now_ms());
+        let released = Arc::new(watch::channel(0u64).0);
         for n in 0..options.workers.max(1) {
             let w = Worker {
                 outbox: self.clone(),
@@ -97,6 +98,7 @@ impl Outbox {
                 options: options.clone(),
                 owner: format!("{tag}-{n}"),
                 stop: stop_rx.clone(),
+                released: released.clone(),
             };
             set.spawn(w.run());
         }
@@ -130,17 +132,28 @@ struct Worker {
     options: RunOptions,
     owner: String,
     stop: watch::Receiver<bool>,
+    /// Bumped whenever a worker of this run records outcomes: with `until_empty`, an idle
+    /// worker waiting only for the others' leases looks again then, not at its next poll.
+    released: Arc<watch::Sender<u64>>,
 }
 
 impl Worker {
     /// The loop: record what finished and lease more in one transaction (one fsync), send what
     /// was leased, wait for a result, a wake-up, a lease renewal or the poll.
+    ///
+    /// A transaction waits until a quarter of the window is free (or nothing is in flight), or
+    /// until the oldest unrecorded outcome is [`RECORD_WITHIN`] old: a busy worker so commits
+    /// for dozens of messages at once instead of one each time an attempt ends.
     async fn run(mut self) -> Result<u64, OutboxError> {
         let inner = self.outbox.inner.clone();
         let mut wake = inner.wake.subscribe();
+        let mut released = self.released.subscribe();
         let mut in_flight: JoinSet<Outcome> = JoinSet::new();
         let mut leased: HashSet<i64> = HashSet::new();
         let mut outcomes: Vec<Outcome> = Vec::new();
+        // When the oldest unrecorded outcome must be recorded by.
+        let mut record_by = tokio::time::Instant::now();
+        let batch = self.options.window.div_ceil(4);
         let mut renew = tokio::time::interval(self.options.lease / 3);
         renew.tick().await;
         let mut attempts = 0;
@@ -157,8 +170,16 @@ impl Worker {
             } else {
                 self.options.window - in_flight.len()
             };
-            let limit = if maybe_more { free } else { 0 };
-            if !outcomes.is_empty() || limit > 0 {
+            let idle = in_flight.is_empty();
+            let refill = maybe_more && (free >= batch || idle);
+            let limit = if refill { free } else { 0 };
+            let record = !outcomes.is_empty()
+                && (refill
+                    || idle
+                    || stopping
+                    || outcomes.len() >= batch
+                    || tokio::time::Instant::now() >= record_by);
+            if record || limit > 0 {
                 if limit > 0 {
                     wake.borrow_and_update();
                 }
@@ -171,6 +192,9 @@ impl Worker {
                 .await?;
                 for e in events {
                     let _ = inner.events.send(e);
+                }
+                if !done.is_empty() {
+                    self.released.send_modify(|n| *n = n.wrapping_add(1));
                 }
                 if claimed.len() < limit {
                     maybe_more = false;
@@ -195,22 +219,27 @@ impl Worker {
                 let next = patient(&self.stop, || inner.backend.next_due_in()).await?;
                 let wait = next.unwrap_or(self.options.poll).min(self.options.poll);
                 tokio::select! {
-                    _ = wake.changed() => {}
-                    _ = self.stop.changed() => {}
-                    () = tokio::time::sleep(wait) => {}
+                    _ = wake.changed() => maybe_more = true,
+                    _ = self.stop.changed() => maybe_more = true,
+                    () = tokio::time::sleep(wait) => maybe_more = true,
+                    // Outcomes end leases but make nothing due: look again, without leasing.
+                    _ = released.changed(), if self.options.until_empty => {}
                 }
-                maybe_more = true;
                 continue;
             }
             tokio::select! {
                 Some(done) = in_flight.join_next() => {
                     // A panicked attempt has no outcome: its lease runs out and it is retried.
                     let finished = std::iter::once(done).chain(std::iter::from_fn(|| in_flight.try_join_next()));
+                    if outcomes.is_empty() {
+                        record_by = tokio::time::Instant::now() + RECORD_WITHIN;
+                    }
                     for o in finished.flatten() {
                         leased.remove(&o.id);
                         outcomes.push(o);
                     }
                 }
+                () = tokio::time::sleep_until(record_by), if !outcomes.is_empty() => {}
                 _ = renew.tick() => {
                     let ids: Vec<i64> = leased.iter().copied().collect();
                     patient(&self.stop, || inner.backend.renew(&self.owner, ids.clone(), lease_ms)).await?;
@@ -222,6 +251,9 @@ impl Worker {
         }
     }
 }
+
+/// How long a finished attempt's outcome may wait to share a transaction with others.
+const RECORD_WITHIN: Duration = Duration::from_millis(20);
 
 /// How long a worker keeps retrying a database that fails for a reason that may pass (locked
 /// by another process, disk full, a PostgreSQL server restarting) before its run ends with the

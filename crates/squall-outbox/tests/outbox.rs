@@ -328,6 +328,34 @@ async fn a_running_worker_wakes_on_enqueue_without_polling_delay(db: Db) {
     runner.await.unwrap().unwrap();
 }
 
+/// With `until_empty`, workers that run out of work while another still sends must not sleep
+/// until their next poll: the run ends as soon as the last message is recorded.
+async fn until_empty_ends_with_the_last_outcome_not_at_the_next_poll(db: Db) {
+    let outbox = Outbox::open(&db.url()).await.unwrap();
+    let sink = sink_with(&["data-end=delay:20ms"]).await;
+    for n in 0..24 {
+        outbox.enqueue(&message(n, &["a@example.net"])).await.unwrap();
+    }
+    let options = RunOptions {
+        workers: 3,
+        window: 2,
+        poll: Duration::from_secs(30),
+        ..until_empty()
+    };
+    let c = squall::Client::builder_from_url(&sink.url())
+        .unwrap()
+        .max_connections(3)
+        .no_retry()
+        .build()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let report = outbox.run(c, options, std::future::pending()).await.unwrap();
+    assert_eq!(report.attempts, 24);
+    assert_eq!(sink.delivered(), 24);
+    // Without the wake-up, the workers that finished first sleep the 30 s poll.
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+}
+
 /// A worker that dies mid-send (its runtime dropped) leaves a lease; once it runs out another
 /// worker takes the message over and flags it as a possible duplicate.
 #[test]
@@ -583,6 +611,7 @@ on_both_engines!(
     large_content_streams_through_a_spool_file_intact,
     not_before_holds_a_message_back,
     a_running_worker_wakes_on_enqueue_without_polling_delay,
+    until_empty_ends_with_the_last_outcome_not_at_the_next_poll,
     a_message_cancelled_in_flight_records_what_the_server_accepted,
     each_route_goes_through_its_own_client,
     a_route_the_router_refuses_is_deferred_with_its_reason,
