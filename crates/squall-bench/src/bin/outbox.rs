@@ -2,7 +2,9 @@
 //! producers sharing group commits), drain rate against direct sending on the same in-process
 //! sink, and bytes on disk per queued 1 KiB message. Prints the median of `--runs` runs.
 //!
-//! `cargo run --release -p squall-bench --bin outbox -- [--runs 3] [--dir DIR] [--quick]`
+//! `cargo run --release -p squall-bench --bin outbox -- [--runs 3] [--dir DIR] [--quick] [--drain-only]`
+//!
+//! `--drain-only` measures only the drain and direct rates (for profiling the runner).
 //!
 //! DIR must be on a real disk (not tmpfs, where fsync costs nothing); the default is a
 //! temporary directory under the current one.
@@ -21,6 +23,7 @@ struct Args {
     runs: usize,
     dir: PathBuf,
     quick: bool,
+    drain_only: bool,
 }
 
 fn args() -> Args {
@@ -28,6 +31,7 @@ fn args() -> Args {
         runs: 3,
         dir: PathBuf::from("."),
         quick: false,
+        drain_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -35,8 +39,11 @@ fn args() -> Args {
             "--runs" => a.runs = it.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1),
             "--dir" => a.dir = it.next().map(PathBuf::from).unwrap_or(a.dir),
             "--quick" => a.quick = true,
+            "--drain-only" => a.drain_only = true,
             other => {
-                eprintln!("outbox bench: unknown argument {other:?} (--runs N, --dir DIR, --quick)");
+                eprintln!(
+                    "outbox bench: unknown argument {other:?} (--runs N, --dir DIR, --quick, --drain-only)"
+                );
                 std::process::exit(64);
             }
         }
@@ -162,6 +169,15 @@ async fn main() {
     let (mut one, mut eight, mut drain, mut direct, mut bytes) = (vec![], vec![], vec![], vec![], vec![]);
     let mut wide = vec![];
     for run in 0..a.runs {
+        if a.drain_only {
+            let (d, s) = (drain_rate(dir, drain_n).await, direct_rate(drain_n).await);
+            println!(
+                "run {}: drain {d:.0}/s, direct {s:.0}/s, ratio {:.2}",
+                run + 1,
+                d / s
+            );
+            continue;
+        }
         let o = fresh(dir, "one.db").await;
         one.push(enqueue_rate(&o, 1, one_n).await);
         drop(o);
@@ -186,6 +202,9 @@ async fn main() {
             direct[run],
             bytes[run]
         );
+    }
+    if a.drain_only {
+        return;
     }
     let (one, eight, drain, direct, bytes) = (
         median(one),
