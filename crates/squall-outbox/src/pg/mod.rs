@@ -17,6 +17,7 @@ mod notify;
 mod pool;
 mod read;
 mod schema;
+mod tls;
 pub(crate) mod url;
 
 use std::sync::Arc;
@@ -67,9 +68,17 @@ impl Drop for Pg {
 impl Pg {
     /// Connects, checks and migrates the schema, and starts listening for new mail.
     pub(crate) async fn open(url: &str, wake: Arc<watch::Sender<u64>>) -> Result<Self, OutboxError> {
-        let config = url::config(url)?;
+        let url::Settings {
+            config,
+            mode,
+            rootcert,
+        } = url::config(url)?;
         let server = url::server(&config);
-        let pool = Pool::new(config.clone(), server.clone());
+        let tls = tls::MakeTls::new(mode, rootcert.as_ref()).map_err(|problem| OutboxError::Tls {
+            server: server.clone(),
+            problem,
+        })?;
+        let pool = Pool::new(config.clone(), tls.clone(), server.clone());
         {
             let mut conn = pool.get().await?;
             let location = format!("the PostgreSQL database {server}");
@@ -77,7 +86,7 @@ impl Pg {
         }
         Ok(Self {
             url: url::redact(url),
-            listener: listen::spawn(config, wake),
+            listener: listen::spawn(config, tls, wake),
             notifier: notify::Notifier::spawn(pool.clone()),
             pool,
         })
