@@ -33,7 +33,8 @@ pub(crate) const EXAMPLES: &str = "Examples:
 The queue is a SQLite file: --queue-url sqlite:PATH, else SQUALL_QUEUE_URL, else queue_url
 in the accounts file, else sqlite:$XDG_STATE_HOME/squall/queue.db (~/.local/state/squall/queue.db);
 or a PostgreSQL database that many machines share: --queue-url postgres://USER@HOST:PORT/DATABASE
-(no TLS yet: a URL with sslmode=require is refused).";
+(verified TLS unless the host is this machine; ?sslmode=disable|prefer|require|verify-ca|verify-full,
+&sslrootcert=CA.pem to trust your own CA).";
 
 /// The database flag every queue command takes.
 #[derive(Args, Debug, Default, Clone)]
