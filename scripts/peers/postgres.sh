@@ -74,9 +74,11 @@ ssl = on
 ssl_cert_file = 'server.crt'
 ssl_key_file = 'server.key'
 CONF
-    # Trust on loopback only: no other host may connect.
+    # Trust on loopback only: no other host may connect. The role squall_scram (which the TLS
+    # tests create) logs in with a SCRAM password over TLS, so that channel binding is used.
     cat >"$base/data/pg_hba.conf" <<HBA
 local all all trust
+hostssl all squall_scram 127.0.0.1/32 scram-sha-256
 host all all 127.0.0.1/32 trust
 HBA
     as_pg "$bin/pg_ctl" -D "$base/data" -l "$base/postgres.log" -w -t 60 start >/dev/null || {

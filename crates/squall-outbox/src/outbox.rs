@@ -142,7 +142,8 @@ impl Outbox {
     /// never reached unverified by default. A failure is [`OutboxError::Tls`] with a
     /// [`TlsProblem`](crate::TlsProblem) saying what to change: the certificate's CA not trusted
     /// (add `sslrootcert`), a host name the certificate does not hold, a server without TLS.
-    /// Channel binding (`channel_binding=require`) is not supported.
+    /// A password login over TLS binds the session (SCRAM-SHA-256-PLUS with
+    /// `tls-server-end-point`) when the server offers it; `channel_binding=require` insists.
     pub async fn open(url: &str) -> Result<Self, OutboxError> {
         Self::builder(url).open().await
     }

@@ -10,7 +10,7 @@ mod engines;
 
 use std::time::Duration;
 
-use engines::{Db, not_run};
+use engines::{Db, admin_sql, not_run};
 use squall_outbox::{Outbox, OutboxError, RunOptions, TlsProblem};
 use squall_sink::Sink;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -202,6 +202,46 @@ async fn a_certificate_for_another_name_is_refused_unless_verify_ca() {
     outbox.enqueue(&message(0)).await.unwrap();
     let (tls, plain) = outbox_connections(&db.url()).await;
     assert!(tls >= 1 && plain == 0, "{tls} TLS, {plain} plaintext");
+}
+
+/// A password login over TLS binds the TLS session (SCRAM-SHA-256-PLUS with
+/// `tls-server-end-point`): with `channel_binding=require` the login fails unless the server
+/// accepted the certificate hash the client sent. The cluster's pg_hba.conf asks the role
+/// squall_scram for a SCRAM password over TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
+async fn a_password_login_over_tls_binds_the_channel() {
+    let Some((db, ca)) = cluster() else { return };
+    let name = db.url().rsplit('/').next().unwrap().to_string();
+    admin_sql(
+        &db.url(),
+        &format!(
+            "DO $$ BEGIN CREATE ROLE squall_scram LOGIN PASSWORD 'scram-s3cret'; \
+             EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+             ALTER DATABASE {name} OWNER TO squall_scram"
+        ),
+    );
+    let url = with(
+        &db.url().replace("postgres@", "squall_scram:scram-s3cret@"),
+        &format!("sslmode=verify-full&sslrootcert={ca}&channel_binding=require"),
+    );
+    let outbox = Outbox::open(&url).await.unwrap();
+    outbox.enqueue(&message(0)).await.unwrap();
+    let (tls, plain) = outbox_connections(&db.url()).await;
+    assert!(tls >= 1 && plain == 0, "{tls} TLS, {plain} plaintext");
+    drop(outbox);
+    // The wrong password: refused by the server, and not shown.
+    let wrong = url.replace("scram-s3cret", "wr0ng-pw");
+    let e = Outbox::open(&wrong).await.err().unwrap();
+    let text = e.to_string();
+    assert!(
+        matches!(e, OutboxError::Postgres { transient: false, .. }),
+        "{text}"
+    );
+    assert!(
+        !text.contains("wr0ng-pw") && !format!("{e:?}").contains("wr0ng-pw"),
+        "{e:?}"
+    );
 }
 
 /// A stand-in server that answers the TLS request (SSLRequest) with "N", as a PostgreSQL with

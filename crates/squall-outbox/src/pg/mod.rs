@@ -8,6 +8,7 @@
 //! ([`listen`]). Every time is the database's clock, so machines whose clocks differ agree.
 
 mod admin;
+mod binding;
 mod body;
 mod enqueue;
 mod error;

@@ -5,10 +5,8 @@
 //! Every mode that uses TLS verifies the certificate's chain; all but `verify-ca` also check the
 //! host name (see [`SslMode`]). Failures are turned into [`TlsProblem`]s that say what to do.
 //!
-//! Channel binding (`tls-server-end-point`) is not offered: it needs the hash algorithm of the
-//! certificate's signature, which means parsing X.509 here. tokio-postgres's default
-//! (`channel_binding=prefer`) then authenticates with plain SCRAM-SHA-256, still over the verified
-//! TLS session; `channel_binding=require` in the URL fails.
+//! The session offers the `tls-server-end-point` channel binding ([`super::binding`]), so a
+//! server asking for SCRAM-SHA-256-PLUS gets it, and `channel_binding=require` works.
 
 use std::future::Future;
 use std::io;
@@ -271,7 +269,12 @@ pub(crate) struct PgTlsStream(tokio_rustls::client::TlsStream<Socket>);
 
 impl TlsStream for PgTlsStream {
     fn channel_binding(&self) -> ChannelBinding {
-        ChannelBinding::none()
+        let (_, session) = self.0.get_ref();
+        session
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| super::binding::tls_server_end_point(leaf))
+            .map_or_else(ChannelBinding::none, ChannelBinding::tls_server_end_point)
     }
 }
 
