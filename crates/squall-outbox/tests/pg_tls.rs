@@ -290,6 +290,37 @@ async fn a_server_without_tls_is_refused_when_tls_is_required() {
     }
 }
 
+/// `prefer` asks for TLS first and goes on in plaintext only after the server's "no TLS" (here
+/// a stand-in, which then reads the plaintext startup message and hangs up).
+#[tokio::test]
+async fn prefer_goes_on_in_plaintext_only_when_the_server_has_no_tls() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 8];
+        s.read_exact(&mut request).await.unwrap();
+        s.write_all(b"N").await.unwrap();
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).await.unwrap();
+        let mut startup = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+        s.read_exact(&mut startup).await.unwrap();
+        (request, startup)
+    });
+    let url = format!("postgres://app@127.0.0.1:{port}/queue?sslmode=prefer");
+    let e = Outbox::open(&url).await.err().unwrap();
+    assert!(matches!(e, OutboxError::Unreachable { .. }), "{e}");
+    let (request, startup) = server.await.unwrap();
+    assert_eq!(
+        request,
+        [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f],
+        "TLS asked for first"
+    );
+    // Protocol 3.0, then the parameters: the plaintext startup message.
+    assert_eq!(&startup[..4], &[0, 3, 0, 0]);
+    assert!(startup.windows(9).any(|w| w == b"user\0app\0"), "{startup:?}");
+}
+
 #[tokio::test]
 async fn an_unusable_sslrootcert_is_reported_before_connecting() {
     let dir = tempfile::tempdir().unwrap();

@@ -118,7 +118,7 @@ impl MakeTls {
     fn classify(&self, e: &rustls::Error) -> TlsProblem {
         match e {
             rustls::Error::InvalidCertificate(c) => match c {
-                CertificateError::UnknownIssuer | CertificateError::BadSignature => TlsProblem::Untrusted {
+                CertificateError::UnknownIssuer => TlsProblem::Untrusted {
                     detail: format!("{c:?}"),
                     rootcert: self.rootcert.clone(),
                 },
@@ -130,8 +130,9 @@ impl MakeTls {
                     name: String::new(),
                     presented: Vec::new(),
                 },
-                other => TlsProblem::Handshake {
-                    detail: format!("the server's certificate was refused: {other:?}"),
+                // Expired, not yet valid, revoked, a bad signature: rustls's words say which.
+                _ => TlsProblem::Handshake {
+                    detail: format!("the server's certificate was refused ({e})"),
                 },
             },
             other => TlsProblem::Handshake {
