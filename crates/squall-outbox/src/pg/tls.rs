@@ -69,7 +69,7 @@ impl MakeTls {
         } else {
             webpki
         };
-        let config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsProblem::Handshake {
                 detail: format!("TLS setup failed: {e}"),
@@ -77,6 +77,9 @@ impl MakeTls {
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
+        // PostgreSQL's ALPN name, as libpq 17 sends it: PostgreSQL 17 insists on it for
+        // `sslnegotiation=direct`; older servers ignore it.
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
         Ok(Self {
             config: Some(Arc::new(config)),
             mode,
