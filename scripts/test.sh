@@ -190,6 +190,8 @@ pg_port=$(free_port)
 started+=("postgres:-")
 scripts/peers/postgres.sh start "$pg_port"
 export SQUALL_TEST_POSTGRES_URL="$(cat "$RUN/postgres.url")"
+# The CA of the cluster's TLS certificate (for 127.0.0.1 and localhost), for the TLS tests.
+export SQUALL_TEST_POSTGRES_CA="$RUN/postgres.ca"
 export SQUALL_TEST_POSTGRES_RESTART="$PWD/scripts/peers/postgres.sh restart"
 # --- issue 12 (end) ---
 

@@ -33,7 +33,8 @@ pub(crate) const EXAMPLES: &str = "Examples:
 The queue is a SQLite file: --queue-url sqlite:PATH, else SQUALL_QUEUE_URL, else queue_url
 in the accounts file, else sqlite:$XDG_STATE_HOME/squall/queue.db (~/.local/state/squall/queue.db);
 or a PostgreSQL database that many machines share: --queue-url postgres://USER@HOST:PORT/DATABASE
-(no TLS yet: a URL with sslmode=require is refused).";
+(verified TLS unless the host is this machine; ?sslmode=disable|prefer|require|verify-ca|verify-full,
+&sslrootcert=CA.pem to trust your own CA).";
 
 /// The database flag every queue command takes.
 #[derive(Args, Debug, Default, Clone)]
@@ -208,8 +209,8 @@ async fn open(url: &str, hold: bool) -> Result<Outbox, OutboxError> {
 }
 
 /// The exit code for an outbox failure: 75 when trying again may work (the database locked,
-/// unreachable, the disk full), 78 for a file or database that is not a queue (or a PostgreSQL
-/// URL asking for TLS, not supported yet, or a PostgreSQL refusal such as an unknown database),
+/// unreachable, the disk full), 78 for a file or database that is not a queue (or TLS to
+/// PostgreSQL that failed as configured, or a PostgreSQL refusal such as an unknown database),
 /// 64 for a bad id or URL.
 fn code_for(e: &OutboxError) -> u8 {
     match e {
@@ -218,8 +219,8 @@ fn code_for(e: &OutboxError) -> u8 {
         OutboxError::Input(_) => exit::DATAERR,
         OutboxError::Foreign { .. } | OutboxError::TooNew { .. } => exit::CONFIG,
         // A PostgreSQL refusal that retrying will not cure: no such database or role, wrong
-        // password, no permission.
-        OutboxError::TlsUnsupported { .. } | OutboxError::Postgres { transient: false, .. } => exit::CONFIG,
+        // password, no permission; a certificate refused, or no TLS where it is required.
+        OutboxError::Tls { .. } | OutboxError::Postgres { transient: false, .. } => exit::CONFIG,
         _ if e.is_transient() => exit::TEMPFAIL,
         _ => exit::SOFTWARE,
     }

@@ -49,17 +49,48 @@ async fn an_unreachable_postgres_exits_75_naming_the_server_not_the_password() {
             "{err}"
         );
     }
+    // A TLS setting the outbox will not honour is a mistake in the URL, found before connecting.
     let o = Run::new(args(&[
         "queue",
         "stats",
         "--queue-url",
-        "postgres://app:s3cret@db.example/q?sslmode=require",
+        "postgres://app:s3cret@127.0.0.1:1/q?sslmode=verify-ca",
     ]))
     .run()
     .await;
     let err = text(&o.stderr);
+    assert_eq!(code(&o), 64, "{err}");
+    assert!(err.contains("sslrootcert") && !err.contains("s3cret"), "{err}");
+}
+
+/// The cluster's certificate is signed by a CA made for the test run: without it the queue
+/// refuses the server (78, naming sslrootcert); with it, the same command works over TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
+async fn a_certificate_from_an_unknown_ca_exits_78_naming_sslrootcert() {
+    let Some(admin) = admin_url() else { return };
+    let Ok(ca) = std::env::var("SQUALL_TEST_POSTGRES_CA") else {
+        let why = "SQUALL_TEST_POSTGRES_CA is not set: this test needs the TLS CA of the cluster that scripts/test.sh starts";
+        if std::env::var_os("SQUALL_PEERS_REQUIRED").is_some() {
+            panic!("{why}");
+        }
+        not_run(std::thread::current().name().unwrap_or("?"), why);
+        return;
+    };
+    let db = Database::create(&admin).await;
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let untrusted = format!("{}{sep}sslmode=verify-full", db.url);
+    let o = Run::new(args(&["queue", "stats", "--queue-url", &untrusted]))
+        .run()
+        .await;
+    let err = text(&o.stderr);
     assert_eq!(code(&o), 78, "{err}");
-    assert!(err.contains("TLS") && !err.contains("s3cret"), "{err}");
+    assert!(err.contains("sslrootcert=PATH") && err.contains("TLS"), "{err}");
+    let trusted = format!("{untrusted}&sslrootcert={ca}");
+    let o = Run::new(args(&["queue", "stats", "--queue-url", &trusted]))
+        .run()
+        .await;
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
 }
 
 /// The admin URL of the cluster `scripts/test.sh` starts, or `None` (recorded as NOT RUN).

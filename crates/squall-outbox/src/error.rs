@@ -21,17 +21,14 @@ pub enum OutboxError {
         /// The URL as given (a password replaced by `***`).
         url: String,
     },
-    /// The PostgreSQL URL asks for TLS, which this build cannot do yet: refused rather than
-    /// connecting in clear.
-    #[error(
-        "the outbox URL {url} asks for TLS (sslmode={mode}), but TLS to PostgreSQL is not supported yet; \
-         connect over loopback or a private network with sslmode=disable (or prefer), or through a TLS tunnel"
-    )]
-    TlsUnsupported {
-        /// The URL (a password replaced by `***`).
-        url: String,
-        /// The sslmode asked for.
-        mode: String,
+    /// TLS to the PostgreSQL server could not be set up as the URL's `sslmode` asks: the
+    /// certificate was refused, or the server does not offer TLS. Retrying will not help.
+    #[error("TLS to the outbox's PostgreSQL at {server} failed: {problem}")]
+    Tls {
+        /// Host, port and database (never the password).
+        server: String,
+        /// What went wrong, and what to do.
+        problem: TlsProblem,
     },
     /// The PostgreSQL server cannot be reached (refused, timed out, or the connection was lost).
     #[error(
@@ -146,6 +143,75 @@ pub enum OutboxError {
     /// The outbox was closed (its database thread ended).
     #[error("the outbox is closed; open it again")]
     Closed,
+}
+
+/// Why TLS to PostgreSQL failed; each says what to change.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The server answered that it does not do TLS, and the `sslmode` requires TLS.
+    #[error(
+        "the server does not offer TLS, and sslmode={mode} requires it; turn on ssl in the server's \
+         postgresql.conf, or, only on a network you trust, put sslmode=disable in the URL (over a \
+         Unix socket PostgreSQL has no TLS: use sslmode=disable there)"
+    )]
+    NotOffered {
+        /// The sslmode of the URL (or the default).
+        mode: String,
+    },
+    /// The server's certificate was not issued by a CA this client trusts.
+    #[error("{}", untrusted(.detail, .rootcert.as_deref()))]
+    Untrusted {
+        /// What the verifier said.
+        detail: String,
+        /// The `sslrootcert` file, when one was given.
+        rootcert: Option<String>,
+    },
+    /// The certificate is valid, but not for the host name connected to.
+    #[error(
+        "the server's certificate is not valid for the name {name:?} (it names {presented:?}); connect \
+         with a host name the certificate holds, or have the certificate issued for this one"
+    )]
+    WrongName {
+        /// The host in the URL.
+        name: String,
+        /// The names the certificate holds.
+        presented: Vec<String>,
+    },
+    /// The `sslrootcert` file cannot be used.
+    #[error("cannot use the sslrootcert file {path}: {why}; give a PEM file of CA certificates")]
+    RootCert {
+        /// The file.
+        path: String,
+        /// Why.
+        why: String,
+    },
+    /// No CA is trusted: squall was built without root certificates and no `sslrootcert` was
+    /// given.
+    #[error(
+        "no CA is trusted: add sslrootcert=PATH (the PEM file of the CA that signed the server's \
+         certificate), or build squall with the webpki-roots or native-roots feature"
+    )]
+    NoRoots,
+    /// Another TLS failure (an expired certificate, no common protocol version).
+    #[error("{detail}; check the server's certificate and TLS settings")]
+    Handshake {
+        /// What failed.
+        detail: String,
+    },
+}
+
+fn untrusted(detail: &str, rootcert: Option<&str>) -> String {
+    match rootcert {
+        Some(path) => format!(
+            "the server's certificate was not issued by the CA in sslrootcert={path} ({detail}); \
+             check that this file holds the CA that signed the server's certificate"
+        ),
+        None => format!(
+            "the server's certificate was not issued by a trusted CA ({detail}); add \
+             sslrootcert=PATH to the URL, naming the PEM file of the CA that signed it"
+        ),
+    }
 }
 
 impl OutboxError {

@@ -58,7 +58,7 @@ mod spool;
 mod store;
 mod worker;
 
-pub use error::OutboxError;
+pub use error::{OutboxError, TlsProblem};
 pub use model::{Event, EventKind, MessageState, QueueId, RecipientState, RecipientStatus, Stats, Status};
 pub use outbox::{EnqueueOptions, Outbox, OutboxBuilder};
 pub use schedule::Schedule;

@@ -84,9 +84,10 @@ impl OutboxBuilder {
     /// Opens (or creates) the outbox.
     ///
     /// # Errors
-    /// A URL of no known engine or asking for TLS to PostgreSQL, a database that cannot be
-    /// reached or opened (transient), one that belongs to another program
-    /// ([`OutboxError::Foreign`]) or to a newer squall ([`OutboxError::TooNew`]).
+    /// A URL of no known engine or with a TLS setting it cannot honour, a database that cannot
+    /// be reached or opened (transient), TLS to PostgreSQL that failed ([`OutboxError::Tls`]),
+    /// one that belongs to another program ([`OutboxError::Foreign`]) or to a newer squall
+    /// ([`OutboxError::TooNew`]).
     pub async fn open(self) -> Result<Outbox, OutboxError> {
         let wake = Arc::new(watch::channel(0).0);
         let backend = Backend::open(&self.url, wake.clone()).await?;
@@ -103,7 +104,7 @@ impl OutboxBuilder {
 
 impl Outbox {
     /// Settings for the outbox at `url`: `sqlite:PATH`, or `postgres://USER@HOST:PORT/DATABASE`
-    /// (also `postgresql://`; without TLS for now, so a URL asking for it is refused).
+    /// (also `postgresql://`; TLS as [`Outbox::open`] describes).
     pub fn builder(url: impl Into<String>) -> OutboxBuilder {
         OutboxBuilder {
             url: url.into(),
@@ -114,6 +115,35 @@ impl Outbox {
     }
 
     /// Opens (or creates) the outbox at `url` with the default settings.
+    ///
+    /// # TLS to PostgreSQL
+    /// `sslmode` takes libpq's names, and `sslrootcert=PATH` names a PEM file of the CAs to
+    /// trust *instead of* the default roots (squall's: Mozilla's and the system's, as its
+    /// features chose; `sslrootcert=system` says so explicitly). Replacing rather than adding
+    /// keeps a private CA private: a certificate some public CA issued for the same name does not
+    /// pass. Unlike libpq, every mode that uses TLS verifies the certificate, because TLS
+    /// without verification only stops a passive eavesdropper, and a shared queue carries mail
+    /// and its recipients:
+    ///
+    /// - `disable`: no TLS.
+    /// - `prefer`: TLS, verified, when the server offers it; plaintext only when the server
+    ///   answers that it has no TLS (a certificate that fails is an error, never a reason to go
+    ///   on in plaintext). An active attacker can still answer "no TLS": use `verify-full` on a
+    ///   network you do not trust.
+    /// - `require`, `verify-full`: TLS, the chain and the host name verified (libpq's `require`
+    ///   checks neither unless a root file exists; here it is the same as `verify-full`, so a
+    ///   URL copied from elsewhere never connects unverified).
+    /// - `verify-ca`: TLS, the chain verified but not the host name; it needs `sslrootcert`
+    ///   (with the public roots, any name any CA certified would pass).
+    ///
+    /// **Without `sslmode`**: `disable` when every host is this machine (a loopback address,
+    /// `localhost`, a Unix socket: nothing crosses a network, and local clusters often have a
+    /// self-signed certificate or none), `verify-full` otherwise, so that a remote database is
+    /// never reached unverified by default. A failure is [`OutboxError::Tls`] with a
+    /// [`TlsProblem`](crate::TlsProblem) saying what to change: the certificate's CA not trusted
+    /// (add `sslrootcert`), a host name the certificate does not hold, a server without TLS.
+    /// A password login over TLS binds the session (SCRAM-SHA-256-PLUS with
+    /// `tls-server-end-point`) when the server offers it; `channel_binding=require` insists.
     pub async fn open(url: &str) -> Result<Self, OutboxError> {
         Self::builder(url).open().await
     }

@@ -260,6 +260,20 @@ impl Connectors {
     }
 }
 
+/// The crypto provider squall's TLS uses (aws-lc-rs or ring, as the features chose), for other
+/// TLS clients in the same program (squall-outbox's PostgreSQL connections), so that one program
+/// has one provider and one set of features deciding it.
+pub fn tls_crypto_provider() -> Arc<CryptoProvider> {
+    provider()
+}
+
+/// The roots squall trusts when no CA file is given: Mozilla's (`webpki-roots`) and the
+/// system's store (`native-roots`), as the features chose; loaded once per process, on the first
+/// call. Empty with neither feature.
+pub fn tls_default_roots() -> Arc<RootCertStore> {
+    system_roots()
+}
+
 /// The Mozilla roots and the system store (as the features say), loaded once per process.
 fn system_roots() -> Arc<RootCertStore> {
     static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();

@@ -11,16 +11,17 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Config};
 
 use super::CHANNEL;
+use super::tls::MakeTls;
 
 /// Starts listening; the task runs until aborted (the outbox aborts it when dropped).
-pub(crate) fn spawn(config: Config, wake: Arc<watch::Sender<u64>>) -> JoinHandle<()> {
+pub(crate) fn spawn(config: Config, tls: MakeTls, wake: Arc<watch::Sender<u64>>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
         loop {
-            listen(&config, &wake, &mut backoff).await;
+            listen(&config, &tls, &wake, &mut backoff).await;
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
@@ -28,8 +29,8 @@ pub(crate) fn spawn(config: Config, wake: Arc<watch::Sender<u64>>) -> JoinHandle
 }
 
 /// One connection's life: returns when it is lost (or could not be made).
-async fn listen(config: &Config, wake: &watch::Sender<u64>, backoff: &mut Duration) {
-    let Ok((client, mut connection)) = config.connect(NoTls).await else {
+async fn listen(config: &Config, tls: &MakeTls, wake: &watch::Sender<u64>, backoff: &mut Duration) {
+    let Ok((client, mut connection)) = config.connect(tls.clone()).await else {
         return;
     };
     let (tx, mut rx) = mpsc::channel::<()>(1);

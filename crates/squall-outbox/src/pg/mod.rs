@@ -8,6 +8,7 @@
 //! ([`listen`]). Every time is the database's clock, so machines whose clocks differ agree.
 
 mod admin;
+mod binding;
 mod body;
 mod enqueue;
 mod error;
@@ -17,6 +18,7 @@ mod notify;
 mod pool;
 mod read;
 mod schema;
+mod tls;
 pub(crate) mod url;
 
 use std::sync::Arc;
@@ -67,9 +69,17 @@ impl Drop for Pg {
 impl Pg {
     /// Connects, checks and migrates the schema, and starts listening for new mail.
     pub(crate) async fn open(url: &str, wake: Arc<watch::Sender<u64>>) -> Result<Self, OutboxError> {
-        let config = url::config(url)?;
+        let url::Settings {
+            config,
+            mode,
+            rootcert,
+        } = url::config(url)?;
         let server = url::server(&config);
-        let pool = Pool::new(config.clone(), server.clone());
+        let tls = tls::MakeTls::new(mode, rootcert.as_ref()).map_err(|problem| OutboxError::Tls {
+            server: server.clone(),
+            problem,
+        })?;
+        let pool = Pool::new(config.clone(), tls.clone(), server.clone());
         {
             let mut conn = pool.get().await?;
             let location = format!("the PostgreSQL database {server}");
@@ -77,7 +87,7 @@ impl Pg {
         }
         Ok(Self {
             url: url::redact(url),
-            listener: listen::spawn(config, wake),
+            listener: listen::spawn(config, tls, wake),
             notifier: notify::Notifier::spawn(pool.clone()),
             pool,
         })

@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Config, Statement};
 
 use super::error::{connect_error, pg_error};
+use super::tls::MakeTls;
 use crate::error::OutboxError;
 
 /// Connections open at most, per outbox.
@@ -26,6 +27,7 @@ pub(crate) struct Pool {
 
 struct Inner {
     config: Config,
+    tls: MakeTls,
     server: String,
     idle: Mutex<Vec<Pooled>>,
     permits: Arc<Semaphore>,
@@ -45,10 +47,11 @@ pub(crate) struct Conn {
 }
 
 impl Pool {
-    pub(crate) fn new(config: Config, server: String) -> Self {
+    pub(crate) fn new(config: Config, tls: MakeTls, server: String) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config,
+                tls,
                 server,
                 idle: Mutex::new(Vec::new()),
                 permits: Arc::new(Semaphore::new(SIZE)),
@@ -73,7 +76,7 @@ impl Pool {
         let pooled = match idle {
             Some(c) => c,
             None => Pooled {
-                client: connect(&self.inner.config, &self.inner.server).await?,
+                client: connect(&self.inner.config, &self.inner.tls, &self.inner.server).await?,
                 statements: HashMap::new(),
             },
         };
@@ -90,12 +93,19 @@ impl Pool {
     }
 }
 
-/// A new connection, its I/O driven by a task of its own.
-pub(crate) async fn connect(config: &Config, server: &str) -> Result<Client, OutboxError> {
+/// A new connection, its I/O driven by a task of its own. A TLS failure is reported as such
+/// (with what to change), not as an unreachable server.
+pub(crate) async fn connect(config: &Config, tls: &MakeTls, server: &str) -> Result<Client, OutboxError> {
     let (client, connection) = config
-        .connect(NoTls)
+        .connect(tls.clone())
         .await
-        .map_err(|e| connect_error(server, e))?;
+        .map_err(|e| match tls.problem(&e) {
+            Some(problem) => OutboxError::Tls {
+                server: server.to_string(),
+                problem,
+            },
+            None => connect_error(server, e),
+        })?;
     tokio::spawn(async move {
         // Ends when the client is dropped or the server goes away; the error is seen by the
         // next request on the client (closed), which reports it.
