@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use squall_bench::{generate_message, median};
+use squall_bench::{CpuClock, generate_message, median};
 use squall_outbox::{Outbox, RunOptions};
 use squall_sink::{Sink, SinkHandle};
 
@@ -119,13 +119,22 @@ async fn drain_rate(dir: &Path, n: usize) -> f64 {
         until_empty: true,
         ..RunOptions::default()
     };
+    let cpu = CpuClock::start();
     let t = Instant::now();
     outbox
         .run(c.clone(), options, std::future::pending())
         .await
         .unwrap();
-    let rate = (n / 8 * 8) as f64 / t.elapsed().as_secs_f64();
-    assert_eq!(sink.delivered() as usize, n / 8 * 8, "every message stored");
+    let sent = n / 8 * 8;
+    let rate = sent as f64 / t.elapsed().as_secs_f64();
+    let (all, db) = cpu.elapsed("squall-outbox-d");
+    let per = |ns: u64| ns as f64 / 1000.0 / sent as f64;
+    eprintln!(
+        "  drain CPU per message: {:.1} us in all threads, {:.1} us in the database thread",
+        per(all),
+        per(db)
+    );
+    assert_eq!(sink.delivered() as usize, sent, "every message stored");
     c.shutdown().await;
     rate
 }
@@ -134,6 +143,7 @@ async fn drain_rate(dir: &Path, n: usize) -> f64 {
 async fn direct_rate(n: usize) -> f64 {
     let sink = Sink::builder().keep_messages(false).start().await.unwrap();
     let c = client(&sink);
+    let cpu = CpuClock::start();
     let t = Instant::now();
     let mut pending = Vec::with_capacity(n);
     for i in 0..n {
@@ -144,6 +154,8 @@ async fn direct_rate(n: usize) -> f64 {
         p.await.unwrap();
     }
     let rate = n as f64 / t.elapsed().as_secs_f64();
+    let cpu = cpu.elapsed("").0 as f64 / 1000.0 / n as f64;
+    eprintln!("  direct CPU per message: {cpu:.1} us in all threads");
     assert_eq!(sink.delivered() as usize, n);
     c.shutdown().await;
     rate
