@@ -6,14 +6,19 @@
 //! (--server, --url, --account or SQUALL_URL), so queueing works with no server reachable — the
 //! msmtpq use case — and mail of two accounts leaves through two relays.
 
+mod add;
+mod admin;
 mod route;
+mod run;
+mod show;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+pub(crate) use add::add;
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use squall::{Body, Envelope};
-use squall_outbox::{EnqueueOptions, MessageState, Outbox, OutboxError, QueueId, RunOptions, Stats, Status};
+use squall::Body;
+use squall_outbox::{Outbox, OutboxError};
 
 use crate::accounts::Accounts;
 use crate::conn::ConnArgs;
@@ -226,6 +231,17 @@ fn code_for(e: &OutboxError) -> u8 {
     }
 }
 
+/// Opens the queue `db` names and runs `f` on it. An error is reported (also as JSON with
+/// `json`) and becomes the exit code.
+async fn on_queue<T, Fut>(db: &QueueUrl, json: bool, f: impl FnOnce(Outbox) -> Fut) -> Result<T, u8>
+where
+    Fut: std::future::Future<Output = Result<T, OutboxError>>,
+{
+    let url = db.url(json)?;
+    let outbox = open(&url, false).await.map_err(|e| fail(json, &e))?;
+    f(outbox).await.map_err(|e| fail(json, &e))
+}
+
 fn fail(json: bool, e: &OutboxError) -> u8 {
     let code = code_for(e);
     if json {
@@ -249,358 +265,20 @@ pub(crate) enum Report {
     Silent,
 }
 
-/// Queues a prepared message (`send --queue`, `queue add`, `sendmail --queue`): exit 0 only
-/// once the message and its content are committed.
-pub(crate) async fn add(
-    db: &QueueUrl,
-    report: Report,
-    envelope: Envelope,
-    content: Content,
-    message_id: Option<String>,
-    route: Option<String>,
-) -> u8 {
-    let url = match db.url(report == Report::Json) {
-        Ok(u) => u,
-        Err(code) => return code,
-    };
-    let options = EnqueueOptions {
-        route,
-        ..EnqueueOptions::default()
-    };
-    let result = async {
-        let outbox = open(&url, false).await?;
-        let id = match content {
-            Content::Body(b) => match b.as_bytes() {
-                Some(bytes) => outbox.enqueue_raw_with(envelope.clone(), bytes, &options).await?,
-                None => {
-                    let bytes = b
-                        .read_to_vec()
-                        .await
-                        .map_err(|e| OutboxError::Input(format!("reading the message: {e}")))?;
-                    outbox
-                        .enqueue_raw_with(envelope.clone(), &bytes[..], &options)
-                        .await?
-                }
-            },
-            Content::File(p) => {
-                let f = tokio::fs::File::open(&p)
-                    .await
-                    .map_err(|e| OutboxError::Input(format!("cannot read {}: {e}", p.display())))?;
-                outbox.enqueue_raw_with(envelope.clone(), f, &options).await?
-            }
-            Content::Stdin => {
-                outbox
-                    .enqueue_raw_with(envelope.clone(), tokio::io::stdin(), &options)
-                    .await?
-            }
-        };
-        Ok::<_, OutboxError>((id, outbox))
-    }
-    .await;
-    let json = report == Report::Json;
-    match result {
-        Ok(_) if report == Report::Silent => exit::OK,
-        Ok((id, outbox)) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "queued": id, "message_id": message_id, "queue": outbox.location() })
-                );
-            } else {
-                println!(
-                    "queued as {id} in {} (`squall queue run` sends it)",
-                    outbox.location()
-                );
-            }
-            exit::OK
-        }
-        Err(e) => fail(json, &e),
-    }
-}
-
 pub(crate) async fn run(cmd: QueueCommand) -> u8 {
     match cmd {
         QueueCommand::Add(mut args) => {
             args.queue = true;
             crate::send::run(*args).await
         }
-        QueueCommand::Run(args) => run_workers(*args).await,
-        QueueCommand::List(a) => list(a).await,
-        QueueCommand::Show(a) => show(a).await,
-        QueueCommand::Retry(a) => {
-            change(a, "due now", |o, id| Box::pin(async move { o.retry(id).await })).await
-        }
+        QueueCommand::Run(args) => run::run(*args).await,
+        QueueCommand::List(a) => show::list(a).await,
+        QueueCommand::Show(a) => show::show(a).await,
+        QueueCommand::Retry(a) => admin::change(a, "due now", |o, id| async move { o.retry(id).await }).await,
         QueueCommand::Cancel(a) => {
-            change(a, "cancelled", |o, id| {
-                Box::pin(async move { o.cancel(id).await })
-            })
-            .await
+            admin::change(a, "cancelled", |o, id| async move { o.cancel(id).await }).await
         }
-        QueueCommand::Purge(a) => purge(a).await,
-        QueueCommand::Stats(a) => stats(a).await,
-    }
-}
-
-async fn run_workers(args: RunArgs) -> u8 {
-    let workers = args.workers.max(1);
-    let db = args
-        .db
-        .clone()
-        .with_config(args.conn.config().map(Path::to_path_buf));
-    let sender = match route::Sender::choose(args.conn, workers) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            eprintln!(
-                "squall: queue run needs a server to send through: an accounts file, or --server,                  --url, --account, or SQUALL_URL"
-            );
-            return exit::USAGE;
-        }
-        Err(x) => return crate::output::fail(args.json, "squall", x),
-    };
-    let url = match db.url(args.json) {
-        Ok(u) => u,
-        Err(code) => return code,
-    };
-    let outbox = match open(&url, args.hold_duplicates).await {
-        Ok(o) => o,
-        Err(e) => return fail(args.json, &e),
-    };
-    let options = RunOptions {
-        workers,
-        window: args.window.max(1),
-        until_empty: args.until_empty,
-        lease: Duration::try_from_secs_f64(args.lease)
-            .unwrap_or(Duration::from_secs(60))
-            .max(Duration::from_millis(300)),
-        ..RunOptions::default()
-    };
-    let stop = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
-    };
-    let result = match &sender {
-        route::Sender::One(client) => outbox.run(client.clone(), options, stop).await,
-        route::Sender::ByAccount(router) => {
-            let router = router.clone();
-            outbox.run_routed(move |r| router.client(r), options, stop).await
-        }
-    };
-    sender.shutdown().await;
-    match result {
-        Ok(report) => {
-            let stats = outbox.stats().await.unwrap_or_default();
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "attempts": report.attempts, "stats": stats })
-                );
-            } else {
-                println!("{} attempt(s); now {}", report.attempts, stats_line(&stats));
-            }
-            exit::OK
-        }
-        Err(e) => fail(args.json, &e),
-    }
-}
-
-fn stats_line(s: &Stats) -> String {
-    let oldest = s
-        .oldest_waiting_ms
-        .map_or(String::new(), |ms| format!(", oldest waiting {} s", ms / 1000));
-    format!(
-        "{} queued ({} leased), {} held, {} sent, {} failed, {} expired, {} cancelled, {} possible duplicate(s){oldest}",
-        s.queued, s.leased, s.held, s.sent, s.failed, s.expired, s.cancelled, s.possible_duplicates
-    )
-}
-
-fn line(s: &Status) -> String {
-    let to: Vec<String> = s
-        .recipients
-        .iter()
-        .map(|r| format!("{} ({})", r.address, r.state))
-        .collect();
-    let dup = if s.possible_duplicate {
-        " possible-duplicate"
-    } else {
-        ""
-    };
-    let via = s.route.as_deref().map_or(String::new(), |r| format!("  via {r}"));
-    format!(
-        "{:>6}  {:<9}  {} attempt(s)  {} -> {}{dup}{via}",
-        s.id,
-        s.state,
-        s.attempts,
-        if s.sender.is_empty() { "<>" } else { &s.sender },
-        to.join(", ")
-    )
-}
-
-async fn list(a: ListArgs) -> u8 {
-    let state = match a.state.as_deref().map(|s| (s, MessageState::parse(s))) {
-        None => None,
-        Some((_, Some(s))) => Some(s),
-        Some((s, None)) => {
-            eprintln!("squall: --state {s:?}: use one of queued, held, sent, failed, expired, cancelled");
-            return exit::USAGE;
-        }
-    };
-    let url = match a.db.url(a.json) {
-        Ok(u) => u,
-        Err(code) => return code,
-    };
-    let r = async { open(&url, false).await?.list(state, a.limit).await }.await;
-    match r {
-        Ok(rows) if a.json => {
-            println!("{}", serde_json::to_string(&rows).unwrap_or_default());
-            exit::OK
-        }
-        Ok(rows) => {
-            for s in &rows {
-                println!("{}", line(s));
-            }
-            exit::OK
-        }
-        Err(e) => fail(a.json, &e),
-    }
-}
-
-async fn show(a: IdArgs) -> u8 {
-    let url = match a.db.url(a.json) {
-        Ok(u) => u,
-        Err(code) => return code,
-    };
-    let r = async { open(&url, false).await?.status(QueueId(a.id)).await }.await;
-    match r {
-        Ok(Some(s)) if a.json => {
-            println!("{}", serde_json::to_string(&s).unwrap_or_default());
-            exit::OK
-        }
-        Ok(Some(s)) => {
-            println!("{}", line(&s));
-            if let Some(m) = &s.message_id {
-                println!("  message-id: <{m}>");
-            }
-            println!("  size: {} bytes", s.size);
-            println!(
-                "  account: {}",
-                s.route.as_deref().unwrap_or("- (queued without one)")
-            );
-            for r in &s.recipients {
-                println!(
-                    "  {} {}: {}",
-                    r.address,
-                    r.state,
-                    r.reply.as_deref().unwrap_or("-")
-                );
-            }
-            if let Some(e) = &s.last_error {
-                println!("  last error: {e}");
-            }
-            exit::OK
-        }
-        Ok(None) => fail(a.json, &OutboxError::NotFound(a.id)),
-        Err(e) => fail(a.json, &e),
-    }
-}
-
-type Change = fn(
-    Outbox,
-    QueueId,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), OutboxError>> + Send>>;
-
-async fn change(a: IdArgs, done: &str, f: Change) -> u8 {
-    let url = match a.db.url(a.json) {
-        Ok(u) => u,
-        Err(code) => return code,
-    };
-    let r = async { f(open(&url, false).await?, QueueId(a.id)).await }.await;
-    match r {
-        Ok(()) => {
-            if a.json {
-                println!("{}", serde_json::json!({ "id": a.id, "done": done }));
-            } else {
-                println!("message {}: {done}", a.id);
-            }
-            exit::OK
-        }
-        Err(e) => fail(a.json, &e),
-    }
-}
-
-async fn purge(a: PurgeArgs) -> u8 {
-    let age = match a.older_than.as_deref().map(parse_age) {
-        None => Duration::ZERO,
-        Some(Ok(d)) => d,
-        Some(Err(e)) => {
-            eprintln!("squall: --older-than: {e}");
-            return exit::USAGE;
-        }
-    };
-    let url = match a.db.url(a.json) {
-        Ok(u) => u,
-        Err(code) => return code,
-    };
-    let r = async { open(&url, false).await?.purge(age).await }.await;
-    match r {
-        Ok(n) => {
-            if a.json {
-                println!("{}", serde_json::json!({ "purged": n }));
-            } else {
-                println!("{n} finished message(s) deleted");
-            }
-            exit::OK
-        }
-        Err(e) => fail(a.json, &e),
-    }
-}
-
-async fn stats(a: StatsArgs) -> u8 {
-    let url = match a.db.url(a.json) {
-        Ok(u) => u,
-        Err(code) => return code,
-    };
-    let r = async { open(&url, false).await?.stats().await }.await;
-    match r {
-        Ok(s) if a.json => {
-            println!("{}", serde_json::to_string(&s).unwrap_or_default());
-            exit::OK
-        }
-        Ok(s) => {
-            println!("{}", stats_line(&s));
-            exit::OK
-        }
-        Err(e) => fail(a.json, &e),
-    }
-}
-
-/// `30s`, `10m`, `12h`, `7d` (a bare number is seconds).
-fn parse_age(s: &str) -> Result<Duration, String> {
-    let bad = || format!("bad age {s:?} (use e.g. 30s, 10m, 12h, 7d)");
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    Ok(Duration::from_secs(n.saturating_mul(secs)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages() {
-        assert_eq!(parse_age("7d"), Ok(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_age("90"), Ok(Duration::from_secs(90)));
-        assert!(parse_age("1w").is_err() && parse_age("").is_err());
+        QueueCommand::Purge(a) => admin::purge(a).await,
+        QueueCommand::Stats(a) => show::stats(a).await,
     }
 }

@@ -274,3 +274,18 @@ async fn the_queue_url_comes_from_the_environment_then_the_accounts_file() {
     assert_eq!(code(&o), 78, "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("queue_url"), "{}", text(&o.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_run_without_a_server_says_how_to_name_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = queue_url(&dir);
+    let o = Run::new(args(&["queue", "run", "--queue-url", &url, "--until-empty"]))
+        .run()
+        .await;
+    assert_eq!(code(&o), 64, "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stderr).trim(),
+        "squall: queue run needs a server to send through: an accounts file, or --server, --url, \
+         --account, or SQUALL_URL"
+    );
+}
