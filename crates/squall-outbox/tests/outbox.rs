@@ -8,26 +8,7 @@ use squall_sink::{Fault, Sink, SinkHandle};
 
 mod engines;
 
-use engines::Db;
-
-fn message(n: usize, to: &[&str]) -> squall::Message {
-    let mut b = squall::Message::builder()
-        .from("app@example.org")
-        .subject(&format!("message {n}"))
-        .text(&format!("body {n}"));
-    for t in to {
-        b = b.to(*t);
-    }
-    b.build().unwrap()
-}
-
-fn client(sink: &SinkHandle) -> squall::Client {
-    squall::Client::builder_from_url(&sink.url())
-        .unwrap()
-        .no_retry()
-        .build()
-        .unwrap()
-}
+use engines::{Db, client, message_to as message};
 
 fn until_empty() -> RunOptions {
     RunOptions {

@@ -58,11 +58,7 @@ async fn a_postgres_restart_under_running_workers_loses_nothing() {
         .start()
         .await
         .unwrap();
-    let client = squall::Client::builder_from_url(&sink.url())
-        .unwrap()
-        .no_retry()
-        .build()
-        .unwrap();
+    let client = engines::client(&sink);
     let options = RunOptions {
         until_empty: true,
         workers: 2,
@@ -115,11 +111,7 @@ async fn a_postgres_restart_under_running_workers_loses_nothing() {
     // another process wakes an idle worker of this outbox long before its 30 s poll.
     let woken = {
         let sink2 = Sink::start().await.unwrap();
-        let client = squall::Client::builder_from_url(&sink2.url())
-            .unwrap()
-            .no_retry()
-            .build()
-            .unwrap();
+        let client = engines::client(&sink2);
         let options = RunOptions {
             poll: Duration::from_secs(30),
             ..RunOptions::default()

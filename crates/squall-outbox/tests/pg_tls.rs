@@ -10,7 +10,7 @@ mod engines;
 
 use std::time::Duration;
 
-use engines::{Db, admin_sql, not_run};
+use engines::{Db, admin_sql, client, message, not_run};
 use squall_outbox::{Outbox, OutboxError, RunOptions, TlsProblem};
 use squall_sink::Sink;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,16 +41,6 @@ fn cluster() -> Option<(Db, String)> {
 fn with(url: &str, params: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{params}")
-}
-
-fn message(n: usize) -> squall::Message {
-    squall::Message::builder()
-        .from("app@example.org")
-        .to("a@example.net")
-        .subject(&format!("message {n}"))
-        .text(&format!("body {n}"))
-        .build()
-        .unwrap()
 }
 
 /// How many of the outbox's connections to `url`'s database use TLS, and how many do not, as
@@ -90,11 +80,7 @@ async fn verify_full_with_the_ca_queues_and_sends_over_tls() {
         outbox.enqueue(&message(n)).await.unwrap();
     }
     let sink = Sink::start().await.unwrap();
-    let client = squall::Client::builder_from_url(&sink.url())
-        .unwrap()
-        .no_retry()
-        .build()
-        .unwrap();
+    let client = client(&sink);
     let options = RunOptions {
         until_empty: true,
         ..RunOptions::default()

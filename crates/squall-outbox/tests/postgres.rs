@@ -6,27 +6,9 @@ mod engines;
 
 use std::time::{Duration, Instant};
 
-use engines::{Db, admin_sql};
+use engines::{Db, admin_sql, client, message};
 use squall_outbox::{EnqueueOptions, MessageState, Outbox, OutboxError, RunOptions};
-use squall_sink::{Sink, SinkHandle};
-
-fn message(n: usize) -> squall::Message {
-    squall::Message::builder()
-        .from("app@example.org")
-        .to("a@example.net")
-        .subject(&format!("message {n}"))
-        .text(&format!("body {n}"))
-        .build()
-        .unwrap()
-}
-
-fn client(sink: &SinkHandle) -> squall::Client {
-    squall::Client::builder_from_url(&sink.url())
-        .unwrap()
-        .no_retry()
-        .build()
-        .unwrap()
-}
+use squall_sink::Sink;
 
 /// One number from `sql` on `url`.
 async fn number(url: &str, sql: &str) -> i64 {

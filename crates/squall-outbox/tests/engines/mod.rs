@@ -175,3 +175,29 @@ macro_rules! on_both_engines {
         }
     )*};
 }
+
+/// Message `n` of a test, from app@example.org to `to`.
+pub(crate) fn message_to(n: usize, to: &[&str]) -> squall::Message {
+    let mut b = squall::Message::builder()
+        .from("app@example.org")
+        .subject(&format!("message {n}"))
+        .text(&format!("body {n}"));
+    for t in to {
+        b = b.to(*t);
+    }
+    b.build().unwrap()
+}
+
+/// Message `n` of a test, to a@example.net.
+pub(crate) fn message(n: usize) -> squall::Message {
+    message_to(n, &["a@example.net"])
+}
+
+/// A client for the in-process `sink`, without retries (the outbox schedules them).
+pub(crate) fn client(sink: &squall_sink::SinkHandle) -> squall::Client {
+    squall::Client::builder_from_url(&sink.url())
+        .unwrap()
+        .no_retry()
+        .build()
+        .unwrap()
+}
