@@ -169,7 +169,8 @@ impl Credentials {
     }
 
     /// Whether these credentials can drive `mechanism`. SCRAM takes a user name and password
-    /// in printable ASCII only (see [`SaslExchange::with_scram`]).
+    /// that SASLprep (RFC 4013) accepts: any text but control characters, unassigned code
+    /// points and mixed writing directions; it sends their prepared forms.
     pub fn supports(&self, mechanism: &Mechanism) -> bool {
         match (self, mechanism) {
             (Self::Password { username, password }, Mechanism::ScramSha256 | Mechanism::ScramSha256Plus) => {

@@ -163,11 +163,13 @@ impl Scram {
             Some(_) => ("y,,".to_string(), None),
             None => ("n,,".to_string(), None),
         };
-        let bare = format!("n={},r={nonce}", escape_name(username));
+        // `can_carry` has checked that both prepare; the raw forms are a fallback for tests.
+        let username = prepare(username).unwrap_or_else(|| username.to_string());
+        let bare = format!("n={},r={nonce}", escape_name(&username));
         Self {
             gs2_header,
             binding,
-            password: password.to_string(),
+            password: prepare(password).unwrap_or_else(|| password.to_string()),
             nonce: nonce.to_string(),
             state: State::ClientFirst { bare },
             error: None,
@@ -341,13 +343,19 @@ fn escape_name(name: &str) -> String {
     name.replace('=', "=3D").replace(',', "=2C")
 }
 
-/// Whether SCRAM can carry these credentials as they are: SASLprep (RFC 4013) leaves printable
-/// ASCII unchanged, and squall does not implement its Unicode tables, so a user name or password
-/// outside printable ASCII is left to the other mechanisms rather than sent unprepared (a server
-/// that prepares it would compute another key, and the login would fail for no visible reason).
+/// SASLprep (RFC 4013), which SCRAM applies to the user name and password (RFC 5802 §2.2,
+/// §5.1): compatibility forms folded (NFKC), soft hyphens and other "nothing" characters
+/// dropped, other spaces made plain. `None` for a string it forbids (control characters,
+/// unassigned code points, mixed directions).
+fn prepare(s: &str) -> Option<String> {
+    stringprep::saslprep(s).ok().map(std::borrow::Cow::into_owned)
+}
+
+/// Whether SCRAM can carry these credentials: both survive SASLprep. Credentials it forbids
+/// are left to the other mechanisms rather than sent unprepared (a server that prepares them
+/// would compute another key, and the login would fail for no visible reason).
 pub(crate) fn can_carry(username: &str, password: &str) -> bool {
-    let printable = |s: &str| s.bytes().all(|b| (0x20..=0x7e).contains(&b));
-    printable(username) && printable(password)
+    prepare(username).is_some_and(|u| !u.is_empty()) && prepare(password).is_some_and(|p| !p.is_empty())
 }
 
 #[cfg(test)]
@@ -465,9 +473,41 @@ mod tests {
     }
 
     #[test]
-    fn only_printable_ascii_is_carried() {
+    fn credentials_are_carried_when_saslprep_allows_them() {
         assert!(can_carry("joe", "pass word!"));
-        assert!(!can_carry("jöe", "x"));
-        assert!(!can_carry("joe", "pässword"));
+        assert!(can_carry("jöe", "pässword"));
+        // RFC 4013 §3: a control character is prohibited; so is an empty result.
+        assert!(!can_carry("joe", "pass\u{7}word"));
+        assert!(!can_carry("joe", "\u{AD}"));
+        assert!(!can_carry("", "x"));
+    }
+
+    /// RFC 4013 §3's examples of the preparation itself.
+    #[test]
+    fn saslprep_examples_of_rfc4013() {
+        assert_eq!(prepare("I\u{AD}X").as_deref(), Some("IX"));
+        assert_eq!(prepare("user").as_deref(), Some("user"));
+        assert_eq!(prepare("USER").as_deref(), Some("USER"));
+        assert_eq!(prepare("\u{AA}").as_deref(), Some("a"));
+        assert_eq!(prepare("\u{2168}").as_deref(), Some("IX"));
+        assert_eq!(prepare("\u{7}"), None);
+        assert_eq!(prepare("\u{627}\u{31}"), None);
+    }
+
+    /// "pen\u{AD}cil", which SASLprep maps to RFC 7677's "pencil" (it drops the soft hyphen),
+    /// gives RFC 7677's proof.
+    #[test]
+    fn the_proof_is_computed_from_the_prepared_password() {
+        let mut s = Scram::new("user", "pen\u{AD}cil", "rOprNGfwEbeRWgbNEkqO", None, false);
+        let proof = s
+            .respond(
+                b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+            )
+            .unwrap();
+        assert!(
+            String::from_utf8(proof)
+                .unwrap()
+                .ends_with(",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+        );
     }
 }
