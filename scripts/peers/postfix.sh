@@ -46,6 +46,8 @@ start)
     render "$here/postfix/smtpd.conf.in" "$etc/sasl/smtpd.conf"
     cp "$here/postfix/rcpt_access" "$etc/rcpt_access"
     echo test | saslpasswd2 -p -c -f "$etc/sasl/sasldb2" -u postfix.test test
+    # A password outside ASCII, for SCRAM's SASLprep (the SCRAM interop test logs in with it).
+    printf 'p\303\244ssw\303\266rd' | saslpasswd2 -p -c -f "$etc/sasl/sasldb2" -u postfix.test intl
     chown postfix:postfix "$etc/sasl/sasldb2" "$base/data" "$base/mail"
     chmod 640 "$etc/sasl/sasldb2"
     pf check >"$base/check.log" 2>&1 || { cat "$base/check.log" >&2; exit 1; }

@@ -42,6 +42,31 @@ async fn postfix_scram_sha256_is_preferred_and_verified() {
     );
 }
 
+/// A password outside ASCII goes through SCRAM too, prepared with SASLprep (RFC 4013), which
+/// leaves this composed form as it is: Cyrus derives the same key from what it stored.
+#[tokio::test]
+#[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
+async fn postfix_scram_sha256_with_a_non_ascii_password() {
+    let Some(p) = peer("POSTFIX_SUBMISSION") else {
+        return;
+    };
+    let to = unique("sub-scram-intl");
+    let (lines, rec) = recorder();
+    let c = p
+        .secure(Tls::StartTls)
+        .credentials("intl", "p\u{e4}ssw\u{f6}rd")
+        .transcript(rec)
+        .build()
+        .unwrap();
+    c.send("sender@example.org", [to.as_str()], "Subject: intl\r\n\r\nx\r\n")
+        .await
+        .unwrap();
+    let l = lines.lock().unwrap().join("\n");
+    assert!(l.contains("C: AUTH SCRAM-SHA-256 ***"), "SCRAM, not PLAIN: {l}");
+    assert!(l.contains("S: 235 "), "{l}");
+    assert!(postfix_message(&p, &to).contains("Subject: intl\n"));
+}
+
 #[tokio::test]
 #[ignore = "needs the real peer servers: scripts/test.sh starts them and runs this"]
 async fn postfix_scram_sha256_wrong_password() {
