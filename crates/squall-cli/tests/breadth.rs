@@ -146,4 +146,30 @@ async fn direct_flag_delivers_by_mx_and_reports_a_null_mx() {
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(!o.status.success(), "{err}");
     assert!(err.contains("null MX"), "{err}");
+
+    // --json: one object, a domain each, delivered or not, with the same exit code.
+    let mut a = args("x@implicit.test");
+    a.extend(["--to", "y@null.test", "--json"].map(String::from));
+    let o = run(a).await.unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect(&out);
+    let domains = v["domains"].as_array().expect(&out);
+    assert_eq!(domains.len(), 2, "{out}");
+    assert_eq!(domains[0]["domain"], "implicit.test", "{out}");
+    assert_eq!(domains[0]["delivered"], true, "{out}");
+    assert_eq!(domains[0]["mx"], "implicit.test", "{out}");
+    assert_eq!(domains[0]["tls_policy"], "opportunistic", "{out}");
+    assert!(domains[0]["receipt"]["accepted"].is_array(), "{out}");
+    assert_eq!(domains[1]["domain"], "null.test", "{out}");
+    assert_eq!(domains[1]["delivered"], false, "{out}");
+    assert!(
+        domains[1]["error"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("null MX")
+            || domains[1]["error"].to_string().contains("null MX"),
+        "{out}"
+    );
+    assert_ne!(o.status.code(), Some(0), "{out}");
+    assert_eq!(sink.take_messages().len(), 1);
 }
