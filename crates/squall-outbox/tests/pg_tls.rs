@@ -313,7 +313,16 @@ async fn an_unusable_sslrootcert_is_reported_before_connecting() {
     let not_pem = dir.path().join("ca.txt");
     std::fs::write(&not_pem, "not a certificate\n").unwrap();
     let missing = dir.path().join("missing.pem");
-    for (path, says) in [(&not_pem, "no PEM certificate"), (&missing, "cannot read")] {
+    // A device named by mistake is refused at once, not read without end.
+    let device = std::path::PathBuf::from("/dev/zero");
+    let huge = dir.path().join("huge.pem");
+    std::fs::File::create(&huge).unwrap().set_len(5 << 20).unwrap();
+    for (path, says) in [
+        (&not_pem, "no PEM certificate"),
+        (&missing, "cannot read"),
+        (&device, "not a regular file"),
+        (&huge, "larger than 4 MiB"),
+    ] {
         // Port 1: nothing listens; the file is read before any connection is tried.
         let url = format!(
             "postgres://app:s3cret@127.0.0.1:1/queue?sslmode=verify-full&sslrootcert={}",

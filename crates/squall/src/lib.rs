@@ -110,7 +110,7 @@ pub use squall_proto::reply::{EnhancedCode, Reply, ReplyCode};
 pub use squall_proto::session::{
     Certificate, Direction, ErrorKind, RecipientReply, Stage, Timeouts, Tls, TranscriptLine,
 };
-pub use tls::{TlsInfo, TlsVersion, tls_crypto_provider, tls_default_roots};
+pub use tls::{TlsInfo, TlsVersion, tls_ca_certificates, tls_crypto_provider, tls_default_roots};
 
 /// The README's Rust examples, compiled as doctests (and the capture-server one run), so that
 /// they cannot rot.

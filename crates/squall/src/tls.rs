@@ -127,18 +127,8 @@ impl TlsSetup {
             .map_err(|_| format!("{host:?} is not a valid TLS server name"))?;
         let mut extra_roots = Vec::new();
         if let Some(path) = &options.ca_file {
-            extra_roots = CertificateDer::pem_file_iter(path)
-                .and_then(|it| it.collect::<Result<_, _>>())
-                .map_err(|e| format!("cannot read CA certificates from {}: {e}", path.display()))?;
-            if extra_roots.is_empty() {
-                return Err(format!("{} holds no PEM certificate", path.display()));
-            }
-            let mut check = RootCertStore::empty();
-            for c in &extra_roots {
-                check
-                    .add(c.clone())
-                    .map_err(|e| format!("unusable CA certificate in {}: {e}", path.display()))?;
-            }
+            extra_roots =
+                tls_ca_certificates(path).map_err(|e| format!("the CA file {}: {e}", path.display()))?;
         }
         Ok(Self {
             name,
@@ -258,6 +248,45 @@ impl Connectors {
             verifier: Some(verifier),
         })
     }
+}
+
+/// The most a CA file may hold: system bundles are about 200 KiB.
+const MAX_CA_FILE: u64 = 4 << 20;
+
+/// The certificates of the PEM CA file `path`, each usable as a root: for `ca_file` and for
+/// other TLS clients in the same program. The file must be a regular file of at most 4 MiB, so
+/// that a device or a pipe named by mistake fails at once instead of being read without end.
+/// The error says what is wrong with the file (the caller names it).
+pub fn tls_ca_certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if meta.len() > MAX_CA_FILE {
+        return Err(format!("it is larger than {} MiB", MAX_CA_FILE >> 20));
+    }
+    let mut pem = Vec::new();
+    file.take(MAX_CA_FILE + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(format!("it is larger than {} MiB", MAX_CA_FILE >> 20));
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("it is not valid PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err("it holds no PEM certificate".into());
+    }
+    let mut check = RootCertStore::empty();
+    for c in &certs {
+        check
+            .add(c.clone())
+            .map_err(|e| format!("a certificate in it is unusable: {e}"))?;
+    }
+    Ok(certs)
 }
 
 /// The crypto provider squall's TLS uses (aws-lc-rs or ring, as the features chose), for other

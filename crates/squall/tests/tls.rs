@@ -386,3 +386,37 @@ async fn ca_file_holding_the_servers_own_ca_certificate_is_explained() {
     );
     assert!(!text.contains("pass its certificate (--ca-file)"), "{text}");
 }
+
+/// A CA file that is a device, too large or not PEM is refused when the client is built, with
+/// the file named: nothing is read without end.
+#[test]
+fn an_unusable_ca_file_is_refused_when_the_client_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.pem");
+    std::fs::File::create(&huge).unwrap().set_len(5 << 20).unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    for (path, says) in [
+        (PathBuf::from("/dev/zero"), "not a regular file"),
+        (huge, "larger than 4 MiB"),
+        (empty, "no PEM certificate"),
+        (dir.path().join("missing.pem"), "cannot read it"),
+    ] {
+        let e = Client::builder("localhost")
+            .tls(Tls::StartTls)
+            .ca_file(&path)
+            .build()
+            .err()
+            .unwrap_or_else(|| panic!("{} accepted", path.display()));
+        let text = e.to_string();
+        assert!(
+            text.contains(says) && text.contains(&path.display().to_string()),
+            "{text}"
+        );
+    }
+    // The certificates of a good file, as the library's helper gives them.
+    let p = pki(&["localhost"]);
+    let good = dir.path().join("ca.pem");
+    std::fs::write(&good, &p.ca_pem).unwrap();
+    assert_eq!(squall::tls_ca_certificates(&good).unwrap().len(), 1);
+}

@@ -17,7 +17,6 @@ use std::task::{Context, Poll};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::Socket;
@@ -162,14 +161,8 @@ fn file_roots(path: &std::path::Path) -> Result<Arc<RootCertStore>, TlsProblem> 
         path: path.display().to_string(),
         why,
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<_, _>>())
-        .map_err(|e| problem(format!("cannot read it: {e}")))?;
-    if certs.is_empty() {
-        return Err(problem("it holds no PEM certificate".into()));
-    }
     let mut roots = RootCertStore::empty();
-    for c in certs {
+    for c in squall::tls_ca_certificates(path).map_err(problem)? {
         roots
             .add(c)
             .map_err(|e| problem(format!("a certificate in it is unusable: {e}")))?;
