@@ -320,7 +320,7 @@ async fn an_unusable_sslrootcert_is_reported_before_connecting() {
     for (path, says) in [
         (&not_pem, "no PEM certificate"),
         (&missing, "cannot read"),
-        (&device, "not a regular file"),
+        (&device, "larger than 4 MiB"),
         (&huge, "larger than 4 MiB"),
     ] {
         // Port 1: nothing listens; the file is read before any connection is tried.

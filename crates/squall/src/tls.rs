@@ -254,25 +254,25 @@ impl Connectors {
 const MAX_CA_FILE: u64 = 4 << 20;
 
 /// The certificates of the PEM CA file `path`, each usable as a root: for `ca_file` and for
-/// other TLS clients in the same program. The file must be a regular file of at most 4 MiB, so
-/// that a device or a pipe named by mistake fails at once instead of being read without end.
-/// The error says what is wrong with the file (the caller names it).
+/// other TLS clients in the same program. At most 4 MiB is read, so that a device named by
+/// mistake (`/dev/zero`) fails at once instead of being read without end; a pipe (`<(…)` in a
+/// shell) is fine. The error says what is wrong with the file (the caller names it).
 pub fn tls_ca_certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
     use std::io::Read;
+    let too_large = || format!("it is larger than {} MiB", MAX_CA_FILE >> 20);
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read it: {e}"))?;
-    if !meta.is_file() {
-        return Err("it is not a regular file".into());
-    }
-    if meta.len() > MAX_CA_FILE {
-        return Err(format!("it is larger than {} MiB", MAX_CA_FILE >> 20));
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > MAX_CA_FILE)
+    {
+        return Err(too_large());
     }
     let mut pem = Vec::new();
     file.take(MAX_CA_FILE + 1)
         .read_to_end(&mut pem)
         .map_err(|e| format!("cannot read it: {e}"))?;
     if pem.len() as u64 > MAX_CA_FILE {
-        return Err(format!("it is larger than {} MiB", MAX_CA_FILE >> 20));
+        return Err(too_large());
     }
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()

@@ -387,8 +387,8 @@ async fn ca_file_holding_the_servers_own_ca_certificate_is_explained() {
     assert!(!text.contains("pass its certificate (--ca-file)"), "{text}");
 }
 
-/// A CA file that is a device, too large or not PEM is refused when the client is built, with
-/// the file named: nothing is read without end.
+/// A CA file that is too large (or a device without end) or not PEM is refused when the client
+/// is built, with the file named.
 #[test]
 fn an_unusable_ca_file_is_refused_when_the_client_is_built() {
     let dir = tempfile::tempdir().unwrap();
@@ -397,7 +397,7 @@ fn an_unusable_ca_file_is_refused_when_the_client_is_built() {
     let empty = dir.path().join("empty.pem");
     std::fs::write(&empty, "").unwrap();
     for (path, says) in [
-        (PathBuf::from("/dev/zero"), "not a regular file"),
+        (PathBuf::from("/dev/zero"), "larger than 4 MiB"),
         (huge, "larger than 4 MiB"),
         (empty, "no PEM certificate"),
         (dir.path().join("missing.pem"), "cannot read it"),
@@ -419,4 +419,19 @@ fn an_unusable_ca_file_is_refused_when_the_client_is_built() {
     let good = dir.path().join("ca.pem");
     std::fs::write(&good, &p.ca_pem).unwrap();
     assert_eq!(squall::tls_ca_certificates(&good).unwrap().len(), 1);
+    // A pipe (what `--ca-file <(…)` gives) is read like a file.
+    let fifo = dir.path().join("ca.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let writer = {
+        let (fifo, pem) = (fifo.clone(), p.ca_pem.clone());
+        std::thread::spawn(move || std::fs::write(fifo, pem).unwrap())
+    };
+    assert_eq!(squall::tls_ca_certificates(&fifo).unwrap().len(), 1);
+    writer.join().unwrap();
 }
