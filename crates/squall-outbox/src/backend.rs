@@ -97,7 +97,7 @@ impl Backend {
             Self::Sqlite(s) => s,
         };
         let content = spool::take_in(body, inline_limit, &s.spool).await?;
-        queries::apply_profile(&mut m, &content.profile);
+        m.options.apply_profile(&content.profile);
         m.stored = content.stored.clone();
         let r = s
             .store

@@ -48,6 +48,7 @@
 mod backend;
 mod error;
 mod model;
+mod options;
 mod outbox;
 mod pg;
 mod queries;

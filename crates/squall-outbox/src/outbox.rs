@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use squall::{Envelope, Message};
-use squall_proto::params::BodyType;
 use tokio::io::AsyncRead;
 use tokio::sync::{broadcast, watch};
 
 use crate::backend::Backend;
 use crate::error::OutboxError;
 use crate::model::{Event, MessageState, QueueId, Stats, Status, ms};
+use crate::options::SendOptions;
 use crate::queries::NewMessage;
 use crate::schedule::Schedule;
 use crate::spool::Stored;
@@ -212,7 +212,6 @@ impl Outbox {
         message_id: Option<String>,
         options: &EnqueueOptions,
     ) -> Result<QueueId, OutboxError> {
-        let o = envelope.options();
         // What the envelope declares; the backend adds what the content turns out to hold.
         let new = NewMessage {
             sender: envelope.from().to_string(),
@@ -229,17 +228,7 @@ impl Outbox {
                 .collect(),
             message_id,
             stored: Stored::Inline(Vec::new()),
-            size: 0,
-            body_type: i64::from(o.body != BodyType::SevenBit),
-            smtputf8: o.smtputf8,
-            prefer_8bitmime: o.prefer_8bitmime,
-            prefer_binarymime: o.prefer_binarymime,
-            ret: o.ret.map(|r| match r {
-                squall::Ret::Full => "FULL".to_string(),
-                squall::Ret::Headers => "HDRS".to_string(),
-            }),
-            envid: o.envid.as_ref().map(|e| e.as_str().to_string()),
-            require_tls: o.require_tls,
+            options: SendOptions::declared(envelope.options()),
             not_before: options.not_before.map(system_ms),
             idempotency_key: options.idempotency_key.clone(),
             route: options.route.clone(),

@@ -7,8 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use squall::{Envelope, MailOptions, Mailbox, Notify, OriginalRecipient, Recipient, ReversePath};
-use squall_proto::params::{BodyType, EnvelopeId, Ret};
+use squall::{Envelope, Mailbox, Notify, OriginalRecipient, Recipient, ReversePath};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -397,20 +396,7 @@ fn envelope(m: &Claimed) -> Result<Envelope, String> {
         let orcpt = orcpt.as_deref().and_then(|o| OriginalRecipient::new(o).ok());
         rcpts.push(Recipient::from(mb).notify(notify).orcpt(orcpt));
     }
-    let mut o = MailOptions::default();
-    o.body = match m.body_type {
-        1 => BodyType::EightBitMime,
-        2 => BodyType::BinaryMime,
-        _ => BodyType::SevenBit,
-    };
-    o.size = Some(m.size);
-    o.smtputf8 = m.smtputf8;
-    o.prefer_8bitmime = m.prefer_8bitmime;
-    o.prefer_binarymime = m.prefer_binarymime;
-    o.ret = m.ret.as_deref().and_then(|r| r.parse::<Ret>().ok());
-    o.envid = m.envid.as_deref().and_then(|e| EnvelopeId::new(e).ok());
-    o.require_tls = m.require_tls;
     Envelope::new(from, rcpts)
-        .map(|e| e.with_options(o))
+        .map(|e| e.with_options(m.options.mail_options()))
         .map_err(|_| "no recipient left to send to".to_string())
 }

@@ -10,7 +10,7 @@ use super::pool::Pool;
 use super::{NOW_MS, now_ms};
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind, QueueId};
-use crate::queries::{NewMessage, apply_profile};
+use crate::queries::NewMessage;
 
 /// The message row, as both ways of enqueueing insert it: `$1`–`$14` are [`message_params`]; a
 /// taken idempotency key inserts nothing and returns no row.
@@ -40,13 +40,13 @@ fn message_params<'a>(m: &'a NewMessage, size: &'a i64, lifetime_ms: &'a i64) ->
         &m.sender,
         &m.message_id,
         size,
-        &m.body_type,
-        &m.smtputf8,
-        &m.prefer_8bitmime,
-        &m.prefer_binarymime,
-        &m.ret,
-        &m.envid,
-        &m.require_tls,
+        &m.options.body_type,
+        &m.options.smtputf8,
+        &m.options.prefer_8bitmime,
+        &m.options.prefer_binarymime,
+        &m.options.ret,
+        &m.options.envid,
+        &m.options.require_tls,
         &m.not_before,
         lifetime_ms,
         &m.route,
@@ -91,14 +91,14 @@ pub(crate) async fn insert(
     let mut scanner = Scanner::new();
     let first = read_chunk(&mut body, &mut scanner).await?;
     if first.len() < CHUNK {
-        apply_profile(&mut m, &scanner.finish());
+        m.options.apply_profile(&scanner.finish());
         return insert_whole(pool, &m, &first, lifetime_ms).await;
     }
     // Larger content: the message row first (its id names the chunks), then chunk after chunk,
     // then what the whole content turned out to be, in one transaction.
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await.map_err(err)?;
-    let size = i64::try_from(m.size).unwrap_or(i64::MAX);
+    let size = i64::try_from(m.options.size).unwrap_or(i64::MAX);
     let inserted = tx
         .query_opt(INSERT_MESSAGE, &message_params(&m, &size, &lifetime_ms))
         .await
@@ -124,15 +124,15 @@ pub(crate) async fn insert(
     let id: i64 = row.try_get(0).map_err(err)?;
     let created: i64 = row.try_get(1).map_err(err)?;
     write_content(&tx, pool, id, first, &mut body, &mut scanner).await?;
-    apply_profile(&mut m, &scanner.finish());
+    m.options.apply_profile(&scanner.finish());
     tx.execute(
         "UPDATE messages SET size = $2, body_type = $3, smtputf8 = $4, prefer_binarymime = $5 WHERE id = $1",
         &[
             &id,
-            &i64::try_from(m.size).unwrap_or(i64::MAX),
-            &m.body_type,
-            &m.smtputf8,
-            &m.prefer_binarymime,
+            &i64::try_from(m.options.size).unwrap_or(i64::MAX),
+            &m.options.body_type,
+            &m.options.smtputf8,
+            &m.options.prefer_binarymime,
         ],
     )
     .await
@@ -145,7 +145,7 @@ pub(crate) async fn insert(
     )
     .await
     .map_err(err)?;
-    let detail = format!("{} recipient(s), {} bytes", m.recipients.len(), m.size);
+    let detail = format!("{} recipient(s), {} bytes", m.recipients.len(), m.options.size);
     let seq: i64 = tx
         .query_one(
             "INSERT INTO events (message, at, kind, detail) VALUES ($1, $2, $3, $4) RETURNING seq",
@@ -192,8 +192,8 @@ async fn insert_whole(
     let mut conn = pool.get().await?;
     let statement = conn.prepare_cached(INSERT_WHOLE).await.map_err(err)?;
     let (addresses, notifies, orcpts) = recipient_columns(m);
-    let detail = format!("{} recipient(s), {} bytes", m.recipients.len(), m.size);
-    let size = i64::try_from(m.size).unwrap_or(i64::MAX);
+    let detail = format!("{} recipient(s), {} bytes", m.recipients.len(), m.options.size);
+    let size = i64::try_from(m.options.size).unwrap_or(i64::MAX);
     let mut params = message_params(m, &size, &lifetime_ms);
     params.extend([&content as Param<'_>, &addresses, &notifies, &orcpts, &detail]);
     let row = conn.query_opt(&statement, &params).await.map_err(err)?;

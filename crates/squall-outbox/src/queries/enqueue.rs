@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind, QueueId};
+use crate::options::SendOptions;
 use crate::spool::Stored;
 
 /// A message to insert.
@@ -14,30 +15,12 @@ pub(crate) struct NewMessage {
     pub(crate) recipients: Vec<(String, Option<String>, Option<String>)>,
     pub(crate) message_id: Option<String>,
     pub(crate) stored: Stored,
-    pub(crate) size: u64,
-    pub(crate) body_type: i64,
-    pub(crate) smtputf8: bool,
-    pub(crate) prefer_8bitmime: bool,
-    pub(crate) prefer_binarymime: bool,
-    pub(crate) ret: Option<String>,
-    pub(crate) envid: Option<String>,
-    pub(crate) require_tls: bool,
+    pub(crate) options: SendOptions,
     /// Not sent before (Unix milliseconds); `None`: due as soon as it is queued.
     pub(crate) not_before: Option<i64>,
     pub(crate) idempotency_key: Option<String>,
     /// The application's label the runner picks a client by (e.g. the account name).
     pub(crate) route: Option<String>,
-}
-
-/// Adds what the content says to what the envelope declared: its size, whether it is 8-bit
-/// or binary, whether its header fields need SMTPUTF8.
-pub(crate) fn apply_profile(m: &mut NewMessage, p: &squall_proto::data::Profile) {
-    m.size = p.size;
-    if p.eight_bit && m.body_type == 0 {
-        m.body_type = 1;
-    }
-    m.smtputf8 |= p.utf8_headers;
-    m.prefer_binarymime |= p.binary;
 }
 
 /// Inserts `m`, or finds the message queued earlier with the same idempotency key. The second
@@ -70,14 +53,14 @@ pub(crate) fn insert(
         m.sender,
         m.message_id,
         path,
-        i64::try_from(m.size).unwrap_or(i64::MAX),
-        m.body_type,
-        m.smtputf8,
-        m.prefer_8bitmime,
-        m.prefer_binarymime,
-        m.ret,
-        m.envid,
-        m.require_tls,
+        i64::try_from(m.options.size).unwrap_or(i64::MAX),
+        m.options.body_type,
+        m.options.smtputf8,
+        m.options.prefer_8bitmime,
+        m.options.prefer_binarymime,
+        m.options.ret,
+        m.options.envid,
+        m.options.require_tls,
         now,
         m.not_before.unwrap_or(now),
         now.saturating_add(lifetime_ms),
@@ -99,7 +82,7 @@ pub(crate) fn insert(
         id,
         now,
         EventKind::Queued,
-        &format!("{} recipient(s), {} bytes", m.recipients.len(), m.size),
+        &format!("{} recipient(s), {} bytes", m.recipients.len(), m.options.size),
     )?;
     Ok((QueueId(id), Some(e)))
 }

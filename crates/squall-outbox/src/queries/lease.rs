@@ -5,6 +5,7 @@ use rusqlite::{Connection, params};
 use super::event;
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind};
+use crate::options::SendOptions;
 use crate::spool::Stored;
 
 /// A message leased for an attempt: what a worker needs to send it.
@@ -15,14 +16,7 @@ pub(crate) struct Claimed {
     /// Index, address, NOTIFY, ORCPT of the recipients still to do.
     pub(crate) recipients: Vec<(i64, String, Option<String>, Option<String>)>,
     pub(crate) stored: Stored,
-    pub(crate) size: u64,
-    pub(crate) body_type: i64,
-    pub(crate) smtputf8: bool,
-    pub(crate) prefer_8bitmime: bool,
-    pub(crate) prefer_binarymime: bool,
-    pub(crate) ret: Option<String>,
-    pub(crate) envid: Option<String>,
-    pub(crate) require_tls: bool,
+    pub(crate) options: SendOptions,
     /// The route it was queued with: the runner picks the client by it.
     pub(crate) route: Option<String>,
 }
@@ -109,14 +103,16 @@ fn load(c: &Connection, id: i64) -> Result<Claimed, OutboxError> {
                 sender: r.get(0)?,
                 recipients: Vec::new(),
                 stored,
-                size: r.get::<_, i64>(3)?.try_into().unwrap_or(0),
-                body_type: r.get(4)?,
-                smtputf8: r.get(5)?,
-                prefer_8bitmime: r.get(6)?,
-                prefer_binarymime: r.get(7)?,
-                ret: r.get(8)?,
-                envid: r.get(9)?,
-                require_tls: r.get(10)?,
+                options: SendOptions {
+                    size: r.get::<_, i64>(3)?.try_into().unwrap_or(0),
+                    body_type: r.get(4)?,
+                    smtputf8: r.get(5)?,
+                    prefer_8bitmime: r.get(6)?,
+                    prefer_binarymime: r.get(7)?,
+                    ret: r.get(8)?,
+                    envid: r.get(9)?,
+                    require_tls: r.get(10)?,
+                },
                 route: r.get(11)?,
             })
         })?;

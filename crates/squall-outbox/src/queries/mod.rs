@@ -10,7 +10,7 @@ mod read;
 mod tests;
 
 pub(crate) use admin::{cancel, purge, retry, spool_files};
-pub(crate) use enqueue::{NewMessage, apply_profile, event, insert};
+pub(crate) use enqueue::{NewMessage, event, insert};
 pub(crate) use lease::{Claimed, claim, has_due_or_leased, next_due, renew};
 pub(crate) use outcome::{Outcome, record};
 pub(crate) use read::{STATUS_COLUMNS, events_since, list, stats, status};

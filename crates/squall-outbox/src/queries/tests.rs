@@ -4,6 +4,7 @@ use rusqlite::Connection;
 
 use super::*;
 use crate::error::OutboxError;
+use crate::options::SendOptions;
 use crate::spool::Stored;
 use crate::store::Store;
 
@@ -16,14 +17,10 @@ fn new_message(n: usize) -> NewMessage {
         ],
         message_id: None,
         stored: Stored::Inline(vec![b'x'; 4000 + n]),
-        size: 4000,
-        body_type: 0,
-        smtputf8: false,
-        prefer_8bitmime: false,
-        prefer_binarymime: false,
-        ret: None,
-        envid: None,
-        require_tls: false,
+        options: SendOptions {
+            size: 4000,
+            ..SendOptions::default()
+        },
         not_before: Some(0),
         idempotency_key: None,
         route: None,
