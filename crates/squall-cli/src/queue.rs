@@ -220,7 +220,7 @@ async fn open(url: &str, hold: bool) -> Result<Outbox, OutboxError> {
 fn code_for(e: &OutboxError) -> u8 {
     match e {
         OutboxError::NotFound(_) | OutboxError::WrongState { .. } => exit::USAGE,
-        OutboxError::UnsupportedUrl { .. } => exit::USAGE,
+        OutboxError::UnsupportedUrl { .. } | OutboxError::InvalidUrl { .. } => exit::USAGE,
         OutboxError::Input(_) => exit::DATAERR,
         OutboxError::Foreign { .. } | OutboxError::TooNew { .. } => exit::CONFIG,
         // A PostgreSQL refusal that retrying will not cure: no such database or role, wrong

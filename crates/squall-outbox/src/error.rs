@@ -21,6 +21,14 @@ pub enum OutboxError {
         /// The URL as given (a password replaced by `***`).
         url: String,
     },
+    /// The URL names a backend, but a part of it cannot be used as written.
+    #[error("outbox URL {url:?}: {problem}; fix the URL")]
+    InvalidUrl {
+        /// The URL as given (a password replaced by `***`).
+        url: String,
+        /// What is wrong, and how to write it.
+        problem: String,
+    },
     /// TLS to the PostgreSQL server could not be set up as the URL's `sslmode` asks: the
     /// certificate was refused, or the server does not offer TLS. Retrying will not help.
     #[error("TLS to the outbox's PostgreSQL at {server} failed: {problem}")]
@@ -179,7 +187,7 @@ pub enum TlsProblem {
         presented: Vec<String>,
     },
     /// The `sslrootcert` file cannot be used.
-    #[error("cannot use the sslrootcert file {path}: {why}; give a PEM file of CA certificates")]
+    #[error("cannot use the sslrootcert file {path:?}: {why}; give a PEM file of CA certificates")]
     RootCert {
         /// The file.
         path: String,

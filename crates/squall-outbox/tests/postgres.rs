@@ -41,7 +41,7 @@ async fn a_url_with_a_weak_tls_setting_is_refused_before_connecting() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(e, OutboxError::UnsupportedUrl { .. }), "{e}");
+    assert!(matches!(e, OutboxError::InvalidUrl { .. }), "{e}");
     assert!(!e.is_transient() && !e.to_string().contains("s3cret"), "{e}");
     assert!(t.elapsed() < Duration::from_secs(1));
 }

@@ -127,8 +127,7 @@ impl TlsSetup {
             .map_err(|_| format!("{host:?} is not a valid TLS server name"))?;
         let mut extra_roots = Vec::new();
         if let Some(path) = &options.ca_file {
-            extra_roots =
-                tls_ca_certificates(path).map_err(|e| format!("the CA file {}: {e}", path.display()))?;
+            extra_roots = tls_ca_certificates(path).map_err(|e| format!("the CA file {path:?}: {e}"))?;
         }
         Ok(Self {
             name,

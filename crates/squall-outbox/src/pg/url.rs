@@ -97,8 +97,9 @@ pub(crate) struct Settings {
 /// The settings of `url`. Without `sslmode`: `disable` when every host is on this machine (a
 /// loopback address, `localhost`, a Unix socket), else `verify-full`.
 pub(crate) fn config(url: &str) -> Result<Settings, OutboxError> {
-    let refuse = |why: String| OutboxError::UnsupportedUrl {
-        url: format!("{} ({why})", redact(url)),
+    let refuse = |problem: String| OutboxError::InvalidUrl {
+        url: redact(url),
+        problem,
     };
     // A raw `@` in the password makes the parser take the rest of it for the host, which would
     // then appear in errors ("cannot reach … at ss@host"): refuse it and say how to write it.
@@ -352,7 +353,7 @@ mod tests {
             ("postgres://u:pw@db/q?sslrootcert=", "PEM"),
         ] {
             let e = config(url).unwrap_err();
-            assert!(matches!(e, OutboxError::UnsupportedUrl { .. }), "{e}");
+            assert!(matches!(e, OutboxError::InvalidUrl { .. }), "{e}");
             let text = e.to_string();
             assert!(text.contains(says) && !text.contains("pw@"), "{url}: {text}");
             assert!(!e.is_transient());
@@ -367,7 +368,7 @@ mod tests {
         assert!(!e.to_string().contains("pw"), "{e}");
         // A raw @ in the password: refused, and no piece of the password shown as a host.
         let e = config("postgres://u:p@ss@127.0.0.1:1/db").unwrap_err();
-        assert!(matches!(e, OutboxError::UnsupportedUrl { .. }), "{e}");
+        assert!(matches!(e, OutboxError::InvalidUrl { .. }), "{e}");
         assert!(
             e.to_string().contains("%40") && !e.to_string().contains("ss@"),
             "{e}"
