@@ -55,6 +55,7 @@ mod queries;
 mod routes;
 mod schedule;
 mod schema;
+mod shared;
 mod spool;
 mod store;
 mod worker;

@@ -13,8 +13,11 @@ use crate::error::OutboxError;
 use crate::model::{Event, MessageState, QueueId, Stats, Status, ms};
 use crate::options::SendOptions;
 use crate::queries::NewMessage;
+use crate::routes::Routes;
 use crate::schedule::Schedule;
+use crate::shared::Shared;
 use crate::spool::Stored;
+use crate::worker::{self, RunOptions, RunReport};
 
 /// A durable queue of messages in a SQLite file or a PostgreSQL database.
 ///
@@ -24,16 +27,7 @@ use crate::spool::Stored;
 /// cheap and shares the database thread (SQLite) or connections (PostgreSQL).
 #[derive(Clone)]
 pub struct Outbox {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) backend: Backend,
-    pub(crate) config: OutboxBuilder,
-    /// Bumped after each commit that queued something (on PostgreSQL also when another process
-    /// did): workers wake on it.
-    pub(crate) wake: Arc<watch::Sender<u64>>,
-    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) inner: Arc<Shared>,
 }
 
 /// Settings for [`Outbox`]; [`open`](Self::open) opens it.
@@ -92,9 +86,11 @@ impl OutboxBuilder {
         let wake = Arc::new(watch::channel(0).0);
         let backend = Backend::open(&self.url, wake.clone()).await?;
         Ok(Outbox {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Shared {
                 backend,
-                config: self,
+                schedule: self.schedule,
+                hold_possible_duplicates: self.hold_possible_duplicates,
+                inline_limit: self.inline_limit,
                 wake,
                 events: broadcast::channel(4096).0,
             }),
@@ -233,8 +229,8 @@ impl Outbox {
             idempotency_key: options.idempotency_key.clone(),
             route: options.route.clone(),
         };
-        let lifetime = ms(self.inner.config.schedule.lifetime);
-        let inline_limit = self.inner.config.inline_limit;
+        let lifetime = ms(self.inner.schedule.lifetime);
+        let inline_limit = self.inner.inline_limit;
         let (id, event) = self
             .inner
             .backend
@@ -281,7 +277,7 @@ impl Outbox {
 
     /// Makes a held, queued or expired message due now.
     pub async fn retry(&self, id: QueueId) -> Result<(), OutboxError> {
-        let lifetime = ms(self.inner.config.schedule.lifetime);
+        let lifetime = ms(self.inner.schedule.lifetime);
         let e = self.inner.backend.retry(id.0, lifetime).await?;
         self.inner.wake.send_modify(|n| *n = n.wrapping_add(1));
         let _ = self.inner.events.send(e);
@@ -299,6 +295,38 @@ impl Outbox {
     /// returns how many.
     pub async fn purge(&self, age: Duration) -> Result<u64, OutboxError> {
         self.inner.backend.purge(age).await
+    }
+}
+
+impl Outbox {
+    /// Runs workers until `stop` resolves (then finishes what is in flight) or, with
+    /// `until_empty`, until nothing is left to do now. Every message goes through `client`,
+    /// whatever its route.
+    pub async fn run(
+        &self,
+        client: squall::Client,
+        options: RunOptions,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<RunReport, OutboxError> {
+        self.run_routed(move |_| Ok(client.clone()), options, stop).await
+    }
+
+    /// [`run`](Self::run), sending each message through the client `router` gives for its
+    /// route ([`EnqueueOptions::route`](crate::EnqueueOptions::route); `None` for a message
+    /// queued without one), so that mail queued through one account leaves through that
+    /// account's server.
+    ///
+    /// `router` is called once per distinct route in a run and its answer kept for the run. A
+    /// route it refuses (`Err(why)`) fails that message's attempt transiently with `why` as the
+    /// error: the message is deferred by the schedule (and `why` shows in its status), so that
+    /// fixing the configuration and running again sends it.
+    pub async fn run_routed(
+        &self,
+        router: impl Fn(Option<&str>) -> Result<squall::Client, String> + Send + Sync + 'static,
+        options: RunOptions,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<RunReport, OutboxError> {
+        worker::run(self.inner.clone(), Routes::new(Box::new(router)), options, stop).await
     }
 }
 

@@ -1,4 +1,5 @@
-//! [`Outbox::run`] and [`Outbox::run_routed`]: workers that lease due messages, send them with
+//! The workers behind [`Outbox::run`](crate::Outbox::run) and
+//! [`Outbox::run_routed`](crate::Outbox::run_routed): they lease due messages, send them with
 //! a [`squall::Client`] (one for all, or one per route), renew their leases while they work,
 //! and record each recipient's outcome.
 
@@ -13,11 +14,11 @@ use tokio::task::JoinSet;
 
 use crate::error::OutboxError;
 use crate::model::{RecipientState, ms, now_ms};
-use crate::outbox::Outbox;
 use crate::queries::{Claimed, Outcome};
 use crate::routes::Routes;
+use crate::shared::Shared;
 
-/// How [`Outbox::run`] works.
+/// How [`Outbox::run`](crate::Outbox::run) works.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Worker loops, each leasing its own batches.
@@ -53,70 +54,49 @@ pub struct RunReport {
     pub attempts: u64,
 }
 
-impl Outbox {
-    /// Runs workers until `stop` resolves (then finishes what is in flight) or, with
-    /// `until_empty`, until nothing is left to do now. Every message goes through `client`,
-    /// whatever its route.
-    pub async fn run(
-        &self,
-        client: squall::Client,
-        options: RunOptions,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<RunReport, OutboxError> {
-        self.run_routed(move |_| Ok(client.clone()), options, stop).await
+/// Runs `options.workers` workers on `shared` until `stop` resolves (or, with `until_empty`,
+/// until nothing is left to do now), each message through its route's client from `routes`.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    routes: Routes,
+    options: RunOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunReport, OutboxError> {
+    let routes = Arc::new(routes);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopper = tokio::spawn(async move {
+        stop.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut set = JoinSet::new();
+    let tag = format!("{}-{}-{:x}", host(), std::process::id(), now_ms());
+    let released = Arc::new(watch::channel(0u64).0);
+    for n in 0..options.workers.max(1) {
+        let w = Worker {
+            shared: shared.clone(),
+            routes: routes.clone(),
+            options: options.clone(),
+            owner: format!("{tag}-{n}"),
+            stop: stop_rx.clone(),
+            released: released.clone(),
+        };
+        set.spawn(w.run());
     }
-
-    /// [`run`](Self::run), sending each message through the client `router` gives for its
-    /// route ([`EnqueueOptions::route`](crate::EnqueueOptions::route); `None` for a message
-    /// queued without one), so that mail queued through one account leaves through that
-    /// account's server.
-    ///
-    /// `router` is called once per distinct route in a run and its answer kept for the run. A
-    /// route it refuses (`Err(why)`) fails that message's attempt transiently with `why` as the
-    /// error: the message is deferred by the schedule (and `why` shows in its status), so that
-    /// fixing the configuration and running again sends it.
-    pub async fn run_routed(
-        &self,
-        router: impl Fn(Option<&str>) -> Result<squall::Client, String> + Send + Sync + 'static,
-        options: RunOptions,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<RunReport, OutboxError> {
-        let routes = Arc::new(Routes::new(Box::new(router)));
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let stopper = tokio::spawn(async move {
-            stop.await;
-            let _ = stop_tx.send(true);
-        });
-        let mut set = JoinSet::new();
-        let tag = format!("{}-{}-{:x}", host(), std::process::id(), now_ms());
-        let released = Arc::new(watch::channel(0u64).0);
-        for n in 0..options.workers.max(1) {
-            let w = Worker {
-                outbox: self.clone(),
-                routes: routes.clone(),
-                options: options.clone(),
-                owner: format!("{tag}-{n}"),
-                stop: stop_rx.clone(),
-                released: released.clone(),
-            };
-            set.spawn(w.run());
-        }
-        let mut report = RunReport::default();
-        let mut first_error = None;
-        while let Some(r) = set.join_next().await {
-            match r {
-                Ok(Ok(n)) => report.attempts += n,
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(_) => {
-                    first_error.get_or_insert(OutboxError::Closed);
-                }
+    let mut report = RunReport::default();
+    let mut first_error = None;
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok(n)) => report.attempts += n,
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(_) => {
+                first_error.get_or_insert(OutboxError::Closed);
             }
         }
-        stopper.abort();
-        first_error.map_or(Ok(report), Err)
     }
+    stopper.abort();
+    first_error.map_or(Ok(report), Err)
 }
 
 fn host() -> String {
@@ -126,7 +106,7 @@ fn host() -> String {
 }
 
 struct Worker {
-    outbox: Outbox,
+    shared: Arc<Shared>,
     routes: Arc<Routes>,
     options: RunOptions,
     owner: String,
@@ -144,7 +124,7 @@ impl Worker {
     /// until the oldest unrecorded outcome is [`RECORD_WITHIN`] old: a busy worker so commits
     /// for dozens of messages at once instead of one each time an attempt ends.
     async fn run(mut self) -> Result<u64, OutboxError> {
-        let inner = self.outbox.inner.clone();
+        let inner = self.shared.clone();
         let mut wake = inner.wake.subscribe();
         let mut released = self.released.subscribe();
         let mut in_flight: JoinSet<Outcome> = JoinSet::new();
@@ -156,8 +136,8 @@ impl Worker {
         let mut renew = tokio::time::interval(self.options.lease / 3);
         renew.tick().await;
         let mut attempts = 0;
-        let hold = inner.config.hold_possible_duplicates;
-        let schedule = inner.config.schedule;
+        let hold = inner.hold_possible_duplicates;
+        let schedule = inner.schedule;
         let lease_ms = ms(self.options.lease);
         // Whether a lease request may find work: false after one came back short, true again
         // on a wake-up or the poll, so an idle worker does not write to look.
@@ -202,8 +182,8 @@ impl Worker {
                     leased.insert(m.id);
                     attempts += 1;
                     let routes = self.routes.clone();
-                    let outbox = self.outbox.clone();
-                    in_flight.spawn(async move { attempt(&routes, m, &outbox).await });
+                    let shared = self.shared.clone();
+                    in_flight.spawn(async move { attempt(&routes, m, &shared).await });
                 }
             }
             if in_flight.is_empty() {
@@ -283,7 +263,7 @@ where
 }
 
 /// One attempt at `m`, as an outcome per recipient.
-async fn attempt(routes: &Routes, m: Claimed, outbox: &Outbox) -> Outcome {
+async fn attempt(routes: &Routes, m: Claimed, shared: &Shared) -> Outcome {
     let id = m.id;
     let all_deferred = |m: &Claimed, why: String| Outcome {
         id: m.id,
@@ -314,7 +294,7 @@ async fn attempt(routes: &Routes, m: Claimed, outbox: &Outbox) -> Outcome {
         Ok(c) => c,
         Err(why) => return all_deferred(&m, why),
     };
-    let body = match outbox.inner.backend.body(&m).await {
+    let body = match shared.backend.body(&m).await {
         Ok(b) => b,
         Err(why) => return all_deferred(&m, why),
     };
