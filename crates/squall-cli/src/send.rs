@@ -108,7 +108,8 @@ pub(crate) struct SendArgs {
     /// With --direct: connect to this port of the MX hosts instead of 25 (tests).
     #[arg(long, value_name = "PORT", requires = "direct", hide = true)]
     mx_port: Option<u16>,
-    /// Print the receipt (or the error) as one JSON object on stdout.
+    /// Print the receipt (or the error) as one JSON object on stdout; with --direct, one object
+    /// with each domain's outcome (`{"domains": [...]}`).
     #[arg(long)]
     json: bool,
     /// Print the SMTP dialog to stderr (secrets redacted; coloured on a terminal).
