@@ -42,13 +42,7 @@ async fn a_postgres_restart_under_running_workers_loses_nothing() {
     let outbox = Outbox::open(&db.url()).await.unwrap();
     let mut ids = HashMap::new();
     for n in 0..MESSAGES {
-        let m = squall::Message::builder()
-            .from("app@example.org")
-            .to("a@example.net")
-            .subject(&format!("message {n}"))
-            .text(&format!("body {n}"))
-            .build()
-            .unwrap();
+        let m = engines::message(n);
         let id = outbox.enqueue(&m).await.unwrap();
         ids.insert(m.message_id().trim_matches(['<', '>']).to_string(), id);
     }
