@@ -21,6 +21,26 @@ pub(crate) struct SendOptions {
     pub(crate) require_tls: bool,
 }
 
+/// A [`SendOptions`] from a row holding its eight columns in order (size, body_type, smtputf8,
+/// prefer_8bitmime, prefer_binarymime, ret, envid, require_tls) from position `$at`, on either
+/// engine: `$get` is the row's getter (`get` for rusqlite, `try_get` for tokio-postgres), `$err`
+/// what its error becomes before `?`.
+macro_rules! send_options_from_row {
+    ($r:ident . $get:ident, $at:expr, $err:expr) => {
+        $crate::options::SendOptions {
+            size: $r.$get::<_, i64>($at).map_err($err)?.try_into().unwrap_or(0),
+            body_type: $r.$get($at + 1).map_err($err)?,
+            smtputf8: $r.$get($at + 2).map_err($err)?,
+            prefer_8bitmime: $r.$get($at + 3).map_err($err)?,
+            prefer_binarymime: $r.$get($at + 4).map_err($err)?,
+            ret: $r.$get($at + 5).map_err($err)?,
+            envid: $r.$get($at + 6).map_err($err)?,
+            require_tls: $r.$get($at + 7).map_err($err)?,
+        }
+    };
+}
+pub(crate) use send_options_from_row;
+
 impl SendOptions {
     /// What the envelope declares (the size is measured from the content later).
     pub(crate) fn declared(o: &MailOptions) -> Self {

@@ -13,7 +13,7 @@ use super::enqueue::event;
 use super::pool::Pool;
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind, MessageState, RecipientState};
-use crate::options::SendOptions;
+use crate::options::send_options_from_row;
 use crate::queries::{Claimed, Outcome};
 use crate::schedule::Schedule;
 use crate::spool::Stored;
@@ -176,16 +176,7 @@ async fn load(tx: &Transaction<'_>, pool: &Pool, ids: &[i64]) -> Result<Vec<Clai
             sender: r.try_get(1).map_err(err)?,
             recipients: Vec::new(),
             stored,
-            options: SendOptions {
-                size: r.try_get::<_, i64>(2).map_err(err)?.try_into().unwrap_or(0),
-                body_type: r.try_get(3).map_err(err)?,
-                smtputf8: r.try_get(4).map_err(err)?,
-                prefer_8bitmime: r.try_get(5).map_err(err)?,
-                prefer_binarymime: r.try_get(6).map_err(err)?,
-                ret: r.try_get(7).map_err(err)?,
-                envid: r.try_get(8).map_err(err)?,
-                require_tls: r.try_get(9).map_err(err)?,
-            },
+            options: send_options_from_row!(r.try_get, 2, err),
             route: r.try_get(12).map_err(err)?,
         });
     }

@@ -7,26 +7,10 @@ use super::NOW_MS;
 use super::pool::{Conn, Pool};
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind, MessageState, QueueId, RecipientState, RecipientStatus, Stats, Status};
-use crate::queries::STATUS_COLUMNS;
+use crate::queries::{STATUS_COLUMNS, status_from_row};
 
 fn status_row(r: &Row) -> Result<Status, tokio_postgres::Error> {
-    let state: String = r.try_get(1)?;
-    Ok(Status {
-        id: QueueId(r.try_get(0)?),
-        state: MessageState::parse(&state).unwrap_or(MessageState::Queued),
-        sender: r.try_get(2)?,
-        recipients: Vec::new(),
-        message_id: r.try_get(3)?,
-        size: r.try_get::<_, i64>(4)?.try_into().unwrap_or(0),
-        created_ms: r.try_get(5)?,
-        not_before_ms: r.try_get(6)?,
-        expires_ms: r.try_get(7)?,
-        attempts: r.try_get::<_, i64>(8)?.try_into().unwrap_or(0),
-        possible_duplicate: r.try_get(9)?,
-        last_error: r.try_get(10)?,
-        idempotency_key: r.try_get(11)?,
-        route: r.try_get(12)?,
-    })
+    Ok(status_from_row!(r.try_get))
 }
 
 /// Fills in the recipients of `list`, in one query.

@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 use super::event;
 use crate::error::OutboxError;
 use crate::model::{Event, EventKind};
-use crate::options::SendOptions;
+use crate::options::{SendOptions, send_options_from_row};
 use crate::spool::Stored;
 
 /// A message leased for an attempt: what a worker needs to send it.
@@ -103,16 +103,7 @@ fn load(c: &Connection, id: i64) -> Result<Claimed, OutboxError> {
                 sender: r.get(0)?,
                 recipients: Vec::new(),
                 stored,
-                options: SendOptions {
-                    size: r.get::<_, i64>(3)?.try_into().unwrap_or(0),
-                    body_type: r.get(4)?,
-                    smtputf8: r.get(5)?,
-                    prefer_8bitmime: r.get(6)?,
-                    prefer_binarymime: r.get(7)?,
-                    ret: r.get(8)?,
-                    envid: r.get(9)?,
-                    require_tls: r.get(10)?,
-                },
+                options: send_options_from_row!(r.get, 3, std::convert::identity),
                 route: r.get(11)?,
             })
         })?;

@@ -10,24 +10,34 @@ pub(crate) const STATUS_COLUMNS: &str =
     "id, state, sender, message_id, size, created, not_before, expires, attempts,
     possible_duplicate, last_error, idem_key, route";
 
+/// A [`Status`] from a row of [`STATUS_COLUMNS`], on either engine: `$get` is the row's
+/// getter by position (`get` for rusqlite, `try_get` for tokio-postgres), its errors passed on
+/// with `?`. One place knows the positions.
+macro_rules! status_from_row {
+    ($r:ident . $get:ident) => {{
+        let state: String = $r.$get(1)?;
+        Status {
+            id: QueueId($r.$get(0)?),
+            state: MessageState::parse(&state).unwrap_or(MessageState::Queued),
+            sender: $r.$get(2)?,
+            recipients: Vec::new(),
+            message_id: $r.$get(3)?,
+            size: $r.$get::<_, i64>(4)?.try_into().unwrap_or(0),
+            created_ms: $r.$get(5)?,
+            not_before_ms: $r.$get(6)?,
+            expires_ms: $r.$get(7)?,
+            attempts: $r.$get::<_, i64>(8)?.try_into().unwrap_or(0),
+            possible_duplicate: $r.$get(9)?,
+            last_error: $r.$get(10)?,
+            idempotency_key: $r.$get(11)?,
+            route: $r.$get(12)?,
+        }
+    }};
+}
+pub(crate) use status_from_row;
+
 fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Status> {
-    let state: String = r.get(1)?;
-    Ok(Status {
-        id: QueueId(r.get(0)?),
-        state: MessageState::parse(&state).unwrap_or(MessageState::Queued),
-        sender: r.get(2)?,
-        recipients: Vec::new(),
-        message_id: r.get(3)?,
-        size: r.get::<_, i64>(4)?.try_into().unwrap_or(0),
-        created_ms: r.get(5)?,
-        not_before_ms: r.get(6)?,
-        expires_ms: r.get(7)?,
-        attempts: r.get::<_, i64>(8)?.try_into().unwrap_or(0),
-        possible_duplicate: r.get(9)?,
-        last_error: r.get(10)?,
-        idempotency_key: r.get(11)?,
-        route: r.get(12)?,
-    })
+    Ok(status_from_row!(r.get))
 }
 
 fn with_recipients(c: &Connection, mut s: Status) -> Result<Status, OutboxError> {
