@@ -270,6 +270,22 @@ pub struct Stats {
     pub oldest_waiting_ms: Option<u64>,
 }
 
+impl Stats {
+    /// Files `n` messages under the stored `state` (a row of `state, count(*)`).
+    pub(crate) fn set_count(&mut self, state: &str, n: i64) {
+        let n = u64::try_from(n).unwrap_or(0);
+        match MessageState::parse(state) {
+            Some(MessageState::Queued) => self.queued = n,
+            Some(MessageState::Held) => self.held = n,
+            Some(MessageState::Sent) => self.sent = n,
+            Some(MessageState::Failed) => self.failed = n,
+            Some(MessageState::Expired) => self.expired = n,
+            Some(MessageState::Cancelled) => self.cancelled = n,
+            None => {}
+        }
+    }
+}
+
 /// Now, in Unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()

@@ -87,16 +87,7 @@ pub(crate) async fn stats(pool: &Pool) -> Result<Stats, OutboxError> {
         .map_err(err)?
     {
         let state: String = r.try_get(0).map_err(err)?;
-        let n = u64::try_from(r.try_get::<_, i64>(1).map_err(err)?).unwrap_or(0);
-        match MessageState::parse(&state) {
-            Some(MessageState::Queued) => s.queued = n,
-            Some(MessageState::Held) => s.held = n,
-            Some(MessageState::Sent) => s.sent = n,
-            Some(MessageState::Failed) => s.failed = n,
-            Some(MessageState::Expired) => s.expired = n,
-            Some(MessageState::Cancelled) => s.cancelled = n,
-            None => {}
-        }
+        s.set_count(&state, r.try_get(1).map_err(err)?);
     }
     let r = conn
         .query_one(

@@ -88,16 +88,7 @@ pub(crate) fn stats(c: &Connection, now: i64) -> Result<Stats, OutboxError> {
     let mut q = c.prepare_cached("SELECT state, count(*) FROM messages GROUP BY state")?;
     for row in q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
         let (state, n) = row?;
-        let n = u64::try_from(n).unwrap_or(0);
-        match MessageState::parse(&state) {
-            Some(MessageState::Queued) => s.queued = n,
-            Some(MessageState::Held) => s.held = n,
-            Some(MessageState::Sent) => s.sent = n,
-            Some(MessageState::Failed) => s.failed = n,
-            Some(MessageState::Expired) => s.expired = n,
-            Some(MessageState::Cancelled) => s.cancelled = n,
-            None => {}
-        }
+        s.set_count(&state, n);
     }
     s.leased = c.query_row(
         "SELECT count(*) FROM messages WHERE state = 'queued' AND lease_owner IS NOT NULL",
